@@ -1,0 +1,36 @@
+package features
+
+// Meta is what a feature file records about where its rows came from. It is
+// stored as Parquet key/value file metadata.
+type Meta struct {
+	Dataset          string   // dataset name, e.g. "mnist", "fashionmnist", "notmnist"
+	Split            string   // "train", "val", "test", "ood_val", ...
+	Model            string   // e.g. "lenet", "resnet18_32x32"
+	Width            float64  // the model's width multiplier (1 = as published)
+	Head             string   // "t2fnorm" or "linear"
+	Tau              float64  // τ of the T2FNorm head (1 for a linear head)
+	Classes          []string // class names of the ID dataset, index = class id
+	CheckpointSHA256 string   // hex SHA-256 of the checkpoint file that produced the rows
+}
+
+// Table is one feature file in memory: N rows of one dataset split, column
+// by column. Matrices are row-major float32: Feature and FeatureNormalized
+// are N×Dim, Logits and LogitsOOD are N×NumClasses.
+type Table struct {
+	Meta       Meta
+	Dim        int // penultimate feature dimension D
+	NumClasses int // classifier outputs C
+
+	IDs    []int64 // the shard's sample id
+	Labels []int32 // class index, −1 for OOD
+	Preds  []int32 // argmax of Logits (the plain / training forward)
+
+	Feature           []float32 // f, N×D
+	FeatureNormalized []float32 // f/max(‖f‖₂, 1e-12), N×D
+	FeatureNorm       []float32 // ‖f‖₂, N
+	Logits            []float32 // training forward: W·f/‖f‖/τ + b (T2FNorm) or W·f + b (linear), N×C
+	LogitsOOD         []float32 // OOD-inference forward: W·f/τ + b (T2FNorm) or W·f + b (linear), N×C
+}
+
+// Len is the number of rows.
+func (t *Table) Len() int { return len(t.IDs) }
