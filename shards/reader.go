@@ -1,0 +1,237 @@
+package shards
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"golang.org/x/sys/unix"
+)
+
+// Reader gives random access to the rows of a shard directory. Every shard is
+// memory-mapped read-only; images are returned as views into the mapping.
+// A Reader is safe for concurrent use by multiple goroutines (all methods
+// only read) until Close.
+type Reader struct {
+	dir      string
+	manifest *Manifest
+	meta     Meta
+	maps     [][]byte
+	readers  []*ipc.FileReader
+	batches  []batch // all record batches of all shards, in row order
+	starts   []int   // global first row of each batch
+	rows     int
+}
+
+type batch struct {
+	rec    arrow.RecordBatch
+	ids    []int64
+	labels []int32
+	pix    []uint8 // n·H·W·C bytes
+	src    *array.String
+	shard  int
+}
+
+// Open reads DIR/dataset.json and memory-maps every shard it lists, checking
+// each shard's schema and row count against the manifest.
+func Open(dir string) (*Reader, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{dir: dir, manifest: m, meta: m.Meta()}
+	imgLen := r.meta.ImageLen()
+	for k, s := range m.Shards {
+		path := filepath.Join(dir, s.File)
+		data, err := mmapFile(path)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		r.maps = append(r.maps, data)
+		fr, err := ipc.NewMappedFileReader(data)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("shards: open shard %q: %w", path, err)
+		}
+		r.readers = append(r.readers, fr)
+		if err := checkSchema(fr.Schema(), r.meta); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("shards: shard %q: %w", path, err)
+		}
+		n := 0
+		for b := 0; b < fr.NumRecords(); b++ {
+			rec, err := fr.RecordBatchAt(b)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
+			}
+			bt, err := newBatch(rec, imgLen)
+			if err != nil {
+				rec.Release()
+				r.Close()
+				return nil, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
+			}
+			bt.shard = k
+			if len(bt.ids) == 0 {
+				rec.Release()
+				continue
+			}
+			r.starts = append(r.starts, r.rows+n)
+			r.batches = append(r.batches, bt)
+			n += len(bt.ids)
+		}
+		if n != s.Rows {
+			r.Close()
+			return nil, fmt.Errorf("shards: shard %q holds %d rows, manifest says %d", path, n, s.Rows)
+		}
+		r.rows += n
+	}
+	r.meta.Rows = r.rows
+	return r, nil
+}
+
+func newBatch(rec arrow.RecordBatch, imgLen int) (batch, error) {
+	if rec.NumCols() != 4 {
+		return batch{}, fmt.Errorf("%d columns, want 4", rec.NumCols())
+	}
+	ids, ok1 := rec.Column(0).(*array.Int64)
+	labels, ok2 := rec.Column(1).(*array.Int32)
+	imgs, ok3 := rec.Column(2).(*array.FixedSizeList)
+	src, ok4 := rec.Column(3).(*array.String)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return batch{}, fmt.Errorf("column types %v", rec.Schema())
+	}
+	n := int(rec.NumRows())
+	for _, c := range rec.Columns() {
+		if c.NullN() != 0 {
+			return batch{}, fmt.Errorf("column %s has %d nulls", c.DataType(), c.NullN())
+		}
+	}
+	vals, ok := imgs.ListValues().(*array.Uint8)
+	if !ok {
+		return batch{}, fmt.Errorf("image values are %s, want uint8", imgs.ListValues().DataType())
+	}
+	off := imgs.Offset() * imgLen
+	pix := vals.Uint8Values()
+	if len(pix) < off+n*imgLen {
+		return batch{}, fmt.Errorf("image column holds %d bytes, want %d", len(pix)-off, n*imgLen)
+	}
+	return batch{rec: rec, ids: ids.Int64Values(), labels: labels.Int32Values(),
+		pix: pix[off : off+n*imgLen : off+n*imgLen], src: src}, nil
+}
+
+func mmapFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("shards: shard %q is empty", path)
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("shards: mmap %q: %w", path, err)
+	}
+	return data, nil
+}
+
+// Len returns the number of rows.
+func (r *Reader) Len() int { return r.rows }
+
+// Meta returns the dataset description (Rows = Len()).
+func (r *Reader) Meta() Meta { return r.meta }
+
+// Manifest returns the parsed dataset.json. The caller must not modify it.
+func (r *Reader) Manifest() *Manifest { return r.manifest }
+
+// locate returns the batch holding global row i and the row inside it.
+func (r *Reader) locate(i int) (*batch, int) {
+	if i < 0 || i >= r.rows {
+		panic(fmt.Sprintf("shards: row %d out of range [0, %d)", i, r.rows))
+	}
+	b := sort.Search(len(r.starts), func(k int) bool { return r.starts[k] > i }) - 1
+	return &r.batches[b], i - r.starts[b]
+}
+
+// Image returns the H·W·C bytes (HWC) of row i as a zero-copy view into the
+// mapped shard. It is valid until Close and must not be written to.
+// It panics if i is out of range.
+func (r *Reader) Image(i int) []uint8 {
+	b, j := r.locate(i)
+	n := r.meta.ImageLen()
+	return b.pix[j*n : (j+1)*n : (j+1)*n]
+}
+
+// Label returns the label of row i (−1 = OOD).
+func (r *Reader) Label(i int) int32 { b, j := r.locate(i); return b.labels[j] }
+
+// ID returns the stable sample id of row i.
+func (r *Reader) ID(i int) int64 { b, j := r.locate(i); return b.ids[j] }
+
+// Source returns where row i came from (file path or "file#record").
+func (r *Reader) Source(i int) string { b, j := r.locate(i); return b.src.Value(j) }
+
+// Labels returns a copy of every row's label, in row order.
+func (r *Reader) Labels() []int32 {
+	out := make([]int32, 0, r.rows)
+	for _, b := range r.batches {
+		out = append(out, b.labels...)
+	}
+	return out
+}
+
+// Batch copies the images of the given rows into images (len(rows)·H·W·C
+// bytes, HWC per image, images back to back) and their labels into labels
+// (len(rows), or nil to skip labels).
+func (r *Reader) Batch(rows []int, images []uint8, labels []int32) error {
+	n := r.meta.ImageLen()
+	if len(images) != len(rows)*n {
+		return fmt.Errorf("shards: batch buffer of %d bytes for %d rows, want %d", len(images), len(rows), len(rows)*n)
+	}
+	if labels != nil && len(labels) != len(rows) {
+		return fmt.Errorf("shards: label buffer of %d for %d rows", len(labels), len(rows))
+	}
+	for k, i := range rows {
+		if i < 0 || i >= r.rows {
+			return fmt.Errorf("shards: row %d out of range [0, %d)", i, r.rows)
+		}
+		b, j := r.locate(i)
+		copy(images[k*n:(k+1)*n], b.pix[j*n:(j+1)*n])
+		if labels != nil {
+			labels[k] = b.labels[j]
+		}
+	}
+	return nil
+}
+
+// Close releases the record batches and unmaps the shards. Views returned by
+// Image are invalid afterwards.
+func (r *Reader) Close() error {
+	for _, b := range r.batches {
+		b.rec.Release()
+	}
+	r.batches, r.starts = nil, nil
+	for _, fr := range r.readers {
+		_ = fr.Close()
+	}
+	r.readers = nil
+	var err error
+	for _, m := range r.maps {
+		if e := unix.Munmap(m); e != nil && err == nil {
+			err = fmt.Errorf("shards: munmap: %w", e)
+		}
+	}
+	r.maps = nil
+	r.rows = 0
+	return err
+}

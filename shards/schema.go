@@ -1,0 +1,153 @@
+package shards
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Format is the value of the "t2f.format" schema key and the manifest's
+// "format" field.
+const Format = "t2f-shards/1"
+
+// Layout is the only pixel layout written: height, width, channel.
+const Layout = "HWC"
+
+// Column names, in schema order.
+const (
+	ColID     = "id"
+	ColLabel  = "label"
+	ColImage  = "image"
+	ColSource = "source"
+)
+
+// Meta describes a shard directory: what every shard's schema metadata holds.
+type Meta struct {
+	Dataset  string   // dataset name, e.g. "mnist"
+	Split    string   // split name, e.g. "train"
+	Classes  []string // class names; label k names Classes[k]; empty for OOD-only sets
+	Height   int
+	Width    int
+	Channels int    // 1 or 3
+	Layout   string // always "HWC"
+	Rows     int    // total rows (set by the reader; ignored by the writer)
+}
+
+// ImageLen is the number of bytes in one image: H·W·C.
+func (m Meta) ImageLen() int { return m.Height * m.Width * m.Channels }
+
+func (m Meta) validate() error {
+	if m.Height <= 0 || m.Width <= 0 {
+		return fmt.Errorf("shards: image size %dx%d must be positive", m.Height, m.Width)
+	}
+	if m.Channels != 1 && m.Channels != 3 {
+		return fmt.Errorf("shards: channels %d, want 1 or 3", m.Channels)
+	}
+	if m.Layout != "" && m.Layout != Layout {
+		return fmt.Errorf("shards: layout %q, want %q", m.Layout, Layout)
+	}
+	return nil
+}
+
+// Schema returns the Arrow schema of a shard holding images described by m.
+func Schema(m Meta) *arrow.Schema {
+	classes, _ := json.Marshal(nonNil(m.Classes))
+	md := arrow.NewMetadata(
+		[]string{"t2f.format", "dataset", "split", "classes", "height", "width", "channels", "layout"},
+		[]string{Format, m.Dataset, m.Split, string(classes),
+			strconv.Itoa(m.Height), strconv.Itoa(m.Width), strconv.Itoa(m.Channels), Layout},
+	)
+	return arrow.NewSchema([]arrow.Field{
+		{Name: ColID, Type: arrow.PrimitiveTypes.Int64},
+		{Name: ColLabel, Type: arrow.PrimitiveTypes.Int32},
+		{Name: ColImage, Type: arrow.FixedSizeListOfNonNullable(int32(m.ImageLen()), arrow.PrimitiveTypes.Uint8)},
+		{Name: ColSource, Type: arrow.BinaryTypes.String},
+	}, &md)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// metaFromSchema parses the schema metadata written by [Schema].
+func metaFromSchema(s *arrow.Schema) (Meta, error) {
+	md := s.Metadata()
+	get := func(k string) (string, error) {
+		i := md.FindKey(k)
+		if i < 0 {
+			return "", fmt.Errorf("schema metadata has no %q key", k)
+		}
+		return md.Values()[i], nil
+	}
+	var m Meta
+	f, err := get("t2f.format")
+	if err != nil {
+		return m, err
+	}
+	if f != Format {
+		return m, fmt.Errorf("schema format %q, want %q", f, Format)
+	}
+	if m.Dataset, err = get("dataset"); err != nil {
+		return m, err
+	}
+	if m.Split, err = get("split"); err != nil {
+		return m, err
+	}
+	c, err := get("classes")
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal([]byte(c), &m.Classes); err != nil {
+		return m, fmt.Errorf("schema metadata classes: %w", err)
+	}
+	for _, kv := range []struct {
+		k string
+		p *int
+	}{{"height", &m.Height}, {"width", &m.Width}, {"channels", &m.Channels}} {
+		v, err := get(kv.k)
+		if err != nil {
+			return m, err
+		}
+		if *kv.p, err = strconv.Atoi(v); err != nil {
+			return m, fmt.Errorf("schema metadata %s: %w", kv.k, err)
+		}
+	}
+	if m.Layout, err = get("layout"); err != nil {
+		return m, err
+	}
+	return m, m.validate()
+}
+
+// checkSchema reports whether s is exactly the schema [Schema] builds for m.
+func checkSchema(s *arrow.Schema, m Meta) error {
+	want := Schema(m)
+	if !s.Equal(want) {
+		return fmt.Errorf("columns %v, want %v", s.Fields(), want.Fields())
+	}
+	got, err := metaFromSchema(s)
+	if err != nil {
+		return err
+	}
+	if got.Dataset != m.Dataset || got.Split != m.Split || got.Height != m.Height ||
+		got.Width != m.Width || got.Channels != m.Channels || !equalStrings(got.Classes, m.Classes) {
+		return fmt.Errorf("schema metadata %+v does not match manifest %+v", got, m)
+	}
+	return nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
