@@ -1,22 +1,216 @@
 package kernels
 
+import "sync"
+
+// Cache blocking of the packed GEMM (BLIS naming). A kc×nc panel of op(B) is
+// packed once per (jc, pc) block and stays in L2/L3; an mc×kc block of op(A)
+// is packed per (jc, pc, ic) block and stays in L2; the micro-kernel streams
+// one MR×kc sliver of A and one kc×NR sliver of B from L1.
+const (
+	blockMC = 144  // rows of A per packed block (a multiple of every kernel's MR)
+	blockKC = 256  // depth of a packed block
+	blockNC = 3072 // columns of B per packed block (a multiple of every kernel's NR)
+)
+
+// parallelMinWork is the smallest m·n·k for which Sgemm hands half of the
+// product to a second goroutine; below it the hand-off costs more than it
+// saves (LeNet-sized products run on the calling goroutine only).
+const parallelMinWork = 1 << 20
+
 // Gemm is a reusable GEMM engine bound to a thread count. It owns its packing
-// scratch, so one Gemm must not be used by two goroutines at once.
+// scratch, so one Gemm must not be used by two goroutines at once. After the
+// first call of a given size, Sgemm does not allocate.
 type Gemm struct {
 	threads int
+	kern    *microKernel
+	work    []gemmWorker
+}
+
+// gemmWorker is the packing scratch of one goroutine.
+type gemmWorker struct {
+	packA []float32 // (blockMC rounded up to MR) × blockKC
+	packB []float32 // (blockNC rounded up to NR) × blockKC
 }
 
 // NewGemm returns a GEMM engine that splits work over threads goroutines
-// (threads < 1 means 1).
+// (threads < 1 means 1). It uses the fastest micro-kernel the CPU supports
+// (AVX-512, then AVX2+FMA, then pure Go; pure Go only under the noasm tag).
 func NewGemm(threads int) *Gemm {
-	return &Gemm{threads: max(threads, 1)}
+	return newGemmKernel(threads, bestKernel())
+}
+
+// newGemmKernel binds a specific micro-kernel; tests use it to exercise every
+// kernel the machine can run.
+func newGemmKernel(threads int, k *microKernel) *Gemm {
+	threads = max(threads, 1)
+	return &Gemm{threads: threads, kern: k, work: make([]gemmWorker, threads)}
 }
 
 // Threads reports the number of goroutines a call may use.
 func (g *Gemm) Threads() int { return g.threads }
 
-// Sgemm computes what SgemmRef computes, row-major with leading dimensions.
-// It panics on slices too short for the given shapes (a programmer error).
+// Kernel names the micro-kernel in use: "avx512", "avx2" or "go".
+func (g *Gemm) Kernel() string { return g.kern.name }
+
+// Sgemm computes what SgemmRef computes, row-major with leading dimensions:
+//
+//	C = alpha·op(A)·op(B) + beta·C,  op(A) m×k, op(B) k×n, C m×n
+//
+// with op(X) = Xᵀ when transX. A is stored m×k (k×m when transA) with row
+// stride lda, B k×n (n×k when transB) with stride ldb, C m×n with stride ldc.
+// beta == 0 overwrites C without reading it. All four transpose combinations
+// run at packed speed (transposes are absorbed by the packing). Products of at
+// least parallelMinWork multiply-adds are split over the Gemm's threads.
+//
+// It panics on negative sizes, leading dimensions smaller than a row, or
+// slices too short for the given shapes (programmer errors).
 func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	SgemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	mr, nr := g.kern.mr, g.kern.nr
+	threads := g.threads
+	if m*n*k < parallelMinWork {
+		threads = 1
+	}
+	// Split the larger dimension (counted in micro-tiles) between workers.
+	tilesN, tilesM := (n+nr-1)/nr, (m+mr-1)/mr
+	if threads > 1 && max(tilesN, tilesM) < 2*threads {
+		threads = 1
+	}
+	if threads == 1 {
+		g.work[0].gemm(g.kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range threads {
+		var run func()
+		if tilesN >= tilesM {
+			j0, j1 := split(tilesN, threads, w)
+			j0, j1 = j0*nr, min(j1*nr, n)
+			var bw []float32
+			if transB {
+				bw = b[j0*ldb:]
+			} else {
+				bw = b[j0:]
+			}
+			run = func() {
+				g.work[w].gemm(g.kern, transA, transB, m, j1-j0, k, alpha, a, lda, bw, ldb, beta, c[j0:], ldc)
+			}
+		} else {
+			i0, i1 := split(tilesM, threads, w)
+			i0, i1 = i0*mr, min(i1*mr, m)
+			var aw []float32
+			if transA {
+				aw = a[i0:]
+			} else {
+				aw = a[i0*lda:]
+			}
+			run = func() {
+				g.work[w].gemm(g.kern, transA, transB, i1-i0, n, k, alpha, aw, lda, b, ldb, beta, c[i0*ldc:], ldc)
+			}
+		}
+		if w == threads-1 {
+			run() // the calling goroutine takes the last share
+			break
+		}
+		wg.Go(run)
+	}
+	wg.Wait()
+}
+
+// split returns the half-open range of part w when total items are cut into
+// parts nearly equal pieces.
+func split(total, parts, w int) (lo, hi int) {
+	return total * w / parts, total * (w + 1) / parts
+}
+
+// gemm is the single-goroutine packed GEMM on one worker's scratch.
+func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	if w.packA == nil {
+		w.packA = make([]float32, (blockMC+mr)*blockKC)
+		w.packB = make([]float32, (blockNC+nr)*blockKC)
+	}
+	for jc := 0; jc < n; jc += blockNC {
+		nc := min(blockNC, n-jc)
+		for pc := 0; pc < k; pc += blockKC {
+			kc := min(blockKC, k-pc)
+			packB(w.packB, transB, b, ldb, pc, jc, kc, nc, nr)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			for ic := 0; ic < m; ic += blockMC {
+				mc := min(blockMC, m-ic)
+				packA(w.packA, transA, a, lda, ic, pc, mc, kc, mr)
+				for jr := 0; jr < nc; jr += nr {
+					nrr := min(nr, nc-jr)
+					bp := w.packB[jr*kc : (jr+nr)*kc]
+					for ir := 0; ir < mc; ir += mr {
+						mrr := min(mr, mc-ir)
+						off := (ic+ir)*ldc + jc + jr
+						kern.run(kc, w.packA[ir*kc:(ir+mr)*kc], bp, c[off:off+(mrr-1)*ldc+nrr], ldc, mrr, nrr, alpha, bet)
+					}
+				}
+			}
+		}
+	}
+}
+
+// scaleMatrix computes C = beta·C (beta == 0 writes zeros without reading).
+func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// checkGemmArgs panics when the sizes, leading dimensions or slice lengths
+// cannot describe the product (a programmer error).
+func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic("kernels: Sgemm: negative size")
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if lda < max(ac, 1) {
+		panic("kernels: Sgemm: lda smaller than a row of A")
+	}
+	if ldb < max(bc, 1) {
+		panic("kernels: Sgemm: ldb smaller than a row of B")
+	}
+	if ldc < max(n, 1) {
+		panic("kernels: Sgemm: ldc smaller than a row of C")
+	}
+	if m > 0 && n > 0 && k > 0 {
+		if len(a) < (ar-1)*lda+ac {
+			panic("kernels: Sgemm: A too short")
+		}
+		if len(b) < (br-1)*ldb+bc {
+			panic("kernels: Sgemm: B too short")
+		}
+	}
+	if m > 0 && n > 0 && len(c) < (m-1)*ldc+n {
+		panic("kernels: Sgemm: C too short")
+	}
 }

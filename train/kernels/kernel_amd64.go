@@ -1,0 +1,70 @@
+//go:build !noasm
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The assembly micro-kernels (kernel_amd64.s). c points at the tile's first
+// element; loadC == 0 means beta == 0 (C is not read).
+//
+//go:noescape
+func kernAVX512x8x32(kc int, a, b, c *float32, ldc, mr, nr int, alpha, beta float32, loadC int)
+
+//go:noescape
+func kernAVX2x6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, loadC int)
+
+// avx512Kernel is 8×32: sixteen zmm accumulators, masked stores for edges.
+var avx512Kernel = &microKernel{name: "avx512", mr: 8, nr: 32, run: runAVX512}
+
+// avx2Kernel is 6×16: twelve ymm accumulators; edge tiles go through a
+// scratch tile.
+var avx2Kernel = &microKernel{name: "avx2", mr: 6, nr: 16, run: runAVX2}
+
+func runAVX512(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32) {
+	_ = a[8*kc-1]
+	_ = b[32*kc-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	kernAVX512x8x32(kc, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, mr, nr, alpha, beta, loadFlag(beta))
+}
+
+func runAVX2(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32) {
+	_ = a[6*kc-1]
+	_ = b[16*kc-1]
+	if mr == 6 && nr == 16 {
+		_ = c[5*ldc+15]
+		kernAVX2x6x16(kc, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, alpha, beta, loadFlag(beta))
+		return
+	}
+	var tile [6][16]float32
+	kernAVX2x6x16(kc, unsafe.SliceData(a), unsafe.SliceData(b), &tile[0][0], 16, 1, 0, 0)
+	storeTile(unsafe.Slice(&tile[0][0], 6*16), 16, mr, c, ldc, nr, alpha, beta)
+}
+
+func loadFlag(beta float32) int {
+	if beta == 0 {
+		return 0
+	}
+	return 1
+}
+
+// bestKernel picks the fastest micro-kernel the CPU (and OS) supports.
+func bestKernel() *microKernel {
+	ks := availableKernels()
+	return ks[len(ks)-1]
+}
+
+// availableKernels lists the micro-kernels this CPU can run, slowest first.
+func availableKernels() []*microKernel {
+	ks := []*microKernel{goKernel}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, avx2Kernel)
+	}
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, avx512Kernel)
+	}
+	return ks
+}
