@@ -25,8 +25,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
-		Commands:        []*cli.Command{
+		Commands: []*cli.Command{
 			// One constructor per subcommand file.
+			newBenchCommand(),
 		},
 	}
 	app.ExitErrHandler = func(*cli.Context, error) {} // run maps errors to exit codes
