@@ -1,0 +1,202 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/t2f/t2f/train/backend"
+	"github.com/t2f/t2f/train/kernels"
+)
+
+// minGemmCols is the GEMM width a convolution aims for: images whose output
+// maps are smaller are batched into one product.
+const minGemmCols = 256
+
+type convShape struct {
+	n, oc, k, p int
+	g           kernels.ConvGeom
+	pointwise   bool // 1×1, stride 1, no padding: x itself is the column matrix
+	chunk       int  // images per GEMM
+}
+
+func (b *Backend) convShape(op string, x, w, y *backend.Tensor, p backend.ConvParams) convShape {
+	n, c, h, wd := dims4(op, x)
+	oc, wc, kh, kw := dims4(op, w)
+	if wc != c {
+		panic(fmt.Sprintf("cpu: %s: input %v, weight %v: channels differ", op, x.Shape(), w.Shape()))
+	}
+	g := kernels.ConvGeom{C: c, H: h, W: wd, KH: kh, KW: kw, StrideH: p.StrideH, StrideW: p.StrideW, PadH: p.PadH, PadW: p.PadW}
+	mustShape(op, y, n, oc, g.OutH(), g.OutW())
+	cs := convShape{n: n, oc: oc, k: c * kh * kw, p: g.OutH() * g.OutW(), g: g}
+	cs.pointwise = kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
+	cs.chunk = max(1, min(n, (minGemmCols+cs.p-1)/cs.p))
+	return cs
+}
+
+// Conv2dForward: y = conv(x, w) + b, then ReLU when relu.
+func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvParams, relu bool) {
+	cs := b.convShape("conv2d", x, w, y, p)
+	var bd []float32
+	if bias != nil {
+		mustShape("conv2d", bias, cs.oc)
+		bd = Data(bias)
+	}
+	xd, wd, yd := Data(x), Data(w), Data(y)
+	inSz := cs.g.C * cs.g.H * cs.g.W
+	outSz := cs.oc * cs.p
+	b.parallel(cs.n, 1, func(wk, lo, hi int) {
+		st := &b.workers[wk]
+		for n0 := lo; n0 < hi; n0 += cs.chunk {
+			g := min(cs.chunk, hi-n0)
+			ld := g * cs.p
+			var col []float32
+			if cs.pointwise && g == 1 {
+				col = xd[n0*inSz : (n0+1)*inSz]
+			} else {
+				st.col = grow(st.col, cs.k*ld)
+				col = st.col
+				for j := 0; j < g; j++ {
+					im2colLD(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
+				}
+			}
+			if g == 1 {
+				out := yd[n0*outSz : (n0+1)*outSz]
+				st.gemm.Sgemm(false, false, cs.oc, cs.p, cs.k, 1, wd, cs.k, col, ld, 0, out, cs.p)
+				epilogue(out, bd, cs.oc, cs.p, relu)
+				continue
+			}
+			st.out = grow(st.out, cs.oc*ld)
+			st.gemm.Sgemm(false, false, cs.oc, ld, cs.k, 1, wd, cs.k, col, ld, 0, st.out, ld)
+			for j := 0; j < g; j++ {
+				img := yd[(n0+j)*outSz : (n0+j+1)*outSz]
+				for o := 0; o < cs.oc; o++ {
+					copy(img[o*cs.p:(o+1)*cs.p], st.out[o*ld+j*cs.p:])
+				}
+				epilogue(img, bd, cs.oc, cs.p, relu)
+			}
+		}
+	})
+}
+
+// epilogue adds the per-channel bias and applies ReLU to one image (oc, p).
+func epilogue(y, bias []float32, oc, p int, relu bool) {
+	if bias == nil && !relu {
+		return
+	}
+	for o := 0; o < oc; o++ {
+		row := y[o*p : (o+1)*p]
+		var bv float32
+		if bias != nil {
+			bv = bias[o]
+		}
+		if relu {
+			for i, v := range row {
+				row[i] = max(v+bv, 0)
+			}
+		} else {
+			for i := range row {
+				row[i] += bv
+			}
+		}
+	}
+}
+
+// Conv2dBackward writes dx (unless nil), dw and db (unless nil).
+func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend.ConvParams) {
+	cs := b.convShape("conv2d backward", x, w, dy, p)
+	mustShape("conv2d backward", dw, w.Shape()...)
+	var dxd, dbd []float32
+	if dx != nil {
+		mustShape("conv2d backward", dx, x.Shape()...)
+		dxd = Data(dx)
+	}
+	if db != nil {
+		mustShape("conv2d backward", db, cs.oc)
+		dbd = Data(db)
+	}
+	xd, wd, dyd, dwd := Data(x), Data(w), Data(dy), Data(dw)
+	inSz := cs.g.C * cs.g.H * cs.g.W
+	outSz := cs.oc * cs.p
+	b.parallel(cs.n, 1, func(wk, lo, hi int) {
+		st := &b.workers[wk]
+		dwp, dbp := dwd, dbd
+		if wk > 0 {
+			st.dw = grow(st.dw, len(dwd))
+			dwp = st.dw
+			if dbd != nil {
+				st.db = grow(st.db, cs.oc)
+				dbp = st.db
+			}
+		}
+		if dbp != nil {
+			clear(dbp)
+		}
+		beta := float32(0)
+		for n0 := lo; n0 < hi; n0 += cs.chunk {
+			g := min(cs.chunk, hi-n0)
+			ld := g * cs.p
+			// dyc: the chunk's output gradient as an (oc, g·p) matrix.
+			var dyc []float32
+			if g == 1 {
+				dyc = dyd[n0*outSz : (n0+1)*outSz]
+			} else {
+				st.out = grow(st.out, cs.oc*ld)
+				dyc = st.out
+				for j := 0; j < g; j++ {
+					img := dyd[(n0+j)*outSz : (n0+j+1)*outSz]
+					for o := 0; o < cs.oc; o++ {
+						copy(dyc[o*ld+j*cs.p:o*ld+(j+1)*cs.p], img[o*cs.p:(o+1)*cs.p])
+					}
+				}
+			}
+			if dbp != nil {
+				for o := 0; o < cs.oc; o++ {
+					var s float32
+					for _, v := range dyc[o*ld : o*ld+ld] {
+						s += v
+					}
+					dbp[o] += s
+				}
+			}
+			var col []float32
+			if cs.pointwise && g == 1 {
+				col = xd[n0*inSz : (n0+1)*inSz]
+			} else {
+				st.col = grow(st.col, cs.k*ld)
+				col = st.col
+				for j := 0; j < g; j++ {
+					im2colLD(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
+				}
+			}
+			// dW (oc,k) += dyc (oc,ld) · colᵀ (ld,k)
+			st.gemm.Sgemm(false, true, cs.oc, cs.k, ld, 1, dyc, ld, col, ld, beta, dwp, cs.k)
+			beta = 1
+			if dxd == nil {
+				continue
+			}
+			if cs.pointwise && g == 1 {
+				st.gemm.Sgemm(true, false, cs.k, cs.p, cs.oc, 1, wd, cs.k, dyc, ld, 0, dxd[n0*inSz:(n0+1)*inSz], cs.p)
+				continue
+			}
+			// dcol (k,ld) = wᵀ (k,oc) · dyc (oc,ld), reusing the column buffer.
+			st.col = grow(st.col, cs.k*ld)
+			dcol := st.col
+			st.gemm.Sgemm(true, false, cs.k, ld, cs.oc, 1, wd, cs.k, dyc, ld, 0, dcol, ld)
+			for j := 0; j < g; j++ {
+				col2imLD(cs.g, dcol[j*cs.p:], dxd[(n0+j)*inSz:(n0+j+1)*inSz], ld)
+			}
+		}
+	})
+	// parallel used min(threads, n) workers; fold their partials into dw, db.
+	parts := max(1, min(b.threads, cs.n))
+	for wk := 1; wk < parts; wk++ {
+		st := &b.workers[wk]
+		for i, v := range st.dw[:len(dwd)] {
+			dwd[i] += v
+		}
+		if dbd != nil {
+			for i, v := range st.db[:cs.oc] {
+				dbd[i] += v
+			}
+		}
+	}
+}

@@ -1,0 +1,19 @@
+// Package cpu is the host implementation of backend.Backend.
+//
+// Storage: a tensor's storage is a []float32 of exactly Numel elements in
+// row-major (NCHW) order, allocated by Alloc.
+//
+// Threading: a Backend built with New(threads) splits convolutions over the
+// batch (each worker runs im2col + a single-threaded GEMM on its share of the
+// images, batching several small images into one GEMM), BatchNorm over
+// channels and large elementwise ops over contiguous ranges. Scratch memory
+// (im2col columns, per-worker weight-gradient partials) is kept between calls
+// and grows to the largest layer, so a training step in steady state does not
+// allocate tensors.
+//
+// GEMM comes from train/kernels (AVX-512 assembly chosen at run time, pure Go
+// under the `noasm` tag). The im2col/col2im used here are pure-Go variants of
+// kernels.Im2colRef/Col2imRef that write into a column matrix with a leading
+// dimension, so several images share one GEMM; they are tested against the
+// references.
+package cpu
