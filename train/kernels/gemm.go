@@ -1,6 +1,6 @@
 package kernels
 
-import "sync"
+import "runtime"
 
 // Cache blocking of the packed GEMM (BLIS naming). A kc×nc panel of op(B) is
 // packed once per (jc, pc) block and stays in L2/L3; an mc×kc block of op(A)
@@ -21,9 +21,11 @@ const parallelMinWork = 1 << 20
 // scratch, so one Gemm must not be used by two goroutines at once. After the
 // first call of a given size, Sgemm does not allocate.
 type Gemm struct {
-	threads int
-	kern    *microKernel
-	work    []gemmWorker
+	threads     int
+	minParallel int // smallest m·n·k split over threads (parallelMinWork)
+	kern        *microKernel
+	work        gemmWorker // the calling goroutine's scratch
+	helpers     []*helper  // threads-1 goroutines, started by the first split product
 }
 
 // gemmWorker is the packing scratch of one goroutine.
@@ -43,7 +45,31 @@ func NewGemm(threads int) *Gemm {
 // kernel the machine can run.
 func newGemmKernel(threads int, k *microKernel) *Gemm {
 	threads = max(threads, 1)
-	return &Gemm{threads: threads, kern: k, work: make([]gemmWorker, threads)}
+	return &Gemm{threads: threads, minParallel: parallelMinWork, kern: k}
+}
+
+// Close stops the Gemm's helper goroutines; the Gemm must not be used after.
+// A Gemm that becomes unreachable without Close is stopped by a cleanup.
+func (g *Gemm) Close() {
+	for _, h := range g.helpers {
+		h.shutdown()
+	}
+	g.helpers = nil
+	g.threads = 1
+}
+
+// startHelpers starts the helper goroutines on the first split product.
+func (g *Gemm) startHelpers() {
+	hs := make([]*helper, g.threads-1)
+	for i := range hs {
+		hs[i] = newHelper()
+	}
+	g.helpers = hs
+	runtime.AddCleanup(g, func(hs []*helper) {
+		for _, h := range hs {
+			h.shutdown()
+		}
+	}, hs)
 }
 
 // Threads reports the number of goroutines a call may use.
@@ -75,7 +101,7 @@ func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 	}
 	mr, nr := g.kern.mr, g.kern.nr
 	threads := g.threads
-	if m*n*k < parallelMinWork {
+	if m*n*k < g.minParallel {
 		threads = 1
 	}
 	// Split the larger dimension (counted in micro-tiles) between workers.
@@ -84,44 +110,44 @@ func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 		threads = 1
 	}
 	if threads == 1 {
-		g.work[0].gemm(g.kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.work.gemm(g.kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	var wg sync.WaitGroup
+	if g.helpers == nil {
+		g.startHelpers()
+	}
+	// Share w goes to helper w; the calling goroutine takes the last share.
 	for w := range threads {
-		var run func()
+		j := gemmJob{kern: g.kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+			a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
 		if tilesN >= tilesM {
 			j0, j1 := split(tilesN, threads, w)
 			j0, j1 = j0*nr, min(j1*nr, n)
-			var bw []float32
+			j.n, j.c = j1-j0, c[j0:]
 			if transB {
-				bw = b[j0*ldb:]
+				j.b = b[j0*ldb:]
 			} else {
-				bw = b[j0:]
-			}
-			run = func() {
-				g.work[w].gemm(g.kern, transA, transB, m, j1-j0, k, alpha, a, lda, bw, ldb, beta, c[j0:], ldc)
+				j.b = b[j0:]
 			}
 		} else {
 			i0, i1 := split(tilesM, threads, w)
 			i0, i1 = i0*mr, min(i1*mr, m)
-			var aw []float32
+			j.m, j.c = i1-i0, c[i0*ldc:]
 			if transA {
-				aw = a[i0:]
+				j.a = a[i0:]
 			} else {
-				aw = a[i0*lda:]
-			}
-			run = func() {
-				g.work[w].gemm(g.kern, transA, transB, i1-i0, n, k, alpha, aw, lda, b, ldb, beta, c[i0*ldc:], ldc)
+				j.a = a[i0*lda:]
 			}
 		}
-		if w == threads-1 {
-			run() // the calling goroutine takes the last share
-			break
+		if w < threads-1 {
+			g.helpers[w].submit(j)
+			continue
 		}
-		wg.Go(run)
+		g.work.gemm(j.kern, j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
 	}
-	wg.Wait()
+	for _, h := range g.helpers[:threads-1] {
+		h.wait()
+	}
 }
 
 // split returns the half-open range of part w when total items are cut into

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // guard is the NaN written around and between the rows of every output, so
@@ -221,17 +222,47 @@ func TestSgemmPanics(t *testing.T) {
 	}
 }
 
-// TestSgemmNoAllocs checks that a warmed single-threaded Gemm does not allocate.
+// TestSgemmNoAllocs checks that a warmed Gemm does not allocate, on the
+// calling goroutine alone and with a helper (the product is large enough to split).
 func TestSgemmNoAllocs(t *testing.T) {
-	g := NewGemm(1)
-	m, n, k := 70, 90, 300
-	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
-	g.Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
-	allocs := testing.AllocsPerRun(5, func() {
+	for _, threads := range []int{1, 2} {
+		g := NewGemm(threads)
+		m, n, k := 70, 90, 300
+		if m*n*k < parallelMinWork {
+			t.Fatal("product too small to be split")
+		}
+		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
 		g.Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
-		g.Sgemm(true, false, m, n, k, 1, a, m, b, n, 1, c, n)
-	})
-	if allocs != 0 {
-		t.Errorf("Sgemm allocates %v times per call pair, want 0", allocs)
+		allocs := testing.AllocsPerRun(5, func() {
+			g.Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+			g.Sgemm(true, false, m, n, k, 1, a, m, b, n, 1, c, n)
+		})
+		if allocs != 0 {
+			t.Errorf("threads %d: Sgemm allocates %v times per call pair, want 0", threads, allocs)
+		}
+		g.Close()
+	}
+}
+
+// TestGemmClose checks that a closed Gemm's helpers stop and that the Gemm
+// still computes (on the calling goroutine).
+func TestGemmClose(t *testing.T) {
+	g := NewGemm(2)
+	rng := rand.New(rand.NewPCG(7, 8))
+	tc := gemmCase{false, false, 64, 300, 60, 1, 0, 0}
+	runGemmCase(t, g, rng, tc)
+	if len(g.helpers) != 1 {
+		t.Fatalf("%d helpers after a split product, want 1", len(g.helpers))
+	}
+	h := g.helpers[0]
+	g.Close()
+	runGemmCase(t, g, rng, tc)
+	// The helper goroutine exits: it no longer answers submitted work.
+	deadline := time.Now().Add(5 * time.Second)
+	for !h.exited.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("helper still running 5 s after Close")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
