@@ -32,7 +32,7 @@ type helper struct {
 	done     atomic.Uint32 // jobs finished by the helper
 	sleeping atomic.Bool
 	stop     atomic.Bool
-	exited   atomic.Bool // set when loop returns (for tests)
+	exited   atomic.Bool   // set when loop returns (for tests)
 	wake     chan struct{} // capacity 1
 	job      gemmJob       // written by the owner before seq is bumped
 	work     gemmWorker
