@@ -235,3 +235,45 @@ func (r *Reader) Close() error {
 	r.rows = 0
 	return err
 }
+
+// ScanShard reads one complete shard file on its own (no manifest needed):
+// its row count, SHA-256, ids and labels. Builds use it to continue from the
+// shards an interrupted run left.
+func ScanShard(path string, meta Meta) (info ShardInfo, ids []int64, labels []int32, err error) {
+	sum, err := FileSHA256(path)
+	if err != nil {
+		return info, nil, nil, err
+	}
+	data, err := mmapFile(path)
+	if err != nil {
+		return info, nil, nil, err
+	}
+	defer unix.Munmap(data)
+	fr, err := ipc.NewMappedFileReader(data)
+	if err != nil {
+		return info, nil, nil, fmt.Errorf("shards: open shard %q: %w", path, err)
+	}
+	defer fr.Close()
+	if meta.Layout == "" {
+		meta.Layout = Layout
+	}
+	if err := checkSchema(fr.Schema(), meta); err != nil {
+		return info, nil, nil, fmt.Errorf("shards: shard %q: %w", path, err)
+	}
+	for b := 0; b < fr.NumRecords(); b++ {
+		rec, err := fr.RecordBatchAt(b)
+		if err != nil {
+			return info, nil, nil, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
+		}
+		bt, err := newBatch(rec, meta.ImageLen())
+		if err == nil {
+			ids = append(ids, bt.ids...)
+			labels = append(labels, bt.labels...)
+		}
+		rec.Release()
+		if err != nil {
+			return info, nil, nil, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
+		}
+	}
+	return ShardInfo{File: filepath.Base(path), Rows: len(ids), SHA256: sum}, ids, labels, nil
+}

@@ -117,7 +117,7 @@ func (w *Writer) Append(id int64, label int32, image []uint8, source string) err
 		return fmt.Errorf("shards: image of %d bytes for row id %d, want %d (%dx%dx%d)",
 			len(image), id, w.meta.ImageLen(), w.meta.Height, w.meta.Width, w.meta.Channels)
 	}
-	if label < -1 || (len(w.meta.Classes) > 0 && int(label) >= len(w.meta.Classes)) {
+	if label < -1 || int(label) >= len(w.meta.Classes) {
 		return fmt.Errorf("shards: label %d for row id %d (source %q) out of range [-1, %d)", label, id, source, len(w.meta.Classes))
 	}
 	if w.f == nil {

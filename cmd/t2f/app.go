@@ -28,6 +28,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			// One constructor per subcommand file.
 			newBenchCommand(),
+			newPipelineCommand(),
 		},
 	}
 	app.ExitErrHandler = func(*cli.Context, error) {} // run maps errors to exit codes

@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"fmt"
+	"image"
+
+	"github.com/disintegration/imaging"
+)
+
+// Resample filters for --resample.
+var resampleFilters = map[string]imaging.ResampleFilter{
+	"bilinear": imaging.Linear,     // PIL BILINEAR (antialiased when shrinking), OpenOOD's/torchvision's default
+	"box":      imaging.Box,        // PIL BOX: plain area averaging
+	"bicubic":  imaging.CatmullRom, // PIL BICUBIC (a = −0.5)
+	"lanczos":  imaging.Lanczos,    // PIL LANCZOS (3 lobes)
+}
+
+// ResampleNames lists the accepted --resample values.
+func ResampleNames() []string { return []string{"bilinear", "box", "bicubic", "lanczos"} }
+
+// Preprocessor applies OpenOOD's test transform to decoded images.
+type Preprocessor struct {
+	Size     int    // output is Size×Size
+	Channels int    // 1 or 3
+	Resample string // a ResampleNames value; "" = bilinear
+	filter   imaging.ResampleFilter
+}
+
+// NewPreprocessor checks its arguments and returns a Preprocessor.
+func NewPreprocessor(size, channels int, resample string) (*Preprocessor, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("pipeline: size %d must be positive", size)
+	}
+	if channels != 1 && channels != 3 {
+		return nil, fmt.Errorf("pipeline: channels %d, want 1 or 3", channels)
+	}
+	if resample == "" {
+		resample = "bilinear"
+	}
+	f, ok := resampleFilters[resample]
+	if !ok {
+		return nil, fmt.Errorf("pipeline: resample filter %q, want one of %v", resample, ResampleNames())
+	}
+	return &Preprocessor{Size: size, Channels: channels, Resample: resample, filter: f}, nil
+}
+
+// OutLen is the byte length of one output image.
+func (p *Preprocessor) OutLen() int { return p.Size * p.Size * p.Channels }
+
+// Apply converts img to p.Channels channels, resizes its shorter side to
+// p.Size (skipped when it already is p.Size, so such images are bit-exact),
+// centre-crops to p.Size×p.Size and writes the HWC bytes to dst
+// (len p.OutLen()).
+func (p *Preprocessor) Apply(img Image, dst []uint8) error {
+	if len(dst) != p.OutLen() {
+		panic("pipeline: Apply: dst length does not match the output size")
+	}
+	if img.W <= 0 || img.H <= 0 || (img.C != 1 && img.C != 3) || len(img.Pix) != img.W*img.H*img.C {
+		return fmt.Errorf("pipeline: image %dx%dx%d with %d bytes", img.W, img.H, img.C, len(img.Pix))
+	}
+	if img.C == 3 && p.Channels == 1 {
+		img = toGrey(img)
+	}
+	// Shorter side to Size, the other int(Size·long/short) (torchvision).
+	s := p.Size
+	if min(img.W, img.H) != s {
+		w, h := s, int(int64(s)*int64(img.H)/int64(img.W))
+		if img.H < img.W {
+			w, h = int(int64(s)*int64(img.W)/int64(img.H)), s
+		}
+		img = p.resize(img, max(w, 1), max(h, 1))
+	}
+	top, left := cropOffset(img.H, s), cropOffset(img.W, s)
+	if img.H < s || img.W < s {
+		return fmt.Errorf("pipeline: image %dx%d smaller than %d after resize", img.W, img.H, s)
+	}
+	c := p.Channels
+	for y := 0; y < s; y++ {
+		row := img.Pix[((top+y)*img.W+left)*img.C:]
+		out := dst[y*s*c : (y+1)*s*c]
+		switch {
+		case img.C == c:
+			copy(out, row[:s*c])
+		default: // grey → RGB: replicate
+			for x := 0; x < s; x++ {
+				v := row[x]
+				out[3*x], out[3*x+1], out[3*x+2] = v, v, v
+			}
+		}
+	}
+	return nil
+}
+
+// cropOffset is torchvision's center_crop offset int(round((n − s) / 2.0))
+// with Python's round-half-to-even.
+func cropOffset(n, s int) int {
+	d := n - s
+	q := d / 2
+	if d%2 == 1 && q%2 == 1 {
+		q++
+	}
+	return q
+}
+
+// toGrey is PIL's convert("L"): L = (19595 R + 38470 G + 7471 B + 2¹⁵) >> 16.
+func toGrey(img Image) Image {
+	out := Image{W: img.W, H: img.H, C: 1, Pix: make([]uint8, img.W*img.H)}
+	for i := range out.Pix {
+		r, g, b := uint32(img.Pix[3*i]), uint32(img.Pix[3*i+1]), uint32(img.Pix[3*i+2])
+		out.Pix[i] = uint8((r*19595 + g*38470 + b*7471 + 0x8000) >> 16)
+	}
+	return out
+}
+
+func (p *Preprocessor) resize(img Image, w, h int) Image {
+	var src image.Image
+	if img.C == 1 {
+		src = &image.Gray{Pix: img.Pix, Stride: img.W, Rect: image.Rect(0, 0, img.W, img.H)}
+	} else {
+		n := &image.NRGBA{Pix: make([]uint8, img.W*img.H*4), Stride: img.W * 4, Rect: image.Rect(0, 0, img.W, img.H)}
+		for i := 0; i < img.W*img.H; i++ {
+			n.Pix[4*i], n.Pix[4*i+1], n.Pix[4*i+2], n.Pix[4*i+3] = img.Pix[3*i], img.Pix[3*i+1], img.Pix[3*i+2], 0xff
+		}
+		src = n
+	}
+	r := imaging.Resize(src, w, h, p.filter)
+	out := Image{W: w, H: h, C: img.C, Pix: make([]uint8, w*h*img.C)}
+	for i := 0; i < w*h; i++ {
+		for c := 0; c < img.C; c++ {
+			out.Pix[i*img.C+c] = r.Pix[4*i+c]
+		}
+	}
+	return out
+}
