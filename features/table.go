@@ -34,3 +34,12 @@ type Table struct {
 
 // Len is the number of rows.
 func (t *Table) Len() int { return len(t.IDs) }
+
+// Slice returns rows [lo, hi) of t, sharing t's storage.
+func (t *Table) Slice(lo, hi int) *Table {
+	d, c := t.Dim, t.NumClasses
+	return &Table{Meta: t.Meta, Dim: d, NumClasses: c,
+		IDs: t.IDs[lo:hi], Labels: t.Labels[lo:hi], Preds: t.Preds[lo:hi],
+		Feature: t.Feature[lo*d : hi*d], FeatureNormalized: t.FeatureNormalized[lo*d : hi*d],
+		FeatureNorm: t.FeatureNorm[lo:hi], Logits: t.Logits[lo*c : hi*c], LogitsOOD: t.LogitsOOD[lo*c : hi*c]}
+}

@@ -1,0 +1,67 @@
+// Package features runs a trained network over dataset shards and owns the
+// feature store that OOD scoring reads: one Parquet file per dataset split and
+// the classifier head beside them. It never scores anything.
+//
+// # Feature files
+//
+// A directory of features holds one file per dataset split, named
+// "<dataset>_<split>.parquet" (FileName), plus head.safetensors. Each Parquet
+// file has exactly these columns, all non-nullable:
+//
+//	id                  int64                    the shard's sample id
+//	dataset             string                   dataset name, the same on every row (= metadata "dataset")
+//	split               string                   split name, the same on every row (= metadata "split")
+//	label               int32                    class index, −1 for OOD
+//	feature             fixed_size_list<float32, D>  f, the penultimate feature
+//	feature_normalized  fixed_size_list<float32, D>  f / max(‖f‖₂, 1e-12)
+//	feature_norm        float32                  ‖f‖₂
+//	logits              fixed_size_list<float32, C>  training forward: W·f/‖f‖/τ + b (T2FNorm) or W·f + b (linear)
+//	logits_ood          fixed_size_list<float32, C>  OOD-inference forward: W·f/τ + b (T2FNorm) or W·f + b (linear)
+//	pred                int32                    argmax of logits (first maximum)
+//
+// In Parquet terms the list columns are standard three-level LIST columns
+// (element name "element", required), so any Parquet reader sees them as
+// lists of float; the Arrow schema stored in the file (key "ARROW:schema")
+// lets Arrow-based readers restore the fixed size. ReadFile accepts list,
+// large_list and fixed_size_list columns, and plain or dictionary-encoded
+// strings, so files rewritten by other tools (pandas, Polars, DuckDB) still
+// read as long as every row has the right length.
+//
+// The Parquet key/value file metadata holds:
+//
+//	t2f_features_version  "1", the version of this layout
+//	dataset, split        the dataset split of every row
+//	model                 e.g. "resnet18_32x32"
+//	width                 the width multiplier, shortest decimal that round-trips a float64
+//	head                  "t2fnorm" or "linear"
+//	tau                   τ, shortest decimal that round-trips a float64
+//	classes               the ID class names as a JSON array of strings
+//	checkpoint_sha256     hex SHA-256 of the checkpoint file
+//	dim, num_classes      D and C, decimal
+//
+// Float columns are written PLAIN (no dictionary) with Snappy compression,
+// strings dictionary-encoded, in row groups of about 64 MiB. ReadFile checks
+// the columns and their types, the metadata, that every list has D (features)
+// or C (logits) values, that there are no nulls, that dataset and split
+// match the metadata on every row, that every float is finite (an error names
+// the file, column and row), that labels are ≥ −1 and preds in [0, C).
+//
+// # Head file
+//
+// head.safetensors (HeadFileName) holds the final linear layer so scoring
+// needs no network:
+//
+//	fc.weight  F32 [C, D]   W, row-major
+//	fc.bias    F32 [C]      b
+//	tau        F64 []       τ (1 for a linear head)
+//
+// with safetensors metadata t2f_head_version "1", head, model,
+// checkpoint_sha256, classes (JSON array). See WriteHead and ReadHead.
+//
+// # Extraction
+//
+// Extract runs a Network (defined here: what extraction needs from a model,
+// in eval mode) over a Source (test-transformed NCHW float32 batches with ids
+// and labels) and returns the rows in source order; ExtractTo streams them
+// into a Writer instead. See Network for the concurrency contract.
+package features
