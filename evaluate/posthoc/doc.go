@@ -1,0 +1,24 @@
+// Package posthoc implements the post-hoc OOD scoring methods of OpenOOD v1.5
+// that need only penultimate features, logits, the classifier head and ID
+// train/val features: msp, t2fnorm, mls, ebo, react, ash, scale, dice, knn,
+// mds, rmds, vim, gen, klm, temp_scaling, fdbd, gradnorm, she, nnguide and
+// residual, with OpenOOD's default hyper-parameters and its automatic
+// hyper-parameter search (APS, see Search).
+//
+// Data layout: a Data holds N samples of one split. Feature is N×D and Logits
+// N×C, both row-major float32; Labels holds the class index, −1 for OOD (nil
+// where a method does not need labels). A Head is the final linear layer: W is
+// C×D row-major, B has C entries, so logits = W·f + B.
+//
+// The caller passes the "scoring view" of a model. For a plain (linear-head)
+// model that is its feature f and logits W·f + b. For a T2FNorm model it is
+// the feature f/τ and the OOD-inference logits W·f/τ + b (the feature table's
+// logits_ood column), so every method sees a consistent pair (logits =
+// W·feature + b). The t2fnorm method is MSP on the logits it is given; the
+// caller passes logits_ood for it. Nothing here knows about head kinds beyond
+// that.
+//
+// Scores follow OpenOOD's convention: higher = more in-distribution.
+// Arithmetic is float64 unless a method's doc says otherwise (KNN and NNGuide
+// inner products are float32 GEMMs, as in faiss).
+package posthoc

@@ -1,0 +1,167 @@
+package posthoc
+
+import (
+	"math"
+)
+
+// mds is MDS (Mahalanobis) and, with relative set, RMDS.
+//
+// MDS: μ_c = mean of the ID-train features of class c (true labels);
+// Σ = EmpiricalCovariance (MLE, divide by N) of the class-centred features;
+// P = pinvh(Σ); score = max_c −(f−μ_c)ᵀP(f−μ_c).
+// RMDS: additionally μ₀ = mean of all ID-train features, P₀ = pinvh of the
+// MLE covariance of f − μ₀, d₀ = (f−μ₀)ᵀP₀(f−μ₀); score = max_c (−d_c + d₀).
+// No hyper-parameters; APS off.
+type mds struct {
+	relative bool
+	D, C     int
+	prec     []float64 // D×D
+	mu       []float64 // C×D
+	pmu      []float64 // C×D: P·μ_c
+	mpm      []float64 // C: μ_cᵀP μ_c
+	// background (RMDS)
+	prec0 []float64
+	mu0   []float64
+}
+
+func (m *mds) Name() string {
+	if m.relative {
+		return "rmds"
+	}
+	return "mds"
+}
+func (m *mds) Needs() Needs {
+	return Needs{Feature: true, Train: true, TrainLabels: true}
+}
+
+func (m *mds) Fit(in FitInput) error {
+	name := m.Name()
+	t := in.Train
+	if t != nil && t.C <= 0 {
+		return errorf("%s: ID train has C=%d classes, want > 0 (the number of ID classes)", name, t.C)
+	}
+	if err := t.check(name, "ID train", true, false, true); err != nil {
+		return err
+	}
+	N, D, C := t.N, t.D, t.C
+	x := to64(t.Feature)
+	mu := make([]float64, C*D)
+	cnt := make([]int, C)
+	for i := 0; i < N; i++ {
+		c := int(t.Labels[i])
+		cnt[c]++
+		for j := 0; j < D; j++ {
+			mu[c*D+j] += x[i*D+j]
+		}
+	}
+	for c := 0; c < C; c++ {
+		if cnt[c] == 0 {
+			return errorf("%s: ID train has no sample of class %d (of %d): its class mean is undefined", name, c, C)
+		}
+		for j := 0; j < D; j++ {
+			mu[c*D+j] /= float64(cnt[c])
+		}
+	}
+	xc := make([]float64, N*D)
+	for i := 0; i < N; i++ {
+		c := int(t.Labels[i])
+		for j := 0; j < D; j++ {
+			xc[i*D+j] = x[i*D+j] - mu[c*D+j]
+		}
+	}
+	p, err := pinvh(covarianceMLE(xc, N, D))
+	if err != nil {
+		return errorf("%s: %w", name, err)
+	}
+	m.D, m.C, m.mu = D, C, mu
+	m.prec = symData(p.RawSymmetric().Data, D)
+	m.pmu = mulNT(mu, C, m.prec, D, D)
+	m.mpm = make([]float64, C)
+	for c := 0; c < C; c++ {
+		m.mpm[c] = dot(mu[c*D:(c+1)*D], m.pmu[c*D:(c+1)*D])
+	}
+	if m.relative {
+		m.mu0 = colMeans(t.Feature, N, D)
+		for i := 0; i < N; i++ {
+			for j := 0; j < D; j++ {
+				xc[i*D+j] = x[i*D+j] - m.mu0[j]
+			}
+		}
+		p0, err := pinvh(covarianceMLE(xc, N, D))
+		if err != nil {
+			return errorf("%s: %w", name, err)
+		}
+		m.prec0 = symData(p0.RawSymmetric().Data, D)
+	}
+	return nil
+}
+
+// symData returns a full D×D copy of an upper-triangle symmetric matrix.
+func symData(upper []float64, D int) []float64 {
+	out := make([]float64, D*D)
+	for i := 0; i < D; i++ {
+		for j := i; j < D; j++ {
+			out[i*D+j] = upper[i*D+j]
+			out[j*D+i] = upper[i*D+j]
+		}
+	}
+	return out
+}
+
+func dot(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+func (m *mds) Score(d *Data) ([]float64, error) {
+	name := m.Name()
+	if m.prec == nil {
+		return nil, errNotFitted(name)
+	}
+	if err := d.check(name, "scored data", true, false, false); err != nil {
+		return nil, err
+	}
+	if err := d.sameShape(name, "scored data", m.D, 0); err != nil {
+		return nil, err
+	}
+	N, D, C := d.N, m.D, m.C
+	out := make([]float64, N)
+	const chunk = 2048
+	for i0 := 0; i0 < N; i0 += chunk {
+		n := min(chunk, N-i0)
+		x := to64(d.Feature[i0*D : (i0+n)*D])
+		px := mulNT(x, n, m.prec, D, D) // rows P·f (P symmetric)
+		fa := mulNT(x, n, m.pmu, C, D)  // f·Pμ_c
+		var d0 []float64
+		if m.relative {
+			xc := make([]float64, len(x))
+			for i := 0; i < n; i++ {
+				for j := 0; j < D; j++ {
+					xc[i*D+j] = x[i*D+j] - m.mu0[j]
+				}
+			}
+			p0 := mulNT(xc, n, m.prec0, D, D)
+			d0 = make([]float64, n)
+			for i := 0; i < n; i++ {
+				d0[i] = dot(xc[i*D:(i+1)*D], p0[i*D:(i+1)*D])
+			}
+		}
+		for i := 0; i < n; i++ {
+			q := dot(x[i*D:(i+1)*D], px[i*D:(i+1)*D])
+			best := math.Inf(-1)
+			for c := 0; c < C; c++ {
+				dc := q - 2*fa[i*C+c] + m.mpm[c]
+				s := -dc
+				if m.relative {
+					s += d0[i]
+				}
+				best = max(best, s)
+			}
+			out[i0+i] = best
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,227 @@
+package posthoc
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+)
+
+// Data is N samples of one split in the scoring view (see the package doc).
+type Data struct {
+	N, D, C int
+	Feature []float32 // N×D row-major
+	Logits  []float32 // N×C row-major
+	Labels  []int32   // N class indices, −1 for OOD; may be nil where unused
+}
+
+// Head is the final linear layer: logits = W·f + B.
+type Head struct {
+	W []float32 // C×D row-major
+	B []float32 // C
+}
+
+// FitInput is everything a method may fit on. Train and Val are the ID
+// train and ID val splits; OODVal is the OOD validation set, used only by
+// the hyper-parameter search.
+type FitInput struct {
+	Train, Val, OODVal *Data
+	Head               Head
+}
+
+// Scorer is one post-hoc OOD method.
+type Scorer interface {
+	// Name is the OpenOOD postprocessor name (e.g. "knn").
+	Name() string
+	// Needs says which inputs Fit and Score read.
+	Needs() Needs
+	// Fit computes the method's statistics. It returns an error naming the
+	// missing or mis-shaped input.
+	Fit(in FitInput) error
+	// Score returns one score per sample of d; higher = more in-distribution.
+	Score(d *Data) ([]float64, error)
+}
+
+// Needs describes the inputs a method reads, so a caller can report a missing
+// file before fitting.
+type Needs struct {
+	Feature     bool // Score (and Fit on the splits it uses) reads Data.Feature
+	Logits      bool // Score reads Data.Logits
+	Head        bool // Fit needs FitInput.Head
+	Train       bool // Fit needs FitInput.Train (ID train features)
+	TrainLabels bool // ... with class labels
+	Val         bool // Fit needs FitInput.Val (ID val)
+	ValLabels   bool // ... with class labels
+	// APS is whether OpenOOD v1.5 runs the hyper-parameter search for this
+	// method by default (its config's APS_mode). The search needs ID val and
+	// OOD val (FitInput.Val and FitInput.OODVal).
+	APS bool
+}
+
+// Options are construction options shared by all methods.
+type Options struct {
+	// Threads is the number of goroutines KNN and NNGuide use for their
+	// nearest-neighbour search. Default (0): runtime.GOMAXPROCS(0).
+	Threads int
+	// BatchSize is the ID-train loader batch size NNGuide's bank rule
+	// counts in. Default (0): 200, OpenOOD's evaluator default.
+	BatchSize int
+}
+
+func (o Options) threads() int {
+	if o.Threads > 0 {
+		return o.Threads
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+func (o Options) batchSize() int {
+	if o.BatchSize > 0 {
+		return o.BatchSize
+	}
+	return 200
+}
+
+// ErrNotApplicable marks a hyper-parameter setting that cannot be evaluated on
+// the given data (ViM's dim ≥ D, KNN's K > number of training samples).
+// Search skips such settings.
+var ErrNotApplicable = errors.New("setting not applicable to this data")
+
+type entry struct {
+	name string
+	make func(Options) Scorer
+}
+
+// registry lists the methods in the order Names reports them.
+var registry = []entry{
+	{"msp", func(Options) Scorer { return &msp{name: "msp"} }},
+	{"t2fnorm", func(Options) Scorer { return &msp{name: "t2fnorm"} }},
+	{"mls", func(Options) Scorer { return &mls{} }},
+	{"ebo", func(Options) Scorer { return newEBO() }},
+	{"react", func(Options) Scorer { return newReAct() }},
+	{"ash", func(Options) Scorer { return newASH() }},
+	{"scale", func(Options) Scorer { return newSCALE() }},
+	{"dice", func(Options) Scorer { return newDICE() }},
+	{"knn", func(o Options) Scorer { return newKNN(o) }},
+	{"mds", func(Options) Scorer { return &mds{} }},
+	{"rmds", func(Options) Scorer { return &mds{relative: true} }},
+	{"vim", func(Options) Scorer { return newViM() }},
+	{"gen", func(Options) Scorer { return newGEN() }},
+	{"klm", func(Options) Scorer { return &klm{} }},
+	{"temp_scaling", func(Options) Scorer { return &tempScale{} }},
+	{"fdbd", func(Options) Scorer { return newFDBD() }},
+	{"gradnorm", func(Options) Scorer { return &gradNorm{} }},
+	{"she", func(Options) Scorer { return &she{} }},
+	{"nnguide", func(o Options) Scorer { return newNNGuide(o) }},
+	{"residual", func(Options) Scorer { return newResidual() }},
+}
+
+// Names lists the registered methods (OpenOOD names).
+func Names() []string {
+	out := make([]string, len(registry))
+	for i, e := range registry {
+		out[i] = e.name
+	}
+	return out
+}
+
+// New returns the method with OpenOOD name name and its default
+// hyper-parameters, using default Options.
+func New(name string) (Scorer, error) { return NewWithOptions(name, Options{}) }
+
+// NewWithOptions is New with explicit options.
+func NewWithOptions(name string, opt Options) (Scorer, error) {
+	for _, e := range registry {
+		if e.name == name {
+			return e.make(opt), nil
+		}
+	}
+	return nil, fmt.Errorf("posthoc: unknown method %q (known: %v)", name, Names())
+}
+
+// check validates d for a method: non-nil, shapes consistent, values finite.
+// what names the split in errors ("ID train", "scored data").
+func (d *Data) check(method, what string, feature, logits, labels bool) error {
+	if d == nil {
+		return fmt.Errorf("posthoc: %s: %s is missing (nil)", method, what)
+	}
+	if d.N <= 0 {
+		return fmt.Errorf("posthoc: %s: %s has N=%d samples, want > 0", method, what, d.N)
+	}
+	if feature {
+		if d.D <= 0 {
+			return fmt.Errorf("posthoc: %s: %s has feature dimension D=%d, want > 0", method, what, d.D)
+		}
+		if len(d.Feature) != d.N*d.D {
+			return fmt.Errorf("posthoc: %s: %s features have %d values, want N×D = %d×%d", method, what, len(d.Feature), d.N, d.D)
+		}
+		if i := firstNonFinite(d.Feature); i >= 0 {
+			return fmt.Errorf("posthoc: %s: %s feature of sample %d (dimension %d) is %v", method, what, i/d.D, i%d.D, d.Feature[i])
+		}
+	}
+	if logits {
+		if d.C <= 0 {
+			return fmt.Errorf("posthoc: %s: %s has C=%d classes, want > 0", method, what, d.C)
+		}
+		if len(d.Logits) != d.N*d.C {
+			return fmt.Errorf("posthoc: %s: %s logits have %d values, want N×C = %d×%d", method, what, len(d.Logits), d.N, d.C)
+		}
+		if i := firstNonFinite(d.Logits); i >= 0 {
+			return fmt.Errorf("posthoc: %s: %s logit of sample %d (class %d) is %v", method, what, i/d.C, i%d.C, d.Logits[i])
+		}
+	}
+	if labels {
+		if len(d.Labels) != d.N {
+			return fmt.Errorf("posthoc: %s: %s has %d labels, want N = %d", method, what, len(d.Labels), d.N)
+		}
+		for i, l := range d.Labels {
+			if l < 0 || (d.C > 0 && int(l) >= d.C) {
+				return fmt.Errorf("posthoc: %s: %s label of sample %d is %d, want a class in [0, %d)", method, what, i, l, d.C)
+			}
+		}
+	}
+	return nil
+}
+
+// sameShape checks that d matches the fitted dimensions (D and/or C; 0 = not checked).
+func (d *Data) sameShape(method, what string, D, C int) error {
+	if D > 0 && d.D != D {
+		return fmt.Errorf("posthoc: %s: %s has feature dimension %d, fitted on %d", method, what, d.D, D)
+	}
+	if C > 0 && d.C != C {
+		return fmt.Errorf("posthoc: %s: %s has %d classes, fitted on %d", method, what, d.C, C)
+	}
+	return nil
+}
+
+// check validates the head against D and C.
+func (h Head) check(method string, D, C int) error {
+	if len(h.W) == 0 || len(h.B) == 0 {
+		return fmt.Errorf("posthoc: %s: needs the classifier head (W, b), got W with %d and b with %d values", method, len(h.W), len(h.B))
+	}
+	if len(h.B) != C || len(h.W) != C*D {
+		return fmt.Errorf("posthoc: %s: head W has %d values and b %d, want C×D = %d×%d and C = %d", method, len(h.W), len(h.B), C, D, C)
+	}
+	if i := firstNonFinite(h.W); i >= 0 {
+		return fmt.Errorf("posthoc: %s: head W[%d][%d] is %v", method, i/D, i%D, h.W[i])
+	}
+	if i := firstNonFinite(h.B); i >= 0 {
+		return fmt.Errorf("posthoc: %s: head b[%d] is %v", method, i, h.B[i])
+	}
+	return nil
+}
+
+func firstNonFinite(x []float32) int {
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return i
+		}
+	}
+	return -1
+}
+
+func errNotFitted(method string) error {
+	return fmt.Errorf("posthoc: %s: Score called before Fit", method)
+}
+
+func errorf(format string, a ...any) error { return fmt.Errorf("posthoc: "+format, a...) }
