@@ -10,10 +10,20 @@ import (
 // Resample filters for --resample.
 var resampleFilters = map[string]imaging.ResampleFilter{
 	"bilinear": imaging.Linear,     // PIL BILINEAR (antialiased when shrinking), OpenOOD's/torchvision's default
-	"box":      imaging.Box,        // PIL BOX: plain area averaging
+	"box":      pilBox,             // PIL BOX: plain area averaging
 	"bicubic":  imaging.CatmullRom, // PIL BICUBIC (a = −0.5)
 	"lanczos":  imaging.Lanczos,    // PIL LANCZOS (3 lobes)
 }
+
+// pilBox is PIL's box filter: weight 1 on the half-open window (−½, ½]
+// (imaging.Box uses the closed window [−½, ½], which double-counts boundary
+// pixels at non-integer scales and differs from PIL by up to 59 levels).
+var pilBox = imaging.ResampleFilter{Support: 0.5, Kernel: func(x float64) float64 {
+	if x > -0.5 && x <= 0.5 {
+		return 1
+	}
+	return 0
+}}
 
 // ResampleNames lists the accepted --resample values.
 func ResampleNames() []string { return []string{"bilinear", "box", "bicubic", "lanczos"} }
