@@ -76,7 +76,8 @@ func (e *ebo) Score(d *Data) ([]float64, error) {
 }
 
 // gen is GEN: with p = softmax(z) sorted ascending and its last M entries
-// kept, score = −Σ p^γ (1−p)^γ. gamma default 0.1, M default 100; sweep
+// kept, score = −Σ p^γ (1−p)^γ. For the largest p, 1−p is computed as the
+// sum of the other probabilities (no cancellation when p ≈ 1). gamma default 0.1, M default 100; sweep
 // gamma [0.01 0.1 0.5 1 2 5 10] × M [10 50 100 200 500 1000]; APS on.
 type gen struct{ params }
 
@@ -110,10 +111,19 @@ func (g *gen) Score(d *Data) ([]float64, error) {
 	return scoreRows("gen", d, func(z []float32, p []float64) float64 {
 		softmaxInto(p, z, 1)
 		slices.Sort(p)
+		// 1 − p of the largest entry is Σ of the others, without cancellation.
+		var rest float64
+		for _, v := range p[:len(p)-1] {
+			rest += v
+		}
 		top := p[max(0, len(p)-M):]
 		var s float64
-		for _, v := range top {
-			s += math.Pow(v, gamma) * math.Pow(1-v, gamma)
+		for i, v := range top {
+			q := 1 - v
+			if i == len(top)-1 {
+				q = rest
+			}
+			s += math.Pow(v, gamma) * math.Pow(q, gamma)
 		}
 		return -s
 	})
@@ -121,27 +131,29 @@ func (g *gen) Score(d *Data) ([]float64, error) {
 
 // gradNorm is OpenOOD's GradNorm in closed form: with all-ones targets,
 // L = Σ_c −log p_c and ∂L/∂W = (C·p − 1)·fᵀ, so
-// score = ‖∂L/∂W‖₁ = (Σ_c |C·p_c − 1|)·(Σ_j |f_j|). p = softmax of the given
-// logits (which equal W·f + b in the scoring view).
-type gradNorm struct{}
+// score = ‖∂L/∂W‖₁ = (Σ_c |C·p_c − 1|)·(Σ_j |f_j|), p = softmax(W·f + b)
+// recomputed from the head as OpenOOD's per-sample loop does.
+type gradNorm struct{ head linearHead }
 
-func (*gradNorm) Name() string          { return "gradnorm" }
-func (*gradNorm) Needs() Needs          { return Needs{Feature: true, Logits: true} }
-func (*gradNorm) Fit(in FitInput) error { return nil }
-func (*gradNorm) Score(d *Data) ([]float64, error) {
-	if err := d.check("gradnorm", "scored data", true, true, false); err != nil {
+func (*gradNorm) Name() string { return "gradnorm" }
+func (*gradNorm) Needs() Needs { return Needs{Feature: true, Head: true} }
+func (g *gradNorm) Fit(in FitInput) error { return g.head.loadAlone("gradnorm", in.Head) }
+func (g *gradNorm) Score(d *Data) ([]float64, error) {
+	if err := g.head.scoreData("gradnorm", d); err != nil {
 		return nil, err
 	}
+	C, D := g.head.C, g.head.D
+	z := affineRows(to64(d.Feature), d.N, g.head.w, g.head.b, C, D)
 	out := make([]float64, d.N)
-	p := make([]float64, d.C)
-	C := float64(d.C)
+	fc := float64(C)
 	for i := range out {
-		softmaxInto(p, d.Logits[i*d.C:(i+1)*d.C], 1)
+		row := z[i*C : (i+1)*C]
+		lse := logSumExp(row)
 		var gp, gf float64
-		for _, v := range p {
-			gp += math.Abs(C*v - 1)
+		for _, v := range row {
+			gp += math.Abs(fc*math.Exp(v-lse) - 1)
 		}
-		for _, v := range d.Feature[i*d.D : (i+1)*d.D] {
+		for _, v := range d.Feature[i*D : (i+1)*D] {
 			gf += math.Abs(float64(v))
 		}
 		out[i] = gp * gf
