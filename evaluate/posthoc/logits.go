@@ -135,8 +135,8 @@ func (g *gen) Score(d *Data) ([]float64, error) {
 // recomputed from the head as OpenOOD's per-sample loop does.
 type gradNorm struct{ head linearHead }
 
-func (*gradNorm) Name() string { return "gradnorm" }
-func (*gradNorm) Needs() Needs { return Needs{Feature: true, Head: true} }
+func (*gradNorm) Name() string            { return "gradnorm" }
+func (*gradNorm) Needs() Needs            { return Needs{Feature: true, Head: true} }
 func (g *gradNorm) Fit(in FitInput) error { return g.head.loadAlone("gradnorm", in.Head) }
 func (g *gradNorm) Score(d *Data) ([]float64, error) {
 	if err := g.head.scoreData("gradnorm", d); err != nil {
