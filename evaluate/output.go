@@ -1,0 +1,326 @@
+package evaluate
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// Column names of the OpenOOD-layout tables. FPR@95 is OpenOOD v1.5's (OOD
+// positive); FPR@95_IDpos is the classic one (ID positive), appended after
+// OpenOOD's columns.
+var csvHeader = []string{"dataset", "FPR@95", "AUROC", "AUPR_IN", "AUPR_OUT", "ACC", "FPR@95_IDpos"}
+
+// writeAtomic writes path through a temporary file in the same directory
+// that is renamed over path only when write and close succeed.
+func writeAtomic(path string, write func(w io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("evaluate: write %q: %w", path, err)
+	}
+	tmp := f.Name()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("evaluate: write %q: %w", path, err)
+	}
+	return nil
+}
+
+func (v Values) percent() [6]float64 {
+	return [6]float64{100 * v.FPR95, 100 * v.AUROC, 100 * v.AUPRIn, 100 * v.AUPROut, 100 * v.ACC, 100 * v.FPR95ID}
+}
+
+// cells formats a row ×100: "%.2f" for one run, OpenOOD's "%.2f ± %.2f" for
+// several.
+func (r Row) cells(prec int) []string {
+	m, s := r.Mean.percent(), r.Std.percent()
+	out := make([]string, len(m))
+	for i := range m {
+		if len(r.Runs) > 1 {
+			out[i] = fmt.Sprintf("%.2f ± %.2f", m[i], s[i])
+		} else {
+			out[i] = strconv.FormatFloat(m[i], 'f', prec, 64)
+		}
+	}
+	return out
+}
+
+// WriteCSV writes rows in OpenOOD's layout: a header line
+// "dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,FPR@95_IDpos", then one line
+// per row (near datasets, nearood, far datasets, farood), values ×100 —
+// with 4 decimals for one run, "mean ± std" (2 decimals, population std)
+// for several, as OpenOOD's scripts/eval_ood.py prints them.
+func WriteCSV(path string, rows []Row) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write(csvHeader)
+		for _, r := range rows {
+			cw.Write(append([]string{r.Dataset}, r.cells(4)...))
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}
+
+// WriteTable writes a readable table per method (and per FSOOD table) to w.
+func WriteTable(w io.Writer, res *Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	nRuns := len(res.Runs)
+	what := "1 run"
+	if nRuns > 1 {
+		what = fmt.Sprintf("%d runs, mean ± population std", nRuns)
+	}
+	fmt.Fprintf(tw, "ID %s · %s · values ×100 · FPR@95: OOD positive (OpenOOD v1.5) · FPR@95_IDpos: ID positive (classic)\n", res.Config.ID, what)
+	for _, m := range res.Methods {
+		if m.Err != nil {
+			fmt.Fprintf(tw, "\n%s: FAILED: %v\n", m.Method, m.Err)
+			continue
+		}
+		tables := []struct {
+			title string
+			rows  []Row
+		}{{"", m.Rows}}
+		if m.FSOOD != nil {
+			tables = append(tables, struct {
+				title string
+				rows  []Row
+			}{" (full-spectrum: ID = ID test + CSID)", m.FSOOD})
+		}
+		for _, t := range tables {
+			fmt.Fprintf(tw, "\n%s%s%s\n", m.Method, t.title, settingNote(m))
+			fmt.Fprintln(tw, strings.Join(csvHeader, "\t")+"\t")
+			for _, r := range t.rows {
+				fmt.Fprintln(tw, r.Dataset+"\t"+strings.Join(r.cells(2), "\t")+"\t")
+			}
+		}
+	}
+	if len(res.Notes) > 0 {
+		fmt.Fprintln(tw)
+		for _, n := range res.Notes {
+			fmt.Fprintln(tw, "note: "+n)
+		}
+	}
+	return tw.Flush()
+}
+
+func settingNote(m MethodResult) string {
+	var parts []string
+	for r, s := range m.Settings {
+		if s == "" {
+			continue
+		}
+		how := "default"
+		if m.Searched[r] {
+			how = "searched"
+		}
+		parts = append(parts, fmt.Sprintf("run %d %s %s", r+1, how, s))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(parts, "; ") + "]"
+}
+
+// WriteNormTable writes the feature-norm statistics as a readable table.
+func WriteNormTable(w io.Writer, res *Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "run\tdataset\tsplit\trole\tcount\tmean‖f‖\tstd\tq05\tmedian\tq95\tratio to ID\t")
+	for _, n := range res.Norms {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%.4g\t%.4g\t%.4g\t%.4g\t%.4g\t%.3f\t\n",
+			n.Run+1, n.Dataset, n.Split, n.Role, n.Count, n.Mean, n.Std, n.Q05, n.Q50, n.Q95, n.RatioToID)
+	}
+	return tw.Flush()
+}
+
+// WriteNormCSV writes the feature-norm statistics: one line per run and
+// dataset split with columns run (1-based), dataset, split, role, count,
+// mean, std, min, q05, q25, q50, q75, q95, max, ratio_to_id.
+func WriteNormCSV(path string, res *Result) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"run", "dataset", "split", "role", "count", "mean", "std", "min", "q05", "q25", "q50", "q75", "q95", "max", "ratio_to_id"})
+		f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+		for _, n := range res.Norms {
+			cw.Write([]string{strconv.Itoa(n.Run + 1), n.Dataset, n.Split, n.Role, strconv.Itoa(n.Count),
+				f(n.Mean), f(n.Std), f(n.Min), f(n.Q05), f(n.Q25), f(n.Q50), f(n.Q75), f(n.Q95), f(n.Max), f(n.RatioToID)})
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}
+
+// JSON forms. Metric values are percent (×100), like the tables.
+type (
+	jsonValues struct {
+		FPR95   float64 `json:"fpr95"`
+		AUROC   float64 `json:"auroc"`
+		AUPRIn  float64 `json:"aupr_in"`
+		AUPROut float64 `json:"aupr_out"`
+		ACC     float64 `json:"acc"`
+		FPR95ID float64 `json:"fpr95_idpos"`
+	}
+	jsonRow struct {
+		Dataset string       `json:"dataset"`
+		Kind    string       `json:"kind"`
+		NumOOD  int          `json:"num_ood,omitempty"`
+		Mean    jsonValues   `json:"mean"`
+		Std     jsonValues   `json:"std"`
+		Runs    []jsonValues `json:"runs"`
+	}
+	jsonMethod struct {
+		Method   string    `json:"method"`
+		Settings []string  `json:"settings"`
+		Searched []bool    `json:"searched"`
+		Error    string    `json:"error,omitempty"`
+		Rows     []jsonRow `json:"rows"`
+		FSOOD    []jsonRow `json:"fsood,omitempty"`
+	}
+	jsonResult struct {
+		Units       string            `json:"units"`
+		Conventions map[string]string `json:"conventions"`
+		ID          string            `json:"id"`
+		Near        []string          `json:"near"`
+		Far         []string          `json:"far"`
+		CSID        []string          `json:"csid,omitempty"`
+		OODVal      string            `json:"ood_val,omitempty"`
+		Runs        []RunInfo         `json:"runs"`
+		Methods     []jsonMethod      `json:"methods"`
+		Norms       []NormStats       `json:"norms"`
+		Notes       []string          `json:"notes"`
+	}
+)
+
+func toJSONValues(v Values) jsonValues {
+	p := v.percent()
+	return jsonValues{p[0], p[1], p[2], p[3], p[4], p[5]}
+}
+
+func toJSONRows(rows []Row) []jsonRow {
+	var out []jsonRow
+	for _, r := range rows {
+		jr := jsonRow{Dataset: r.Dataset, Kind: r.Kind, NumOOD: r.NumOOD, Mean: toJSONValues(r.Mean), Std: toJSONValues(r.Std)}
+		for _, v := range r.Runs {
+			jr.Runs = append(jr.Runs, toJSONValues(v))
+		}
+		out = append(out, jr)
+	}
+	return out
+}
+
+// WriteJSON writes the whole result as indented JSON: metric values in
+// percent with full precision, per row the mean, the population std and
+// every run.
+func WriteJSON(w io.Writer, res *Result) error {
+	j := jsonResult{
+		Units: "percent",
+		Conventions: map[string]string{
+			"fpr95":       "FPR@95, OpenOOD v1.5: OOD positive; % of ID flagged OOD when >=95% of OOD is flagged",
+			"fpr95_idpos": "classic FPR@95: ID positive; % of OOD accepted when >=95% of ID is kept",
+			"aupr_in":     "trapezoidal area under sklearn's PR curve, ID positive",
+			"aupr_out":    "trapezoidal area under sklearn's PR curve, OOD positive",
+			"acc":         "ID test accuracy of the plain forward (FSOOD: ID test + CSID)",
+			"std":         "population standard deviation over runs",
+		},
+		ID: res.Config.ID, Near: res.Config.Near, Far: res.Config.Far, CSID: res.Config.CSID, OODVal: res.Config.OODVal,
+		Runs: res.Runs, Norms: res.Norms, Notes: res.Notes,
+	}
+	for _, m := range res.Methods {
+		jm := jsonMethod{Method: m.Method, Settings: m.Settings, Searched: m.Searched, Rows: toJSONRows(m.Rows), FSOOD: toJSONRows(m.FSOOD)}
+		if m.Err != nil {
+			jm.Error = m.Err.Error()
+		}
+		j.Methods = append(j.Methods, jm)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(j)
+}
+
+// ScoresSchema is the layout of scores.parquet: one row per method, run and
+// scored sample.
+var ScoresSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "method", Type: arrow.BinaryTypes.String},
+	{Name: "run", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "dataset", Type: arrow.BinaryTypes.String},
+	{Name: "split", Type: arrow.BinaryTypes.String},
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "label", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "score", Type: arrow.PrimitiveTypes.Float64},
+}, nil)
+
+// WriteScores writes every per-sample score of res to path as Parquet
+// (ScoresSchema; run is 1-based; label −1 = OOD; score higher = more ID),
+// one row group per method and run split.
+func WriteScores(path string, res *Result, mem memory.Allocator) error {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	return writeAtomic(path, func(w io.Writer) error {
+		props := parquet.NewWriterProperties(parquet.WithAllocator(mem), parquet.WithCompression(compress.Codecs.Snappy),
+			parquet.WithDictionaryDefault(false), parquet.WithDictionaryFor("method", true), parquet.WithDictionaryFor("dataset", true),
+			parquet.WithDictionaryFor("split", true), parquet.WithCreatedBy("t2f score"))
+		fw, err := pqarrow.NewFileWriter(ScoresSchema, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem), pqarrow.WithStoreSchema()))
+		if err != nil {
+			return err
+		}
+		for _, m := range res.Methods {
+			for _, s := range m.Scores {
+				rec := scoresRecord(mem, m.Method, s)
+				err := fw.Write(rec)
+				rec.Release()
+				if err != nil {
+					fw.Close()
+					return err
+				}
+			}
+		}
+		return fw.Close()
+	})
+}
+
+func scoresRecord(mem memory.Allocator, method string, s Scores) arrow.RecordBatch {
+	b := array.NewRecordBuilder(mem, ScoresSchema)
+	defer b.Release()
+	n := len(s.Values)
+	for range n {
+		b.Field(0).(*array.StringBuilder).Append(method)
+		b.Field(1).(*array.Int32Builder).Append(int32(s.Run + 1))
+		b.Field(2).(*array.StringBuilder).Append(s.Dataset)
+		b.Field(3).(*array.StringBuilder).Append(s.Split)
+	}
+	b.Field(4).(*array.Int64Builder).AppendValues(s.IDs, nil)
+	b.Field(5).(*array.Int32Builder).AppendValues(s.Labels, nil)
+	b.Field(6).(*array.Float64Builder).AppendValues(s.Values, nil)
+	return b.NewRecordBatch()
+}

@@ -1,0 +1,557 @@
+package evaluate
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/t2f/t2f/evaluate/metrics"
+	"github.com/t2f/t2f/evaluate/posthoc"
+	"github.com/t2f/t2f/features"
+)
+
+// Roles of a split in an evaluation.
+const (
+	RoleIDTrain = "id_train"
+	RoleIDVal   = "id_val"
+	RoleID      = "id"
+	RoleCSID    = "csid"
+	RoleNear    = "near"
+	RoleFar     = "far"
+	RoleOODVal  = "ood_val"
+)
+
+// parseRef splits "NAME[:SPLIT]".
+func parseRef(ref string) (name, split string) {
+	name, split, _ = strings.Cut(ref, ":")
+	return name, split
+}
+
+// used is a split chosen for a role.
+type used struct {
+	*Split
+	role string
+}
+
+// prepared is one validated run with its resolved splits and views.
+type prepared struct {
+	run     *Run
+	info    RunInfo
+	idTrain *Split // nil when absent
+	idVal   *Split // nil when absent
+	idTest  *Split
+	csid    []*Split
+	ood     []*Split // near then far, in cfg order
+	oodVal  *Split   // nil without cfg.OODVal
+	all     []used   // every split used, in norm-table order
+	div     float32  // scoring-view feature divisor: feature f/div (τ for T2FNorm, else 1)
+	acc     float64  // ID test accuracy (plain forward)
+	fsAcc   float64  // ID test + CSID accuracy
+	views   map[*Split][2]*posthoc.Data
+	notes   []string
+}
+
+// find resolves a dataset reference among the run's splits. With no split
+// given, defSplit is taken if present, else the dataset's only file.
+func find(run *Run, role, ref, defSplit string) (*Split, error) {
+	name, split := parseRef(ref)
+	var cands []*Split
+	for i := range run.Splits {
+		s := &run.Splits[i]
+		if s.Table != nil && s.Table.Meta.Dataset == name {
+			cands = append(cands, s)
+		}
+	}
+	var have []string
+	for _, c := range cands {
+		have = append(have, c.Table.Meta.Split+" ("+c.Path+")")
+	}
+	pick := func(want string) *Split {
+		for _, c := range cands {
+			if c.Table.Meta.Split == want {
+				return c
+			}
+		}
+		return nil
+	}
+	switch {
+	case split != "":
+		if s := pick(split); s != nil {
+			return s, nil
+		}
+	case pick(defSplit) != nil:
+		return pick(defSplit), nil
+	case len(cands) == 1:
+		return cands[0], nil
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("evaluate: run %s: %s set %q: no feature file with dataset %q (files: %s)",
+			run.Name, role, ref, name, listDatasets(run))
+	}
+	want := split
+	if want == "" {
+		want = defSplit
+	}
+	return nil, fmt.Errorf("evaluate: run %s: %s set %q: dataset %q has no split %q; it has %s (write NAME:SPLIT)",
+		run.Name, role, ref, name, want, strings.Join(have, ", "))
+}
+
+func listDatasets(run *Run) string {
+	var s []string
+	for _, sp := range run.Splits {
+		if sp.Table != nil {
+			s = append(s, sp.Table.Meta.Dataset+":"+sp.Table.Meta.Split)
+		}
+	}
+	if len(s) == 0 {
+		return "none"
+	}
+	slices.Sort(s)
+	return strings.Join(s, ", ")
+}
+
+// expected names the file a missing ID split would be, for errors.
+func expected(run *Run, dataset, split string) string {
+	return fmt.Sprintf("a feature file with dataset %q and split %q (%s) in run %s", dataset, split, features.FileName(dataset, split), run.Name)
+}
+
+func prepare(run *Run, cfg Config, nd needs) (*prepared, error) {
+	p, err := resolve(run, cfg, nd)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	if err := p.setDivisor(); err != nil {
+		return nil, err
+	}
+	t := p.idTest.Table
+	p.info = RunInfo{Name: run.Name, Model: t.Meta.Model, Head: t.Meta.Head, Tau: t.Meta.Tau,
+		CheckpointSHA256: t.Meta.CheckpointSHA256, Dim: t.Dim, NumClasses: t.NumClasses, ScoringDivisor: float64(p.div)}
+	if p.acc, err = metrics.Accuracy(t.Preds, t.Labels); err != nil {
+		return nil, fmt.Errorf("evaluate: %s: %w", p.idTest.Path, err)
+	}
+	preds, labels := slices.Clone(t.Preds), slices.Clone(t.Labels)
+	for _, s := range p.csid {
+		preds = append(preds, s.Table.Preds...)
+		labels = append(labels, s.Table.Labels...)
+	}
+	if p.fsAcc, err = metrics.Accuracy(preds, labels); err != nil {
+		return nil, fmt.Errorf("evaluate: run %s: CSID accuracy: %w", run.Name, err)
+	}
+	return p, nil
+}
+
+// resolve picks the splits cfg refers to; it reads only Table.Meta.
+func resolve(run *Run, cfg Config, nd needs) (*prepared, error) {
+	p := &prepared{run: run, views: map[*Split][2]*posthoc.Data{}}
+	var err error
+	if p.idTest, err = find(run, "ID", cfg.ID+":test", "test"); err != nil {
+		return nil, err
+	}
+	if nd.train {
+		p.idTrain, _ = find(run, "ID", cfg.ID+":train", "train") // absence is reported by the method that needs it
+	}
+	if nd.val || nd.aps {
+		p.idVal, _ = find(run, "ID", cfg.ID+":val", "val")
+	}
+	if p.idTrain != nil {
+		p.all = append(p.all, used{p.idTrain, RoleIDTrain})
+	}
+	if p.idVal != nil {
+		p.all = append(p.all, used{p.idVal, RoleIDVal})
+	}
+	p.all = append(p.all, used{p.idTest, RoleID})
+	for _, ref := range cfg.CSID {
+		s, err := find(run, "CSID", ref, "test")
+		if err != nil {
+			return nil, err
+		}
+		p.csid = append(p.csid, s)
+		p.all = append(p.all, used{s, RoleCSID})
+	}
+	for _, g := range []struct {
+		role, what string
+		refs       []string
+	}{{RoleNear, "near-OOD", cfg.Near}, {RoleFar, "far-OOD", cfg.Far}} {
+		for _, ref := range g.refs {
+			s, err := find(run, g.what, ref, "test")
+			if err != nil {
+				return nil, err
+			}
+			p.ood = append(p.ood, s)
+			p.all = append(p.all, used{s, g.role})
+		}
+	}
+	if cfg.OODVal != "" {
+		if p.oodVal, err = find(run, "OOD validation", cfg.OODVal, "val"); err != nil {
+			return nil, err
+		}
+		for _, u := range p.all {
+			if u.Split == p.oodVal {
+				p.notes = append(p.notes, fmt.Sprintf("run %s: the OOD validation set %s is also evaluated as %s: the search sees test data", run.Name, p.oodVal.Path, u.role))
+			}
+		}
+		p.all = append(p.all, used{p.oodVal, RoleOODVal})
+	}
+	return p, nil
+}
+
+// validate checks every used split: the table itself, labels by role, and
+// that all come from one checkpoint with one shape.
+func (p *prepared) validate() error {
+	ref := p.idTest
+	for _, u := range p.all {
+		t := u.Table
+		if err := t.Check(); err != nil {
+			return fmt.Errorf("evaluate: %s: %w", u.Path, err)
+		}
+		if t.Len() == 0 {
+			return fmt.Errorf("evaluate: %s: no rows", u.Path)
+		}
+		switch u.role {
+		case RoleNear, RoleFar, RoleOODVal:
+			for i, l := range t.Labels {
+				if l != -1 {
+					return fmt.Errorf("evaluate: %s: used as an OOD set (%s) but row %d (id %d) has label %d, want −1; is it an ID or CSID set?",
+						u.Path, u.role, i, t.IDs[i], l)
+				}
+			}
+		default:
+			for i, l := range t.Labels {
+				if l < 0 || int(l) >= t.NumClasses {
+					return fmt.Errorf("evaluate: %s: used as an ID set (%s) but row %d (id %d) has label %d, want a class in [0, %d)",
+						u.Path, u.role, i, t.IDs[i], l, t.NumClasses)
+				}
+			}
+		}
+		r := ref.Table
+		switch {
+		case t.Meta.CheckpointSHA256 != r.Meta.CheckpointSHA256:
+			return fmt.Errorf("evaluate: run %s mixes checkpoints: %s has checkpoint sha256 %s but %s has %s; extract all splits of a run with one checkpoint",
+				p.run.Name, u.Path, short(t.Meta.CheckpointSHA256), ref.Path, short(r.Meta.CheckpointSHA256))
+		case t.Dim != r.Dim || t.NumClasses != r.NumClasses:
+			return fmt.Errorf("evaluate: run %s: %s has feature dimension %d and %d classes but %s has %d and %d",
+				p.run.Name, u.Path, t.Dim, t.NumClasses, ref.Path, r.Dim, r.NumClasses)
+		case t.Meta.Head != r.Meta.Head || t.Meta.Tau != r.Meta.Tau || t.Meta.Model != r.Meta.Model:
+			return fmt.Errorf("evaluate: run %s: %s has model %s head %s τ=%g but %s has %s %s τ=%g",
+				p.run.Name, u.Path, t.Meta.Model, t.Meta.Head, t.Meta.Tau, ref.Path, r.Meta.Model, r.Meta.Head, r.Meta.Tau)
+		}
+	}
+	if h := p.run.Head; h != nil {
+		r := ref.Table
+		switch {
+		case h.CheckpointSHA256 != r.Meta.CheckpointSHA256:
+			return fmt.Errorf("evaluate: run %s mixes checkpoints: head %s has checkpoint sha256 %s but %s has %s",
+				p.run.Name, h.Path, short(h.CheckpointSHA256), ref.Path, short(r.Meta.CheckpointSHA256))
+		case len(h.W) != r.NumClasses*r.Dim || len(h.B) != r.NumClasses:
+			return fmt.Errorf("evaluate: run %s: head %s has W with %d values and b with %d, want %d×%d and %d (from %s)",
+				p.run.Name, h.Path, len(h.W), len(h.B), r.NumClasses, r.Dim, r.NumClasses, ref.Path)
+		case h.Kind != r.Meta.Head || h.Tau != r.Meta.Tau:
+			return fmt.Errorf("evaluate: run %s: head %s is %s with τ=%g but %s says %s with τ=%g",
+				p.run.Name, h.Path, h.Kind, h.Tau, ref.Path, r.Meta.Head, r.Meta.Tau)
+		}
+	}
+	return nil
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	if sha == "" {
+		return "(none)"
+	}
+	return sha
+}
+
+// setDivisor fixes the scoring-view divisor d (feature f/d, logits
+// logits_ood = W·(f/d) + b) and, when the head is known, checks it on the
+// first rows of the ID test split. T2FNorm uses d = τ, except for models
+// whose OOD forward does not divide by τ (OpenOOD's 1000-class rule), which
+// the check detects; a linear head uses d = 1.
+func (p *prepared) setDivisor() error {
+	t := p.idTest.Table
+	cands := []float32{1}
+	if t.Meta.Head == "t2fnorm" {
+		if !(t.Meta.Tau > 0) || math.IsInf(t.Meta.Tau, 0) {
+			return fmt.Errorf("evaluate: %s: T2FNorm head with τ=%v, want τ > 0", p.idTest.Path, t.Meta.Tau)
+		}
+		cands = []float32{float32(t.Meta.Tau), 1}
+	}
+	h := p.run.Head
+	if h == nil {
+		p.div = cands[0]
+		p.notes = append(p.notes, fmt.Sprintf("run %s: no head file: methods that need W and b cannot run, and logits_ood is not checked against W·f/%g + b", p.run.Name, p.div))
+		return nil
+	}
+	for _, d := range cands {
+		if row, got, want := consistent(t, h, d); row < 0 {
+			p.div = d
+			return nil
+		} else if d == cands[len(cands)-1] {
+			return fmt.Errorf("evaluate: %s: row %d: logits_ood[%d] is %g but the head %s gives W·(f/d) + b = %g for d in %v; features and head do not belong together",
+				p.idTest.Path, row/t.NumClasses, row%t.NumClasses, want, h.Path, got, cands)
+		}
+	}
+	return nil
+}
+
+// consistent compares logits_ood with W·(f/d) + b on the first rows; it
+// returns −1 or the first mismatching flat index with the two values.
+func consistent(t *features.Table, h *Head, d float32) (idx int, got, want float64) {
+	D, C := t.Dim, t.NumClasses
+	for r := range min(t.Len(), 32) {
+		f := t.Feature[r*D : (r+1)*D]
+		for c := range C {
+			w := h.W[c*D : (c+1)*D]
+			var z, mag float64
+			for j, fj := range f {
+				x := float64(w[j]) * float64(fj/d)
+				z += x
+				mag += math.Abs(x)
+			}
+			z += float64(h.B[c])
+			want := float64(t.LogitsOOD[r*C+c])
+			if math.Abs(z-want) > 1e-4*(1+mag+math.Abs(float64(h.B[c]))) {
+				return r*C + c, z, want
+			}
+		}
+	}
+	return -1, 0, 0
+}
+
+// view returns the plain (feature f, logits) or scoring (feature f/div,
+// logits_ood) view of a split, built once.
+func (p *prepared) view(s *Split, scoring bool) *posthoc.Data {
+	v := p.views[s]
+	i := 0
+	if scoring {
+		i = 1
+	}
+	if v[i] != nil {
+		return v[i]
+	}
+	t := s.Table
+	d := &posthoc.Data{N: t.Len(), D: t.Dim, C: t.NumClasses, Feature: t.Feature, Logits: t.Logits, Labels: t.Labels}
+	if scoring {
+		d.Logits = t.LogitsOOD
+		if p.div != 1 {
+			d.Feature = make([]float32, len(t.Feature))
+			for j, x := range t.Feature {
+				d.Feature[j] = x / p.div // float32, as OpenOOD's feature / tau
+			}
+		}
+	}
+	v[i] = d
+	p.views[s] = v
+	return d
+}
+
+func (p *prepared) oodCounts() []int {
+	out := make([]int, len(p.ood))
+	for i, s := range p.ood {
+		out[i] = s.Table.Len()
+	}
+	return out
+}
+
+func checkRuns(ps []*prepared) error {
+	a := ps[0]
+	for _, b := range ps[1:] {
+		ia, ib := a.info, b.info
+		switch {
+		case ia.Model != ib.Model || ia.Head != ib.Head || ia.Dim != ib.Dim || ia.NumClasses != ib.NumClasses:
+			return fmt.Errorf("evaluate: runs %s and %s differ (model %s/%s, head %s/%s, dim %d/%d, classes %d/%d); mean ± std needs runs of one setup",
+				ia.Name, ib.Name, ia.Model, ib.Model, ia.Head, ib.Head, ia.Dim, ib.Dim, ia.NumClasses, ib.NumClasses)
+		case ia.CheckpointSHA256 == ib.CheckpointSHA256:
+			return fmt.Errorf("evaluate: runs %s and %s come from the same checkpoint (sha256 %s); give each seed's features once",
+				ia.Name, ib.Name, short(ia.CheckpointSHA256))
+		}
+	}
+	return nil
+}
+
+// methodOut is one method's outcome on one run.
+type methodOut struct {
+	setting  string
+	searched bool
+	values   []Values // per OOD set, near then far
+	fsValues []Values // FSOOD, per OOD set; nil without CSID
+	scores   []Scores
+}
+
+// method fits and runs one method on the run (index r).
+//
+// Views: msp sees the plain view (its score is the MSP of the training
+// forward's logits); every other method sees the scoring view (for T2FNorm:
+// f/τ and logits_ood, i.e. OpenOOD's fc(f/τ); t2fnorm is MSP on it).
+func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
+	var out methodOut
+	s, err := posthoc.NewWithOptions(name, cfg.Options)
+	if err != nil {
+		return out, err
+	}
+	nd := s.Needs()
+	scoring := name != "msp"
+	in := posthoc.FitInput{}
+	if h := p.run.Head; h != nil {
+		in.Head = posthoc.Head{W: h.W, B: h.B}
+	} else if nd.Head {
+		return out, fmt.Errorf("needs the classifier head (W, b) but run %s has no head file", p.run.Name)
+	}
+	if nd.Train {
+		if p.idTrain == nil {
+			return out, fmt.Errorf("needs ID train features: missing %s", expected(p.run, cfg.ID, "train"))
+		}
+		in.Train = p.view(p.idTrain, scoring)
+	}
+	search := nd.APS && cfg.OODVal != ""
+	if nd.Val || search {
+		if p.idVal == nil {
+			why := "needs ID val features"
+			if !nd.Val {
+				why = "the hyper-parameter search (--ood-val) needs ID val features"
+			}
+			return out, fmt.Errorf("%s: missing %s", why, expected(p.run, cfg.ID, "val"))
+		}
+		in.Val = p.view(p.idVal, scoring)
+	}
+	if search {
+		in.OODVal = p.view(p.oodVal, scoring)
+		setting, err := posthoc.Search(s, in, in.Val, in.OODVal, auroc)
+		if err != nil {
+			return out, err
+		}
+		out.setting, out.searched = setting.String(), true
+	} else {
+		if err := s.Fit(in); err != nil {
+			return out, err
+		}
+		if t, ok := s.(posthoc.Tunable); ok {
+			out.setting = t.Setting().String()
+		}
+	}
+	score := func(sp *Split, role string) ([]float64, error) {
+		v, err := s.Score(p.view(sp, scoring))
+		if err != nil {
+			return nil, fmt.Errorf("scoring %s: %w", sp.Path, err)
+		}
+		if len(v) != sp.Table.Len() {
+			return nil, fmt.Errorf("scoring %s: %d scores for %d rows", sp.Path, len(v), sp.Table.Len())
+		}
+		for i, x := range v {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, fmt.Errorf("scoring %s: row %d (id %d) scored %v", sp.Path, i, sp.Table.IDs[i], x)
+			}
+		}
+		t := sp.Table
+		out.scores = append(out.scores, Scores{Run: r, Dataset: t.Meta.Dataset, Split: t.Meta.Split, Role: role,
+			IDs: t.IDs, Labels: t.Labels, Values: v})
+		return v, nil
+	}
+	idScores, err := score(p.idTest, RoleID)
+	if err != nil {
+		return out, err
+	}
+	fsScores := slices.Clone(idScores)
+	for _, c := range p.csid {
+		v, err := score(c, RoleCSID)
+		if err != nil {
+			return out, err
+		}
+		fsScores = append(fsScores, v...)
+	}
+	for i, o := range p.ood {
+		role := RoleFar
+		if i < len(cfg.Near) {
+			role = RoleNear
+		}
+		v, err := score(o, role)
+		if err != nil {
+			return out, err
+		}
+		m, err := metrics.Evaluate(idScores, v)
+		if err != nil {
+			return out, fmt.Errorf("%s vs %s: %w", p.idTest.Path, o.Path, err)
+		}
+		out.values = append(out.values, values(m, p.acc))
+		if len(p.csid) > 0 {
+			m, err := metrics.Evaluate(fsScores, v)
+			if err != nil {
+				return out, fmt.Errorf("FSOOD vs %s: %w", o.Path, err)
+			}
+			out.fsValues = append(out.fsValues, values(m, p.fsAcc))
+		}
+	}
+	return out, nil
+}
+
+func values(m metrics.Result, acc float64) Values {
+	return Values{FPR95: m.FPR95, AUROC: m.AUROC, AUPRIn: m.AUPRIn, AUPROut: m.AUPROut, ACC: acc, FPR95ID: m.FPR95ID}
+}
+
+// NormStats is the distribution of the raw feature norm ‖f‖ (the
+// feature_norm column) of one dataset split of one run.
+type NormStats struct {
+	Run       int
+	Dataset   string
+	Split     string
+	Role      string // RoleIDTrain, RoleIDVal, RoleID, RoleCSID, RoleNear, RoleFar, RoleOODVal
+	Count     int
+	Mean, Std float64 // population std
+	Min, Max  float64
+	// Q05 … Q95 are quantiles with numpy's default linear interpolation.
+	Q05, Q25, Q50, Q75, Q95 float64
+	RatioToID               float64 // Mean / mean of the ID test split
+}
+
+// NormSample is the per-sample ‖f‖ of one dataset split of one run.
+type NormSample struct {
+	Run                  int
+	Dataset, Split, Role string
+	Values               []float32
+}
+
+func (p *prepared) norms(run int) []NormStats {
+	var out []NormStats
+	for _, u := range p.all {
+		out = append(out, normStats(run, u.Table, u.role))
+	}
+	idMean := normStats(run, p.idTest.Table, RoleID).Mean
+	for i := range out {
+		out[i].RatioToID = out[i].Mean / idMean
+	}
+	return out
+}
+
+func normStats(run int, t *features.Table, role string) NormStats {
+	v := make([]float64, len(t.FeatureNorm))
+	var sum float64
+	for i, x := range t.FeatureNorm {
+		v[i] = float64(x)
+		sum += v[i]
+	}
+	n := float64(len(v))
+	mean := sum / n
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	sort.Float64s(v)
+	return NormStats{Run: run, Dataset: t.Meta.Dataset, Split: t.Meta.Split, Role: role, Count: len(v),
+		Mean: mean, Std: math.Sqrt(ss / n), Min: v[0], Max: v[len(v)-1],
+		Q05: quantile(v, 0.05), Q25: quantile(v, 0.25), Q50: quantile(v, 0.5), Q75: quantile(v, 0.75), Q95: quantile(v, 0.95)}
+}
+
+// quantile of sorted v with numpy's default "linear" method.
+func quantile(v []float64, q float64) float64 {
+	pos := q * float64(len(v)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(v)-1)
+	frac := pos - float64(lo)
+	return v[lo] + (v[hi]-v[lo])*frac
+}
