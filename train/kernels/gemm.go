@@ -167,7 +167,7 @@ func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, a
 		nc := min(blockNC, n-jc)
 		for pc := 0; pc < k; pc += blockKC {
 			kc := min(blockKC, k-pc)
-			packB(w.packB, transB, b, ldb, pc, jc, kc, nc, nr)
+			packB(kern, w.packB, transB, b, ldb, pc, jc, kc, nc)
 			bet := beta
 			if pc > 0 {
 				bet = 1

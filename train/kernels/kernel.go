@@ -10,6 +10,12 @@ type microKernel struct {
 	name   string
 	mr, nr int
 	run    func(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32)
+
+	// Optional fast packing (nil: the pure-Go packB paths).
+	// copyBlock: a whole kc×nc block of a row-major B into nr-wide slivers.
+	// transB: one full sliver from a transposed B, dst[p*nr+r] = src[r*ldb+p].
+	copyBlock func(dst, src []float32, ldb, kc, nc int)
+	transB    func(dst, src []float32, ldb, kc int)
 }
 
 // goKernel is the pure-Go micro-kernel, used under the noasm tag, on other

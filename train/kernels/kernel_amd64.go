@@ -18,7 +18,7 @@ func kernAVX512x8x32(kc int, a, b, c *float32, ldc, mr, nr int, alpha, beta floa
 func kernAVX2x6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, loadC int)
 
 // avx512Kernel is 8×32: sixteen zmm accumulators, masked stores for edges.
-var avx512Kernel = &microKernel{name: "avx512", mr: 8, nr: 32, run: runAVX512}
+var avx512Kernel = &microKernel{name: "avx512", mr: 8, nr: 32, run: runAVX512, copyBlock: copyBlock32, transB: transB32}
 
 // avx2Kernel is 6×16: twelve ymm accumulators; edge tiles go through a
 // scratch tile.
@@ -68,3 +68,44 @@ func availableKernels() []*microKernel {
 	}
 	return ks
 }
+
+//go:noescape
+func packCopy32(dst, src *float32, ldb, kc, cols int)
+
+//go:noescape
+func packTrans32(dst, src *float32, ldb, kb int)
+
+// transB32 packs 32 rows of length kc of src (stride ldb) transposed into a
+// 32-wide sliver: dst[p*32+r] = src[r*ldb+p].
+func transB32(dst, src []float32, ldb, kc int) {
+	_ = dst[32*kc-1]
+	_ = src[31*ldb+kc-1]
+	kb := kc / 16
+	if kb > 0 {
+		packTrans32(unsafe.SliceData(dst), unsafe.SliceData(src), ldb, kb)
+	}
+	for p := kb * 16; p < kc; p++ {
+		d := dst[p*32 : p*32+32]
+		for r := range d {
+			d[r] = src[r*ldb+p]
+		}
+	}
+}
+
+// copyBlock32 packs the kc×nc block of a row-major B at src (stride ldb)
+// into 32-wide slivers, 16 rows at a time across all slivers, so the source
+// is read as 16 sequential streams and each sliver gets 2 KiB contiguous.
+func copyBlock32(dst, src []float32, ldb, kc, nc int) {
+	panels := (nc + 31) / 32
+	_ = dst[panels*32*kc-1]
+	_ = src[(kc-1)*ldb+nc-1]
+	for p0 := 0; p0 < kc; p0 += copyRows {
+		rows := min(copyRows, kc-p0)
+		for s := range panels {
+			cols := min(32, nc-s*32)
+			packCopy32(&dst[s*32*kc+p0*32], &src[p0*ldb+s*32], ldb, rows, cols)
+		}
+	}
+}
+
+const copyRows = 16

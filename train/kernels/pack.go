@@ -36,7 +36,12 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int)
 // packB copies the kc×nc block of op(B) at (pc, jc) into dst as slivers of nr
 // columns: sliver s holds, for p < kc, the nr values op(B)(pc+p, jc+s·nr+j) at
 // dst[s·nr·kc + p·nr + j]. Columns past nc are zero.
-func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc, nr int) {
+func packB(kern *microKernel, dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc int) {
+	nr := kern.nr
+	if !transB && kern.copyBlock != nil {
+		kern.copyBlock(dst, b[pc*ldb+jc:], ldb, kc, nc)
+		return
+	}
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		d := dst[jr*kc : (jr+nr)*kc]
@@ -51,6 +56,10 @@ func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc, nr int)
 			continue
 		}
 		// op(B)(p, j) = b[j*ldb+p]: transpose rows of b into the sliver.
+		if cols == nr && kern.transB != nil {
+			kern.transB(d, b[(jc+jr)*ldb+pc:], ldb, kc)
+			continue
+		}
 		if cols == nr {
 			transposeInto(d, b, (jc+jr)*ldb+pc, ldb, nr, kc)
 			continue
