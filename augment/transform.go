@@ -104,6 +104,7 @@ type Augmenter struct {
 	luts             []*[256]float32 // per output channel
 	srcCh            []int           // stored channel of each output channel
 	rs               resizer
+	r                rng // Draw's generator
 }
 
 // NewAugmenter checks t against the stored image shape and precomputes the
@@ -188,7 +189,8 @@ func (a *Augmenter) Transform() Transform { return a.t }
 // flip (KindResizedCrop). The flip coin is drawn even with NoFlip, so turning
 // flips off does not move the crops.
 func (a *Augmenter) Draw(seed uint64, epoch, index int) Params {
-	r := sampleRNG(seed, epoch, index)
+	a.r = sampleRNG(seed, epoch, index)
+	r := &a.r // a field, so handing it to resizedCropBox's interface does not allocate
 	var p Params
 	switch a.t.Kind {
 	case KindCrop:
@@ -196,7 +198,7 @@ func (a *Augmenter) Draw(seed uint64, epoch, index int) Params {
 		p.Top = r.intn(a.in.H + 2*a.t.Padding - a.outH + 1)
 		p.Left = r.intn(a.in.W + 2*a.t.Padding - a.outW + 1)
 	case KindResizedCrop:
-		p.Top, p.Left, p.Height, p.Width = resizedCropBox(a.in.H, a.in.W, a.t.Scale, a.t.Ratio, &r)
+		p.Top, p.Left, p.Height, p.Width = resizedCropBox(a.in.H, a.in.W, a.t.Scale, a.t.Ratio, r)
 		p.Flip = r.float64() < 0.5
 	}
 	if a.t.NoFlip {
