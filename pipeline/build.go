@@ -193,6 +193,10 @@ func fingerprint(files []string) (string, error) {
 	h := sha256.New()
 	for _, f := range files {
 		st, err := os.Stat(f)
+		if errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(h, "%s\x00missing\n", f) // a --skip-bad build may list missing files
+			continue
+		}
 		if err != nil {
 			return "", fmt.Errorf("pipeline: %w", err)
 		}
