@@ -1,10 +1,22 @@
 // Package kernels holds the CPU compute kernels of the engine: single-precision
-// GEMM and the im2col/col2im lowering of convolutions.
+// GEMM, the im2col/col2im lowering of convolutions, and bias helpers.
 //
 // Layout: all matrices are row-major float32 slices with an explicit leading
-// dimension; images are NCHW. Every kernel has a readable pure-Go reference
-// (the *Ref functions, whose doc comment is the loop they compute) and fast
-// twins tested against it. Build tags: the default build on amd64 uses
-// assembly chosen at run time from the CPU's features; `noasm` uses pure Go
-// only.
+// dimension; images are NCHW, one image (C, H, W) per lowering call. Every
+// kernel has a readable pure-Go reference (the *Ref functions, whose doc
+// comment is the loop they compute) and fast twins tested against it.
+//
+// GEMM: a Gemm (NewGemm) owns its packing buffers and helper goroutines; it
+// packs op(A) and op(B) into contiguous slivers (BLIS/GotoBLAS blocking, see
+// gemm.go) and runs a register-tiled micro-kernel on them. Transposes are
+// absorbed by the packing, so all four transpose combinations run at the same
+// speed. Products of at least 2^20 multiply-adds are split over the Gemm's
+// threads.
+//
+// Build tags: the default build on amd64 uses assembly chosen at run time
+// from the CPU's features (golang.org/x/sys/cpu): an AVX-512 8×32 micro-kernel
+// with AVX-512 packing, else an AVX2+FMA 6×16 micro-kernel, else pure Go.
+// `noasm` (and every other architecture) uses the pure-Go 4×4 micro-kernel
+// only. The results of the kernels differ from the references only by
+// floating-point summation order.
 package kernels
