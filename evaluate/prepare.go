@@ -155,7 +155,7 @@ func resolve(run *Run, cfg Config, nd needs) (*prepared, error) {
 	if nd.train {
 		p.idTrain, _ = find(run, "ID", cfg.ID+":train", "train") // absence is reported by the method that needs it
 	}
-	if nd.val || nd.aps {
+	if nd.val || (nd.aps && cfg.OODVal != "") {
 		p.idVal, _ = find(run, "ID", cfg.ID+":val", "val")
 	}
 	if p.idTrain != nil {
