@@ -174,7 +174,7 @@ func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, a
 			}
 			for ic := 0; ic < m; ic += blockMC {
 				mc := min(blockMC, m-ic)
-				packA(w.packA, transA, a, lda, ic, pc, mc, kc, mr)
+				packA(kern, w.packA, transA, a, lda, ic, pc, mc, kc)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bp := w.packB[jr*kc : (jr+nr)*kc]

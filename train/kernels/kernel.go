@@ -16,6 +16,8 @@ type microKernel struct {
 	// transB: one full sliver from a transposed B, dst[p*nr+r] = src[r*ldb+p].
 	copyBlock func(dst, src []float32, ldb, kc, nc int)
 	transB    func(dst, src []float32, ldb, kc int)
+	// transA: one full sliver from a row-major A, dst[p*mr+r] = src[r*lda+p].
+	transA func(dst, src []float32, lda, kc int)
 }
 
 // goKernel is the pure-Go micro-kernel, used under the noasm tag, on other

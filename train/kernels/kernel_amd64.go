@@ -18,7 +18,7 @@ func kernAVX512x8x32(kc int, a, b, c *float32, ldc, mr, nr int, alpha, beta floa
 func kernAVX2x6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, loadC int)
 
 // avx512Kernel is 8×32: sixteen zmm accumulators, masked stores for edges.
-var avx512Kernel = &microKernel{name: "avx512", mr: 8, nr: 32, run: runAVX512, copyBlock: copyBlock32, transB: transB32}
+var avx512Kernel = &microKernel{name: "avx512", mr: 8, nr: 32, run: runAVX512, copyBlock: copyBlock32, transB: transB32, transA: transA8}
 
 // avx2Kernel is 6×16: twelve ymm accumulators; edge tiles go through a
 // scratch tile.
@@ -73,6 +73,9 @@ func availableKernels() []*microKernel {
 func packCopy32(dst, src *float32, ldb, kc, cols int)
 
 //go:noescape
+func packTrans8(dst, src *float32, lda, kb int)
+
+//go:noescape
 func packTrans32(dst, src *float32, ldb, kb int)
 
 // transB32 packs 32 rows of length kc of src (stride ldb) transposed into a
@@ -109,3 +112,20 @@ func copyBlock32(dst, src []float32, ldb, kc, nc int) {
 }
 
 const copyRows = 16
+
+// transA8 packs 8 rows of length kc of src (stride lda) transposed into an
+// 8-wide A sliver: dst[p*8+r] = src[r*lda+p].
+func transA8(dst, src []float32, lda, kc int) {
+	_ = dst[8*kc-1]
+	_ = src[7*lda+kc-1]
+	kb := kc / 16
+	if kb > 0 {
+		packTrans8(unsafe.SliceData(dst), unsafe.SliceData(src), lda, kb)
+	}
+	for p := kb * 16; p < kc; p++ {
+		d := dst[p*8 : p*8+8]
+		for r := range d {
+			d[r] = src[r*lda+p]
+		}
+	}
+}

@@ -3,7 +3,8 @@ package kernels
 // packA copies the mc×kc block of op(A) at (ic, pc) into dst as slivers of mr
 // rows: sliver s holds, for p < kc, the mr values op(A)(ic+s·mr+r, pc+p) at
 // dst[s·mr·kc + p·mr + r]. Rows past mc are zero.
-func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int) {
+func packA(kern *microKernel, dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc int) {
+	mr := kern.mr
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
 		d := dst[ir*kc : (ir+mr)*kc]
@@ -18,6 +19,10 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int)
 			continue
 		}
 		// op(A)(i, p) = a[i*lda+p]: transpose rows into the sliver.
+		if rows == mr && kern.transA != nil {
+			kern.transA(d, a[(ic+ir)*lda+pc:], lda, kc)
+			continue
+		}
 		if rows == mr {
 			transposeInto(d, a, (ic+ir)*lda+pc, lda, mr, kc)
 			continue

@@ -87,3 +87,52 @@ func BenchmarkPackB(b *testing.B) {
 		})
 	}
 }
+
+// TestPackA checks each kernel's packA (assembly transposes included)
+// against the plain loops of packA's doc comment.
+func TestPackA(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, kern := range availableKernels() {
+		for _, s := range [][2]int{{1, 1}, {9, 17}, {16, 40}, {144, 256}, {13, 33}} {
+			mc, kc := s[0], s[1]
+			for _, transA := range []bool{false, true} {
+				ic, pc := 3, 2
+				rows, cols := ic+mc+1, pc+kc+4 // stored A holds op(A)(i, p) at [i][p]
+				if transA {
+					rows, cols = cols, rows
+				}
+				lda := cols + 2
+				a := make([]float32, rows*lda)
+				for i := range a {
+					a[i] = rng.Float32()
+				}
+				mr := kern.mr
+				panels := (mc + mr - 1) / mr
+				got := make([]float32, panels*mr*kc+5)
+				want := slices.Clone(got)
+				for i := range got {
+					got[i], want[i] = guard, guard
+				}
+				for q := range panels {
+					for p := range kc {
+						for r := range mr {
+							var v float32
+							if i := q*mr + r; i < mc {
+								if transA {
+									v = a[(pc+p)*lda+ic+i]
+								} else {
+									v = a[(ic+i)*lda+pc+p]
+								}
+							}
+							want[q*mr*kc+p*mr+r] = v
+						}
+					}
+				}
+				packA(kern, got, transA, a, lda, ic, pc, mc, kc)
+				if i := sameBits(got, want); i >= 0 {
+					t.Fatalf("%s mc=%d kc=%d transA=%v: packed[%d] = %v, want %v", kern.name, mc, kc, transA, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
