@@ -290,3 +290,26 @@ func TestSearchAllSkipped(t *testing.T) {
 		t.Fatalf("trials %+v, want two skipped", trials)
 	}
 }
+
+// testAUROC is P(score_ID > score_OOD) + ½P(tie), by counting pairs.
+func testAUROC(scores []float64, labels []int32) float64 {
+	var num, den float64
+	for i, a := range scores {
+		if labels[i] < 0 {
+			continue
+		}
+		for j, b := range scores {
+			if labels[j] >= 0 {
+				continue
+			}
+			den++
+			switch {
+			case a > b:
+				num++
+			case a == b:
+				num += 0.5
+			}
+		}
+	}
+	return num / den
+}

@@ -13,8 +13,8 @@ import (
 // knnQueryBlock × knnBankBlock tile of values with one GEMM, then feeds each
 // row into its query's bounded heap.
 const (
-	knnQueryBlock = 128
-	knnBankBlock  = 1024
+	knnQueryBlock = 512
+	knnBankBlock  = 3072
 )
 
 // bank is a row-major float32 matrix searched by smallestK.
