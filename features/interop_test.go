@@ -1,9 +1,10 @@
+//go:build interop
+
 package features
 
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,22 +13,21 @@ import (
 
 // TestInteropHyparquet reads a feature file with hyparquet, a JavaScript
 // Parquet reader that shares no code with arrow-go, and checks every value
-// and the metadata. It needs node and `npm ci --prefix
-// features/testdata/interop`; without them it skips, unless
-// T2F_REQUIRE_INTEROP=1 (set by `go tool task test`), where it fails.
+// and the metadata. It needs node and `npm ci` in testdata/interop; run it
+// with
+//
+//	(cd features/testdata/interop && npm ci) && go test -tags interop ./features
 func TestInteropHyparquet(t *testing.T) {
 	dir, err := filepath.Abs(filepath.Join("testdata", "interop"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	node, err := exec.LookPath("node")
-	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "hyparquet"))
-	if err != nil || modErr != nil {
-		msg := fmt.Sprintf("interop needs node on PATH (%v) and `npm ci --prefix features/testdata/interop` (%v)", err, modErr)
-		if os.Getenv("T2F_REQUIRE_INTEROP") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+	if err != nil {
+		t.Fatalf("node not found (apt-get install nodejs npm): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "hyparquet")); err != nil {
+		t.Fatalf("hyparquet not installed: run `npm ci` in features/testdata/interop: %v", err)
 	}
 
 	want := randomTable(40, 5, 3, 11)
