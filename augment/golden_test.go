@@ -99,7 +99,7 @@ func (g *goldenFile) image(t *testing.T, name string) ([]uint8, Shape) {
 	return unb64(t, im.B64), Shape{im.H, im.W, im.C}
 }
 
-func mustPreset(t *testing.T, name string) Norm {
+func mustPreset(t testing.TB, name string) Norm {
 	t.Helper()
 	n, err := Preset(name)
 	if err != nil {
