@@ -27,6 +27,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			// One constructor per subcommand file.
+			newScoreCommand(),
 			newBenchCommand(),
 			newPipelineCommand(),
 		},
