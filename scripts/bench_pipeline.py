@@ -1,0 +1,54 @@
+#!/usr/bin/python3
+# PIL reference for the pipeline build benchmarks (docs/benchmarks.md "Pipeline").
+# Run with Debian's interpreter:  /usr/bin/python3 scripts/bench_pipeline.py DIR
+# Creates DIR/{png32,jpg32,png64,jpg64}/c{0,1}/NNNN.{png,jpg} (2,000 smooth-noise RGB
+# images per set, made once) and times, in one process, what `t2f pipeline build
+# --size 32` does per image: open + decode + convert("RGB") + torchvision-style
+# Resize(32, bilinear) + CenterCrop(32) + np.asarray. Prints the median of 5 runs.
+# The Go benchmark reads the same files: go test ./pipeline -bench Build -benchdata DIR
+import os, sys, time, statistics
+import numpy as np
+from PIL import Image
+
+N = 2000
+root = sys.argv[1] if len(sys.argv) > 1 else "/tmp/t2f-benchdata"
+rng = np.random.default_rng(1)
+
+def make(kind, side):
+    d = os.path.join(root, f"{kind}{side}")
+    if os.path.isdir(d):
+        return d
+    y, x = np.mgrid[0:side, 0:side]
+    for i in range(N):
+        c = os.path.join(d, f"c{i % 2}")
+        os.makedirs(c, exist_ok=True)
+        base = 128 + 90 * np.sin(x / (2 + i % 5))[..., None] * np.cos(y / (3 + i % 7))[..., None]
+        arr = np.clip(base + rng.normal(0, 20, size=(side, side, 3)), 0, 255).astype(np.uint8)
+        im = Image.fromarray(arr, "RGB")
+        if kind == "png":
+            im.save(os.path.join(c, f"{i:04d}.png"))
+        else:
+            im.save(os.path.join(c, f"{i:04d}.jpg"), quality=90)
+    return d
+
+def pil_build(d, size=32):
+    files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(d) for f in fs)
+    t = time.perf_counter()
+    for f in files:
+        im = Image.open(f).convert("RGB")
+        w, h = im.size
+        if min(w, h) != size:  # torchvision Resize(int) skips when the shorter side already matches
+            if w <= h:
+                im = im.resize((size, int(size * h / w)), Image.BILINEAR)
+            else:
+                im = im.resize((int(size * w / h), size), Image.BILINEAR)
+        w, h = im.size
+        l, tp = int(round((w - size) / 2.0)), int(round((h - size) / 2.0))
+        im = im.crop((l, tp, l + size, tp + size))
+        np.asarray(im)
+    return len(files) / (time.perf_counter() - t)
+
+for kind, side in (("png", 32), ("jpg", 32), ("png", 64), ("jpg", 64)):
+    d = make(kind, side)
+    rates = [pil_build(d) for _ in range(5)]
+    print(f"PIL {kind}{side}->32: median {statistics.median(rates):,.0f} images/s (runs: {', '.join(f'{r:,.0f}' for r in rates)})")
