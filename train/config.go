@@ -1,0 +1,125 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/t2f/t2f/augment"
+	"github.com/t2f/t2f/train/nn"
+)
+
+// Config is everything that defines a training run; config.yaml holds it.
+// Defaults returns OpenOOD's T2FNorm recipe for CIFAR-10.
+type Config struct {
+	Model string  `yaml:"model"` // an nn architecture: lenet, resnet18_32x32, resnet18_224x224, resnet50, small_resnet
+	Width float64 `yaml:"width"` // width multiplier of the ResNets (1 = as published)
+	Head  string  `yaml:"head"`  // "t2fnorm" or "linear" (cross-entropy baseline)
+	Tau   float64 `yaml:"tau"`   // T2FNorm temperature τ
+
+	Epochs       int     `yaml:"epochs"`
+	BatchSize    int     `yaml:"batch_size"`
+	LR           float64 `yaml:"lr"`            // initial learning rate lr0
+	MinLR        float64 `yaml:"min_lr"`        // the cosine schedule's floor (OpenOOD: 1e-6)
+	WarmupEpochs float64 `yaml:"warmup_epochs"` // linear warm-up before the cosine (OpenOOD: none)
+	Momentum     float64 `yaml:"momentum"`
+	Nesterov     bool    `yaml:"nesterov"`
+	WeightDecay  float64 `yaml:"weight_decay"` // on every parameter, as OpenOOD
+
+	Seed uint64 `yaml:"seed"` // initialisation, shuffling and augmentation
+
+	// Augmentation: "crop" (flip + RandomCrop with padding, CIFAR/MNIST) or
+	// "resized_crop" (RandomResizedCrop + flip, ImageNet).
+	Augment       string `yaml:"augment"`
+	Padding       int    `yaml:"padding"`       // RandomCrop padding (OpenOOD: 4)
+	NoFlip        bool   `yaml:"no_flip"`       // OpenOOD flips every dataset, digits included
+	Normalization string `yaml:"normalization"` // augment preset: cifar10, cifar100, imagenet, mnist
+	InChannels    int    `yaml:"in_channels"`   // model input channels; 0 = the shards' channels
+
+	// Execution settings: they change speed, not results.
+	Workers int `yaml:"workers"` // augmentation goroutines
+	Threads int `yaml:"threads"` // compute threads of the CPU backend
+}
+
+// Defaults is the OpenOOD T2FNorm training recipe (§1.4 of the reference):
+// ResNet-18 (32×32), τ = 0.1, 100 epochs of batch 128, SGD lr 0.1, momentum
+// 0.9, Nesterov, weight decay 5e-4, per-step cosine to 1e-6, no warm-up.
+func Defaults() Config {
+	return Config{
+		Model: nn.ArchResNet18_32, Width: 1, Head: nn.HeadT2FNorm, Tau: 0.1,
+		Epochs: 100, BatchSize: 128, LR: 0.1, MinLR: 1e-6, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4,
+		Augment: "crop", Padding: 4, Normalization: "cifar10",
+		Workers: 2, Threads: 2,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	bad := func(name string, v any, want string) error {
+		return fmt.Errorf("train: config %s = %v, want %s", name, v, want)
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case !slices.Contains(nn.Archs, c.Model):
+		return bad("model", c.Model, fmt.Sprintf("one of %v", nn.Archs))
+	case c.Head != nn.HeadT2FNorm && c.Head != nn.HeadLinear:
+		return bad("head", c.Head, "t2fnorm or linear")
+	case c.Head == nn.HeadT2FNorm && !(c.Tau > 0 && finite(c.Tau)):
+		return bad("tau", c.Tau, "a positive number")
+	case !(c.Width > 0 && finite(c.Width)):
+		return bad("width", c.Width, "a positive number")
+	case c.Epochs < 1:
+		return bad("epochs", c.Epochs, "at least 1")
+	case c.BatchSize < 2:
+		return bad("batch_size", c.BatchSize, "at least 2 (BatchNorm needs two samples)")
+	case !(c.LR > 0 && finite(c.LR)):
+		return bad("lr", c.LR, "a positive number")
+	case !(c.MinLR >= 0 && c.MinLR <= c.LR):
+		return bad("min_lr", c.MinLR, fmt.Sprintf("between 0 and lr (%v)", c.LR))
+	case !(c.WarmupEpochs >= 0 && c.WarmupEpochs < float64(c.Epochs)):
+		return bad("warmup_epochs", c.WarmupEpochs, fmt.Sprintf("in [0, epochs=%d)", c.Epochs))
+	case !(c.Momentum >= 0 && c.Momentum < 1):
+		return bad("momentum", c.Momentum, "in [0, 1)")
+	case c.Nesterov && c.Momentum == 0:
+		return bad("nesterov", c.Nesterov, "false when momentum is 0")
+	case !(c.WeightDecay >= 0 && finite(c.WeightDecay)):
+		return bad("weight_decay", c.WeightDecay, "a finite number ≥ 0")
+	case c.Augment != "crop" && c.Augment != "resized_crop":
+		return bad("augment", c.Augment, "crop or resized_crop")
+	case c.Padding < 0:
+		return bad("padding", c.Padding, "≥ 0")
+	case c.InChannels < 0:
+		return bad("in_channels", c.InChannels, "≥ 0")
+	case c.Workers < 1:
+		return bad("workers", c.Workers, "at least 1")
+	case c.Threads < 1:
+		return bad("threads", c.Threads, "at least 1")
+	}
+	if _, err := augment.Preset(c.Normalization); err != nil {
+		return fmt.Errorf("train: config normalization: %w", err)
+	}
+	return nil
+}
+
+// sameRun reports the first setting in which two configurations of the same
+// run directory differ; execution settings (workers, threads) may differ.
+func sameRun(a, b Config) error {
+	a.Workers, a.Threads, b.Workers, b.Threads = 0, 0, 0, 0
+	if a != b {
+		return fmt.Errorf("train: the run directory holds a different run (its config.yaml has %+v; this run is %+v)", a, b)
+	}
+	return nil
+}
+
+// StepLR is the learning rate of step s (from 0) of total steps: OpenOOD's
+// per-iteration cosine, lr0·[m + (1−m)·½(1+cos(π·s/total))] with
+// m = MinLR/lr0, after an optional linear warm-up of warmup steps (the
+// cosine then spans the steps after it).
+func (c Config) StepLR(s, total, warmup int) float64 {
+	if s < warmup {
+		return c.LR * float64(s+1) / float64(warmup)
+	}
+	s, total = s-warmup, total-warmup
+	m := c.MinLR / c.LR
+	return c.LR * (m + (1-m)*0.5*(1+math.Cos(math.Pi*float64(s)/float64(total))))
+}

@@ -1,0 +1,28 @@
+// Package train is the training loop: it turns a training and a validation
+// split into a trained model on a compute backend, with OpenOOD's recipe
+// (SGD with Nesterov momentum, weight decay on every parameter, a per-step
+// cosine learning rate down to MinLR) and T2FNorm or the cross-entropy
+// baseline. The engine itself lives in the sub-packages: backend (the op
+// seam), backend/cpu, kernels (GEMM, im2col) and nn (layers, models, SGD,
+// checkpoints).
+//
+// A run directory holds:
+//
+//	config.yaml          the resolved Config (what the run is)
+//	last.safetensors     weights after the last completed epoch, or at the
+//	                     interruption point (OpenOOD state_dict names)
+//	best.safetensors     weights of the epoch with the best validation
+//	                     accuracy (ties go to the later epoch, as OpenOOD)
+//	state.safetensors    optimiser momentum buffers, step count and training
+//	                     position (epoch, batch, the epoch's running sums):
+//	                     with last.safetensors, everything a resume needs
+//	epochs.csv           one row per finished epoch (see EpochRecord)
+//
+// Every file is written to a temporary name and renamed. The data pipeline
+// is deterministic per (seed, epoch, sample), so an interrupted run resumed
+// from its run directory ends with exactly the weights of an uninterrupted
+// one on the CPU backend.
+//
+// The package reads no Arrow and prints nothing: it gets datasets through
+// augment.Dataset and reports progress through Hooks.
+package train

@@ -1,0 +1,142 @@
+package train
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// EpochRecord is one row of epochs.csv.
+type EpochRecord struct {
+	Epoch          int           // from 1
+	Step           int           // steps done at the end of the epoch
+	LR             float64       // learning rate of the epoch's last step
+	TrainLoss      float64       // mean cross-entropy over the epoch's batches
+	TrainAcc       float64       // training accuracy (augmented inputs, training forward)
+	ValAcc         float64       // validation accuracy of the plain forward, eval mode
+	ValFeatureNorm float64       // mean ‖f‖ of the validation features
+	ImagesPerSec   float64       // training throughput (data + compute)
+	DataWait       time.Duration // time the trainer waited for augmented batches
+	Duration       time.Duration // wall time of the epoch, validation included
+	Best           bool          // best.safetensors was written at this epoch
+	ResumedAtBatch int           // > 0 when the epoch was resumed mid-way (timings cover the rest only)
+}
+
+var epochHeader = []string{"epoch", "step", "lr", "train_loss", "train_acc", "val_acc", "val_feature_norm", "images_per_s", "data_wait_s", "epoch_s", "best", "resumed_at_batch"}
+
+func writeEpochLog(path string, recs []EpochRecord) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	_ = w.Write(epochHeader)
+	for _, r := range recs {
+		_ = w.Write([]string{
+			strconv.Itoa(r.Epoch), strconv.Itoa(r.Step), f(r.LR), f(r.TrainLoss), f(r.TrainAcc), f(r.ValAcc), f(r.ValFeatureNorm),
+			f(r.ImagesPerSec), f(r.DataWait.Seconds()), f(r.Duration.Seconds()), strconv.FormatBool(r.Best), strconv.Itoa(r.ResumedAtBatch),
+		})
+	}
+	w.Flush()
+	return writeFileAtomic(path, buf.Bytes())
+}
+
+// readEpochLog reads epochs.csv; a missing file is an empty log.
+func readEpochLog(path string) ([]EpochRecord, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("train: %s: %w", path, err)
+	}
+	var recs []EpochRecord
+	for i, row := range rows {
+		if i == 0 {
+			continue
+		}
+		if len(row) != len(epochHeader) {
+			return nil, fmt.Errorf("train: %s line %d: %d fields, want %d", path, i+1, len(row), len(epochHeader))
+		}
+		var errs []error
+		n := func(s string) int { v, err := strconv.Atoi(s); errs = append(errs, err); return v }
+		f := func(s string) float64 { v, err := strconv.ParseFloat(s, 64); errs = append(errs, err); return v }
+		d := func(s string) time.Duration { return time.Duration(f(s) * float64(time.Second)) }
+		best, err := strconv.ParseBool(row[10])
+		errs = append(errs, err)
+		recs = append(recs, EpochRecord{
+			Epoch: n(row[0]), Step: n(row[1]), LR: f(row[2]), TrainLoss: f(row[3]), TrainAcc: f(row[4]), ValAcc: f(row[5]),
+			ValFeatureNorm: f(row[6]), ImagesPerSec: f(row[7]), DataWait: d(row[8]), Duration: d(row[9]), Best: best, ResumedAtBatch: n(row[11]),
+		})
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("train: %s line %d: %w", path, i+1, err)
+		}
+	}
+	return recs, nil
+}
+
+// ReadConfig reads a run's config.yaml.
+func ReadConfig(path string) (Config, error) { return readConfig(path) }
+
+func readConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return ParseConfig(data, path)
+}
+
+// ParseConfig parses YAML on top of Defaults: keys that are absent keep
+// their default; unknown keys are an error (a typo must not silently train
+// the default recipe). name is used in errors.
+func ParseConfig(data []byte, name string) (Config, error) {
+	c := Defaults()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("train: config %s: %w", name, err)
+	}
+	return c, nil
+}
+
+func writeConfig(path string, c Config) error {
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return writeFileAtomic(path, append([]byte("# t2f training run: the resolved configuration (defaults + config file + flags)\n"), data...))
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it over path, so readers never see a partial file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("train: write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,516 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/t2f/t2f/augment"
+	"github.com/t2f/t2f/train/backend"
+	"github.com/t2f/t2f/train/nn"
+	"github.com/t2f/t2f/train/safetensors"
+)
+
+// Files of a run directory.
+const (
+	ConfigFile = "config.yaml"
+	LastFile   = "last.safetensors"
+	BestFile   = "best.safetensors"
+	StateFile  = "state.safetensors"
+	EpochsFile = "epochs.csv"
+)
+
+// ErrInterrupted is returned (wrapping the context's error) when the context
+// is cancelled: the run directory then holds a resumable state.
+var ErrInterrupted = errors.New("train: interrupted")
+
+// Split is one dataset split the trainer reads.
+type Split struct {
+	Name    string          // shown in errors, e.g. the shard directory
+	Data    augment.Dataset // rows of Shape-sized uint8 HWC images
+	Shape   augment.Shape   // stored image shape
+	Classes int             // number of classes the labels index
+}
+
+// Progress is reported after every training step.
+type Progress struct {
+	Epoch, Epochs  int     // current epoch, from 1
+	Batch, Batches int     // batches done in this epoch, batches per epoch
+	Step, Steps    int     // steps done in the run, total steps
+	Loss, Acc      float64 // running means over this epoch so far
+	LR             float64 // learning rate of the last step
+	ImagesPerSec   float64 // this epoch so far
+}
+
+// Hooks receive progress; nil hooks are skipped. They run on the training
+// goroutine, so keep them cheap.
+type Hooks struct {
+	Step  func(Progress)
+	Epoch func(EpochRecord)
+}
+
+// Options are the explicit dependencies of Run.
+type Options struct {
+	Backend backend.Backend // where the model computes (required)
+	Resume  bool            // continue the run in the directory instead of refusing it
+	Hooks   Hooks
+}
+
+// Summary describes a finished (or interrupted) run.
+type Summary struct {
+	Epochs     int     // epochs completed
+	Steps      int     // steps completed
+	BestEpoch  int     // epoch of best.safetensors (from 1)
+	BestValAcc float64 // its validation accuracy
+	LastValAcc float64
+}
+
+// position is the resumable training position, stored in state.safetensors.
+type position struct {
+	epoch, batch, step int     // next epoch (from 0), next batch in it, steps done
+	lossSum            float64 // Σ loss·n over the epoch's finished batches
+	correct, seen      int     // training predictions over those batches
+	bestAcc            float64 // best validation accuracy so far (−1: none)
+	bestEpoch          int
+}
+
+func (p position) meta() map[string]string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	return map[string]string{
+		"epoch": strconv.Itoa(p.epoch), "batch": strconv.Itoa(p.batch), "step": strconv.Itoa(p.step),
+		"loss_sum": f(p.lossSum), "correct": strconv.Itoa(p.correct), "seen": strconv.Itoa(p.seen),
+		"best_acc": f(p.bestAcc), "best_epoch": strconv.Itoa(p.bestEpoch),
+	}
+}
+
+func parsePosition(md map[string]string) (position, error) {
+	var p position
+	var errs []error
+	i := func(k string) int {
+		v, err := strconv.Atoi(md[k])
+		errs = append(errs, err)
+		return v
+	}
+	f := func(k string) float64 {
+		v, err := strconv.ParseFloat(md[k], 64)
+		errs = append(errs, err)
+		return v
+	}
+	p.epoch, p.batch, p.step = i("epoch"), i("batch"), i("step")
+	p.lossSum, p.correct, p.seen = f("loss_sum"), i("correct"), i("seen")
+	p.bestAcc, p.bestEpoch = f("best_acc"), i("best_epoch")
+	return p, errors.Join(errs...)
+}
+
+// Run trains a model as cfg says on trainSet, selecting on valSet, and keeps
+// its state in runDir (see the package comment). Cancelling ctx stops at the
+// next step boundary, saves a resumable state and returns an error wrapping
+// ErrInterrupted.
+func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string, opts Options) (Summary, error) {
+	if err := cfg.Validate(); err != nil {
+		return Summary{}, err
+	}
+	if opts.Backend == nil {
+		return Summary{}, errors.New("train: no backend")
+	}
+	if err := checkSplits(trainSet, valSet); err != nil {
+		return Summary{}, err
+	}
+	if err := prepareRunDir(runDir, cfg, opts.Resume); err != nil {
+		return Summary{}, err
+	}
+
+	shape := trainSet.Shape
+	inC := cfg.InChannels
+	if inC == 0 {
+		inC = shape.C
+	}
+	norm, _ := augment.Preset(cfg.Normalization) // validated
+	var tf augment.Transform
+	size := shape.H
+	switch cfg.Augment {
+	case "crop":
+		tf = augment.CropTransform(0, norm)
+		tf.Padding = cfg.Padding
+	case "resized_crop":
+		size = 224
+		tf = augment.ResizedCropTransform(size, norm)
+	}
+	tf.NoFlip = cfg.NoFlip
+	tf.OutChannels = inC
+	evalTF := augment.TestTransform(norm)
+	evalTF.OutChannels = inC
+
+	model, err := nn.New(opts.Backend, nn.Config{
+		Arch: cfg.Model, Width: cfg.Width, InChannels: inC, ImageSize: size,
+		Classes: trainSet.Classes, Head: cfg.Head, Tau: float32(cfg.Tau),
+	}, cfg.Seed)
+	if err != nil {
+		return Summary{}, fmt.Errorf("train: model for %s (%v images, %d classes): %w", trainSet.Name, shape, trainSet.Classes, err)
+	}
+	opt, err := nn.NewSGD(model, nn.SGDConfig{Momentum: float32(cfg.Momentum), WeightDecay: float32(cfg.WeightDecay), Nesterov: cfg.Nesterov})
+	if err != nil {
+		return Summary{}, fmt.Errorf("train: %w", err)
+	}
+	loader, err := augment.NewLoader(trainSet.Data, augment.Config{
+		Shape: shape, Transform: tf, BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: cfg.Workers,
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("train: %s: %w", trainSet.Name, err)
+	}
+	valLoader, err := augment.NewLoader(valSet.Data, augment.Config{
+		Shape: valSet.Shape, Transform: evalTF, BatchSize: 200, Workers: cfg.Workers,
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("train: %s: %w", valSet.Name, err)
+	}
+
+	r := &runner{
+		cfg: cfg, dir: runDir, model: model, opt: opt, loader: loader, valLoader: valLoader, hooks: opts.Hooks,
+		batches: loader.BatchesPerEpoch(), pos: position{bestAcc: -1},
+	}
+	r.steps = cfg.Epochs * r.batches
+	r.warmup = int(math.Round(cfg.WarmupEpochs * float64(r.batches)))
+	if opts.Resume {
+		if err := r.restore(); err != nil {
+			return Summary{}, err
+		}
+	}
+	return r.loop(ctx)
+}
+
+// checkSplits refuses data the model cannot be trained on, before any work.
+func checkSplits(trainSet, valSet Split) error {
+	for _, s := range []Split{trainSet, valSet} {
+		if s.Data == nil || s.Data.Len() == 0 {
+			return fmt.Errorf("train: split %s is empty", s.Name)
+		}
+		if s.Classes < 1 {
+			return fmt.Errorf("train: split %s has %d classes; a training split needs class names in its metadata", s.Name, s.Classes)
+		}
+		if s.Shape.H != s.Shape.W {
+			return fmt.Errorf("train: split %s holds %v images; the models need square inputs", s.Name, s.Shape)
+		}
+		for i := range s.Data.Len() {
+			if l := s.Data.Label(i); l < 0 || int(l) >= trainSet.Classes {
+				return fmt.Errorf("train: split %s row %d has label %d, outside the %d classes [0, %d)", s.Name, i, l, trainSet.Classes, trainSet.Classes)
+			}
+		}
+	}
+	if trainSet.Shape != valSet.Shape {
+		return fmt.Errorf("train: validation split %s holds %v images, training split %s holds %v", valSet.Name, valSet.Shape, trainSet.Name, trainSet.Shape)
+	}
+	if trainSet.Classes != valSet.Classes {
+		return fmt.Errorf("train: validation split %s has %d classes, training split %s has %d", valSet.Name, valSet.Classes, trainSet.Name, trainSet.Classes)
+	}
+	return nil
+}
+
+// prepareRunDir creates the run directory and its config.yaml, or checks
+// that an existing one holds this very run when resuming.
+func prepareRunDir(dir string, cfg Config, resume bool) error {
+	path := filepath.Join(dir, ConfigFile)
+	old, err := readConfig(path)
+	switch {
+	case err == nil && !resume:
+		return fmt.Errorf("train: %s already holds a run (%s); pass --resume to continue it, or choose another output directory", dir, ConfigFile)
+	case err == nil:
+		if err := sameRun(old, cfg); err != nil {
+			return fmt.Errorf("%w; resume it with the same settings", err)
+		}
+		return writeConfig(path, cfg) // execution settings may have changed
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	case resume:
+		return fmt.Errorf("train: --resume: %s holds no run to resume (no %s)", dir, ConfigFile)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("train: create run directory: %w", err)
+	}
+	return writeConfig(path, cfg)
+}
+
+type runner struct {
+	cfg               Config
+	dir               string
+	model             *nn.Model
+	opt               *nn.SGD
+	loader, valLoader *augment.Loader
+	hooks             Hooks
+	batches           int
+	steps, warmup     int
+	pos               position
+	log               []EpochRecord
+	logits            []float32 // host copy of a batch's logits
+	feats             []float32
+	lastAcc           float64
+	savedStep         int // step of the last saved last.safetensors
+}
+
+// restore loads last.safetensors, the optimiser state and the position.
+func (r *runner) restore() error {
+	state := filepath.Join(r.dir, StateFile)
+	md, err := r.opt.LoadState(state)
+	if err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	if r.pos, err = parsePosition(md); err != nil {
+		return fmt.Errorf("train: resume: %s: bad training position: %w", state, err)
+	}
+	last := filepath.Join(r.dir, LastFile)
+	f, err := safetensors.Read(last)
+	if err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	if err := r.model.LoadStateDict(f); err != nil {
+		return fmt.Errorf("train: resume: %s: %w", last, err)
+	}
+	lmd := f.Metadata
+	if lmd[metaStep] != md["step"] {
+		return fmt.Errorf("train: resume: %s is at step %s but %s at step %s (a crash between the two writes); restart the run", last, lmd[metaStep], state, md["step"])
+	}
+	if r.pos.batch > r.batches || r.pos.epoch > r.cfg.Epochs {
+		return fmt.Errorf("train: resume: position epoch %d batch %d does not fit %d epochs of %d batches", r.pos.epoch, r.pos.batch, r.cfg.Epochs, r.batches)
+	}
+	if r.log, err = readEpochLog(filepath.Join(r.dir, EpochsFile)); err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	if len(r.log) > r.pos.epoch {
+		r.log = r.log[:r.pos.epoch]
+	}
+	r.savedStep = r.pos.step
+	if len(r.log) > 0 {
+		r.lastAcc = r.log[len(r.log)-1].ValAcc
+	}
+	return nil
+}
+
+// metaStep is the checkpoint metadata key holding the steps done.
+const metaStep = "t2f.train.step"
+
+func (r *runner) summary() Summary {
+	return Summary{Epochs: r.pos.epoch, Steps: r.pos.step, BestEpoch: r.pos.bestEpoch, BestValAcc: r.pos.bestAcc, LastValAcc: r.lastAcc}
+}
+
+// save writes last.safetensors and state.safetensors at the current position.
+func (r *runner) save() error {
+	extra := map[string]string{metaStep: strconv.Itoa(r.pos.step), "t2f.train.epoch": strconv.Itoa(r.pos.epoch)}
+	if err := r.opt.SaveState(filepath.Join(r.dir, StateFile), r.pos.meta()); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := r.model.Save(filepath.Join(r.dir, LastFile), extra); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	r.savedStep = r.pos.step
+	return nil
+}
+
+func (r *runner) loop(ctx context.Context) (Summary, error) {
+	for r.pos.epoch < r.cfg.Epochs {
+		if err := r.epoch(ctx); err != nil {
+			return r.summary(), err
+		}
+	}
+	return r.summary(), nil
+}
+
+// epoch runs (the rest of) epoch r.pos.epoch, validates and saves.
+func (r *runner) epoch(ctx context.Context) error {
+	e := r.pos.epoch
+	start := time.Now()
+	rec := EpochRecord{Epoch: e + 1, ResumedAtBatch: r.pos.batch}
+	if r.pos.batch < r.batches { // else only the validation was left to do
+		if err := r.trainEpoch(ctx, start, &rec); err != nil {
+			return err
+		}
+	}
+	rec.ImagesPerSec /= time.Since(start).Seconds() // images → images/s
+	valAcc, norm, err := r.validate(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return r.interrupt(ctx)
+		}
+		return fmt.Errorf("train: epoch %d validation: %w", e+1, err)
+	}
+	rec.Step = r.pos.step
+	rec.LR = r.cfg.StepLR(r.pos.step-1, r.steps, r.warmup)
+	rec.TrainLoss = r.pos.lossSum / float64(r.pos.seen)
+	rec.TrainAcc = float64(r.pos.correct) / float64(r.pos.seen)
+	rec.ValAcc, rec.ValFeatureNorm = valAcc, norm
+	rec.Duration = time.Since(start)
+	r.lastAcc = valAcc
+	r.pos = position{epoch: e + 1, step: r.pos.step, bestAcc: r.pos.bestAcc, bestEpoch: r.pos.bestEpoch}
+	if valAcc >= r.pos.bestAcc { // OpenOOD keeps the later epoch on ties
+		rec.Best = true
+		r.pos.bestAcc, r.pos.bestEpoch = valAcc, e+1
+		extra := map[string]string{metaStep: strconv.Itoa(r.pos.step), "t2f.train.epoch": strconv.Itoa(e + 1), "t2f.train.val_acc": strconv.FormatFloat(valAcc, 'g', -1, 64)}
+		if err := r.model.Save(filepath.Join(r.dir, BestFile), extra); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+	if err := r.save(); err != nil {
+		return err
+	}
+	r.log = append(r.log, rec)
+	if err := writeEpochLog(filepath.Join(r.dir, EpochsFile), r.log); err != nil {
+		return err
+	}
+	if r.hooks.Epoch != nil {
+		r.hooks.Epoch(rec)
+	}
+	return nil
+}
+
+// trainEpoch runs the remaining steps of the current epoch. It counts the
+// images it trained on in rec.ImagesPerSec and the data wait in
+// rec.DataWait.
+func (r *runner) trainEpoch(ctx context.Context, start time.Time, rec *EpochRecord) error {
+	e := r.pos.epoch
+	it, err := r.loader.Start(ctx, e, r.pos.batch)
+	if err != nil {
+		return fmt.Errorf("train: epoch %d: %w", e+1, err)
+	}
+	defer it.Close()
+	for r.pos.batch < r.batches {
+		if ctx.Err() != nil {
+			return r.interrupt(ctx)
+		}
+		b, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return r.interrupt(ctx)
+			}
+			return fmt.Errorf("train: epoch %d batch %d: %w", e+1, r.pos.batch+1, err)
+		}
+		lr := r.cfg.StepLR(r.pos.step, r.steps, r.warmup)
+		loss, correct, err := r.step(b, lr)
+		n := b.N
+		r.loader.Release(b)
+		if err != nil {
+			good := fmt.Sprintf("%s holds the last good state (step %d)", filepath.Join(r.dir, LastFile), r.savedStep)
+			if r.savedStep == 0 {
+				good = "no checkpoint had been saved yet"
+			}
+			return fmt.Errorf("train: step %d (epoch %d, batch %d) failed, so training stopped; %s: %w", r.pos.step+1, e+1, r.pos.batch+1, good, err)
+		}
+		r.pos.step++
+		r.pos.batch++
+		r.pos.lossSum += loss * float64(n)
+		r.pos.correct += correct
+		r.pos.seen += n
+		rec.ImagesPerSec += float64(n)
+		if r.hooks.Step != nil {
+			r.hooks.Step(Progress{
+				Epoch: e + 1, Epochs: r.cfg.Epochs, Batch: r.pos.batch, Batches: r.batches, Step: r.pos.step, Steps: r.steps,
+				Loss: r.pos.lossSum / float64(r.pos.seen), Acc: float64(r.pos.correct) / float64(r.pos.seen), LR: lr,
+				ImagesPerSec: rec.ImagesPerSec / time.Since(start).Seconds(),
+			})
+		}
+	}
+	rec.DataWait = it.Wait()
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("train: epoch %d: %w", e+1, err)
+	}
+	return nil
+}
+
+// interrupt saves the position reached and reports the interruption.
+func (r *runner) interrupt(ctx context.Context) error {
+	if err := r.save(); err != nil {
+		return fmt.Errorf("%w; saving the resumable state also failed: %w", ctx.Err(), err)
+	}
+	return fmt.Errorf("%w at epoch %d, batch %d of %d (step %d); resume with --resume: %w",
+		ErrInterrupted, r.pos.epoch+1, r.pos.batch, r.batches, r.pos.step, ctx.Err())
+}
+
+// step runs one SGD step on b and returns the batch loss and the number of
+// correct training predictions.
+func (r *runner) step(b *augment.Batch, lr float64) (loss float64, correct int, err error) {
+	out, err := r.model.ForwardHost(b.Data, true)
+	if err != nil {
+		return 0, 0, err
+	}
+	loss, dlogits, err := r.model.CrossEntropy(b.Labels)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := r.model.Backward(dlogits); err != nil {
+		return 0, 0, err
+	}
+	if err := r.opt.Step(float32(lr)); err != nil {
+		return 0, 0, err
+	}
+	return loss, r.countCorrect(out.Logits, b.Labels), nil
+}
+
+func (r *runner) countCorrect(logits *backend.Tensor, labels []int32) int {
+	k := logits.Shape()[1]
+	r.logits = grow(r.logits, logits.Numel())
+	r.model.Backend().Download(r.logits, logits)
+	correct := 0
+	for i, l := range labels {
+		if argmax(r.logits[i*k:(i+1)*k]) == int(l) {
+			correct++
+		}
+	}
+	return correct
+}
+
+// validate returns the accuracy of the plain forward (eval mode) on the
+// validation split and the mean ‖f‖ of its penultimate features.
+func (r *runner) validate(ctx context.Context) (acc, meanNorm float64, err error) {
+	it, err := r.valLoader.Start(ctx, 0, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer it.Close()
+	var correct, seen int
+	var normSum float64
+	for range r.valLoader.BatchesPerEpoch() {
+		b, err := it.Next()
+		if err != nil {
+			return 0, 0, err
+		}
+		out, err := r.model.ForwardHost(b.Data, false)
+		if err != nil {
+			r.valLoader.Release(b)
+			return 0, 0, err
+		}
+		correct += r.countCorrect(out.Logits, b.Labels)
+		d := out.Feature.Shape()[1]
+		r.feats = grow(r.feats, out.Feature.Numel())
+		r.model.Backend().Download(r.feats, out.Feature)
+		for i := range b.N {
+			var s float64
+			for _, v := range r.feats[i*d : (i+1)*d] {
+				s += float64(v) * float64(v)
+			}
+			normSum += math.Sqrt(s)
+		}
+		seen += b.N
+		r.valLoader.Release(b)
+	}
+	return float64(correct) / float64(seen), normSum / float64(seen), it.Close()
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
