@@ -163,17 +163,20 @@ func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, a
 		w.packA = make([]float32, (blockMC+mr)*blockKC)
 		w.packB = make([]float32, (blockNC+nr)*blockKC)
 	}
-	for jc := 0; jc < n; jc += blockNC {
-		nc := min(blockNC, n-jc)
-		for pc := 0; pc < k; pc += blockKC {
-			kc := min(blockKC, k-pc)
+	// Equal blocks (rounded to the tile size) rather than full blocks and a
+	// thin remainder: k = 576 runs as 3×192, not 256+256+64.
+	bn, bk, bm := evenBlock(n, blockNC, nr), evenBlock(k, blockKC, 4), evenBlock(m, blockMC, mr)
+	for jc := 0; jc < n; jc += bn {
+		nc := min(bn, n-jc)
+		for pc := 0; pc < k; pc += bk {
+			kc := min(bk, k-pc)
 			packB(kern, w.packB, transB, b, ldb, pc, jc, kc, nc)
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
-			for ic := 0; ic < m; ic += blockMC {
-				mc := min(blockMC, m-ic)
+			for ic := 0; ic < m; ic += bm {
+				mc := min(bm, m-ic)
 				packA(kern, w.packA, transA, a, lda, ic, pc, mc, kc)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
@@ -187,6 +190,15 @@ func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, a
 			}
 		}
 	}
+}
+
+// evenBlock returns the block size for cutting n into the fewest blocks of at
+// most limit, as equal as possible and rounded up to a multiple of unit
+// (limit is a multiple of unit).
+func evenBlock(n, limit, unit int) int {
+	blocks := (n + limit - 1) / limit
+	size := (n + blocks - 1) / blocks
+	return min(limit, (size+unit-1)/unit*unit)
 }
 
 // scaleMatrix computes C = beta·C (beta == 0 writes zeros without reading).
