@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"image"
 
 	"github.com/disintegration/imaging"
 )
@@ -123,22 +122,5 @@ func toGrey(img Image) Image {
 }
 
 func (p *Preprocessor) resize(img Image, w, h int) Image {
-	var src image.Image
-	if img.C == 1 {
-		src = &image.Gray{Pix: img.Pix, Stride: img.W, Rect: image.Rect(0, 0, img.W, img.H)}
-	} else {
-		n := &image.NRGBA{Pix: make([]uint8, img.W*img.H*4), Stride: img.W * 4, Rect: image.Rect(0, 0, img.W, img.H)}
-		for i := 0; i < img.W*img.H; i++ {
-			n.Pix[4*i], n.Pix[4*i+1], n.Pix[4*i+2], n.Pix[4*i+3] = img.Pix[3*i], img.Pix[3*i+1], img.Pix[3*i+2], 0xff
-		}
-		src = n
-	}
-	r := imaging.Resize(src, w, h, p.filter)
-	out := Image{W: w, H: h, C: img.C, Pix: make([]uint8, w*h*img.C)}
-	for i := 0; i < w*h; i++ {
-		for c := 0; c < img.C; c++ {
-			out.Pix[i*img.C+c] = r.Pix[4*i+c]
-		}
-	}
-	return out
+	return resizeHWC(img, w, h, p.filter)
 }

@@ -2,11 +2,15 @@ package pipeline
 
 import (
 	"encoding/json"
+	"image"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/disintegration/imaging"
 )
 
 // TestPreprocessMatchesPIL compares Apply with torchvision's
@@ -114,5 +118,48 @@ func TestPreprocessRejects(t *testing.T) {
 	p, _ := NewPreprocessor(4, 1, "")
 	if err := p.Apply(Image{W: 3, H: 3, C: 1, Pix: make([]uint8, 8)}, make([]uint8, 16)); err == nil {
 		t.Error("short pixel buffer accepted")
+	}
+}
+
+// TestResizeMatchesImaging checks our single-goroutine resampler against
+// disintegration/imaging's Resize: same weights, but imaging accumulates
+// alpha-weighted sums, so exact .5 ties may round apart by one level.
+func TestResizeMatchesImaging(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, tc := range []struct{ w, h, ow, oh, c int }{{64, 64, 32, 32, 3}, {45, 30, 48, 32, 3}, {21, 37, 16, 28, 1}, {13, 20, 32, 49, 3}, {100, 7, 9, 7, 3}} {
+		for name, f := range resampleFilters {
+			img := Image{W: tc.w, H: tc.h, C: tc.c, Pix: make([]uint8, tc.w*tc.h*tc.c)}
+			for i := range img.Pix {
+				img.Pix[i] = uint8(rng.IntN(256))
+			}
+			got := resizeHWC(img, tc.ow, tc.oh, f)
+			var src image.Image
+			if tc.c == 1 {
+				src = &image.Gray{Pix: img.Pix, Stride: tc.w, Rect: image.Rect(0, 0, tc.w, tc.h)}
+			} else {
+				n := image.NewNRGBA(image.Rect(0, 0, tc.w, tc.h))
+				for i := 0; i < tc.w*tc.h; i++ {
+					copy(n.Pix[4*i:], img.Pix[3*i:3*i+3])
+					n.Pix[4*i+3] = 255
+				}
+				src = n
+			}
+			ref := imaging.Resize(src, tc.ow, tc.oh, f)
+			off := 0
+			for i := 0; i < tc.ow*tc.oh; i++ {
+				for ch := 0; ch < tc.c; ch++ {
+					g, w := int(got.Pix[i*tc.c+ch]), int(ref.Pix[4*i+ch])
+					if g != w {
+						off++
+					}
+					if g-w > 1 || w-g > 1 {
+						t.Fatalf("%s %dx%d→%dx%d: pixel %d ch %d = %d, imaging %d", name, tc.w, tc.h, tc.ow, tc.oh, i, ch, g, w)
+					}
+				}
+			}
+			if off*100 > len(got.Pix) {
+				t.Errorf("%s %dx%d→%dx%d: %d of %d values differ by one", name, tc.w, tc.h, tc.ow, tc.oh, off, len(got.Pix))
+			}
+		}
 	}
 }
