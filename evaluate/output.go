@@ -134,20 +134,29 @@ func WriteTable(w io.Writer, res *Result) error {
 	return tw.Flush()
 }
 
+// settingNote is " [default K=50]" or, when runs differ, the per-run
+// settings; "" for a method without hyper-parameters.
 func settingNote(m MethodResult) string {
-	var parts []string
-	for r, s := range m.Settings {
-		if s == "" {
-			continue
-		}
+	label := func(r int) string {
 		how := "default"
 		if m.Searched[r] {
 			how = "searched"
 		}
-		parts = append(parts, fmt.Sprintf("run %d %s %s", r+1, how, s))
+		return how + " " + m.Settings[r]
 	}
-	if len(parts) == 0 {
+	if len(m.Settings) == 0 || m.Settings[0] == "" {
 		return ""
+	}
+	same := true
+	for r := range m.Settings {
+		same = same && label(r) == label(0)
+	}
+	if same {
+		return " [" + label(0) + "]"
+	}
+	var parts []string
+	for r := range m.Settings {
+		parts = append(parts, fmt.Sprintf("run %d %s", r+1, label(r)))
 	}
 	return " [" + strings.Join(parts, "; ") + "]"
 }

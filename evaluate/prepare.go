@@ -325,29 +325,39 @@ func consistent(t *features.Table, h *Head, d float32) (idx int, got, want float
 }
 
 // view returns the plain (feature f, logits) or scoring (feature f/div,
-// logits_ood) view of a split, built once.
-func (p *prepared) view(s *Split, scoring bool) *posthoc.Data {
+// logits_ood) view of a split, built once. Without withFeature the view has
+// no Feature (nil): methods that declare no need for features (posthoc
+// Needs.Feature false) then cost no f/τ copy.
+func (p *prepared) view(s *Split, scoring, withFeature bool) *posthoc.Data {
 	v := p.views[s]
 	i := 0
 	if scoring {
 		i = 1
 	}
-	if v[i] != nil {
-		return v[i]
-	}
 	t := s.Table
-	d := &posthoc.Data{N: t.Len(), D: t.Dim, C: t.NumClasses, Feature: t.Feature, Logits: t.Logits, Labels: t.Labels}
-	if scoring {
-		d.Logits = t.LogitsOOD
-		if p.div != 1 {
+	d := v[i]
+	if d == nil {
+		d = &posthoc.Data{N: t.Len(), D: t.Dim, C: t.NumClasses, Logits: t.Logits, Labels: t.Labels}
+		if scoring {
+			d.Logits = t.LogitsOOD
+		}
+		v[i] = d
+		p.views[s] = v
+	}
+	if withFeature && d.Feature == nil {
+		d.Feature = t.Feature
+		if scoring && p.div != 1 {
 			d.Feature = make([]float32, len(t.Feature))
 			for j, x := range t.Feature {
 				d.Feature[j] = x / p.div // float32, as OpenOOD's feature / tau
 			}
 		}
 	}
-	v[i] = d
-	p.views[s] = v
+	if !withFeature && d.Feature != nil {
+		c := *d
+		c.Feature = nil
+		return &c
+	}
 	return d
 }
 
@@ -407,7 +417,7 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 		if p.idTrain == nil {
 			return out, fmt.Errorf("needs ID train features: missing %s", expected(p.run, cfg.ID, "train"))
 		}
-		in.Train = p.view(p.idTrain, scoring)
+		in.Train = p.view(p.idTrain, scoring, nd.Feature)
 	}
 	search := nd.APS && cfg.OODVal != ""
 	if nd.Val || search {
@@ -418,10 +428,10 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 			}
 			return out, fmt.Errorf("%s: missing %s", why, expected(p.run, cfg.ID, "val"))
 		}
-		in.Val = p.view(p.idVal, scoring)
+		in.Val = p.view(p.idVal, scoring, nd.Feature)
 	}
 	if search {
-		in.OODVal = p.view(p.oodVal, scoring)
+		in.OODVal = p.view(p.oodVal, scoring, nd.Feature)
 		setting, err := posthoc.Search(s, in, in.Val, in.OODVal, auroc)
 		if err != nil {
 			return out, err
@@ -436,7 +446,7 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 		}
 	}
 	score := func(sp *Split, role string) ([]float64, error) {
-		v, err := s.Score(p.view(sp, scoring))
+		v, err := s.Score(p.view(sp, scoring, nd.Feature))
 		if err != nil {
 			return nil, fmt.Errorf("scoring %s: %w", sp.Path, err)
 		}
