@@ -38,3 +38,47 @@ func BenchmarkKNN(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMethods fits and scores every method at CIFAR-10 size (50,000 ×
+// 512 train, 1,000 val, 10,000 scored, 10 classes).
+func BenchmarkMethods(b *testing.B) {
+	const n, nv, nq, d, c = 50000, 1000, 10000, 512, 10
+	rng := rand.New(rand.NewPCG(3, 4))
+	head := Head{W: make([]float32, c*d), B: make([]float32, c)}
+	for i := range head.W {
+		head.W[i] = float32(rng.NormFloat64() * 0.05)
+	}
+	mk := func(n int) *Data {
+		x := &Data{N: n, D: d, C: c, Feature: make([]float32, n*d), Logits: make([]float32, n*c), Labels: make([]int32, n)}
+		for i := range x.Feature {
+			x.Feature[i] = float32(max(rng.NormFloat64(), 0) + 0.01)
+		}
+		for i := 0; i < n; i++ {
+			for k := 0; k < c; k++ {
+				var s float32
+				for j := 0; j < d; j++ {
+					s += head.W[k*d+j] * x.Feature[i*d+j]
+				}
+				x.Logits[i*c+k] = s
+			}
+			x.Labels[i] = int32(argmax32(x.Logits[i*c : (i+1)*c]))
+		}
+		return x
+	}
+	in := FitInput{Train: mk(n), Val: mk(nv), Head: head}
+	q := mk(nq)
+	for _, name := range Names() {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s, _ := New(name)
+				if err := s.Fit(in); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Score(q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
