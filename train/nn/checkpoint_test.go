@@ -150,7 +150,9 @@ func TestCheckpointMismatch(t *testing.T) {
 		f    *safetensors.File
 		want string
 	}{
-		{"missing", edit(func(ts []safetensors.Tensor) []safetensors.Tensor { return append(append(ts[:0:0], osd[:3]...), osd[4:]...) }), `no tensor "block2.0.bias"`},
+		{"missing", edit(func(ts []safetensors.Tensor) []safetensors.Tensor {
+			return append(append(ts[:0:0], osd[:3]...), osd[4:]...)
+		}), `no tensor "block2.0.bias"`},
 		{"extra", edit(func(ts []safetensors.Tensor) []safetensors.Tensor {
 			return append(osd, safetensors.FromFloat32s("fc.extra", []int{1}, []float32{1}))
 		}), `unexpected tensor "fc.extra"`},

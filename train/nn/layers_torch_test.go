@@ -85,7 +85,7 @@ func TestLayersAgainstPyTorch(t *testing.T) {
 		lf.check("eval y", l.forward(lf.tensor("bn_eval.x"), false), "bn_eval.y")
 	})
 	for _, c := range []struct {
-		prefix          string
+		prefix         string
 		k, stride, pad int
 	}{{"maxpool_2.", 2, 2, 0}, {"maxpool_3_s2_p1.", 3, 2, 1}, {"maxpool_ties.", 2, 2, 0}} {
 		t.Run(c.prefix, func(t *testing.T) {
