@@ -10,11 +10,13 @@ import (
 )
 
 // Block sizes of the nearest-neighbour search: a worker computes a
-// knnQueryBlock × knnBankBlock tile of values with one GEMM, then feeds each
-// row into its query's bounded heap.
+// knnQueryBlock × knnBankBlock tile of α·⟨q, x⟩ with one GEMM, then adds
+// term[j] and feeds each row into its query's bounded heap. Larger query
+// blocks stream the bank from memory fewer times; larger bank blocks re-pack
+// the queries fewer times.
 const (
 	knnQueryBlock = 512
-	knnBankBlock  = 3072
+	knnBankBlock  = 2048
 )
 
 // bank is a row-major float32 matrix searched by smallestK.
@@ -63,15 +65,15 @@ func (b *bank) searchBlock(gemm *kernels.Gemm, q []float32, m, k int, alpha floa
 	for j0 := 0; j0 < b.n; j0 += knnBankBlock {
 		nb := min(knnBankBlock, b.n-j0)
 		t := tile[:m*nb]
-		for i := 0; i < m; i++ {
-			copy(t[i*nb:(i+1)*nb], b.term[j0:j0+nb])
-		}
-		gemm.Sgemm(false, true, m, nb, b.d, alpha, q, b.d, b.x[j0*b.d:(j0+nb)*b.d], b.d, 1, t, nb)
+		gemm.Sgemm(false, true, m, nb, b.d, alpha, q, b.d, b.x[j0*b.d:(j0+nb)*b.d], b.d, 0, t, nb)
+		term := b.term[j0 : j0+nb]
 		for i := 0; i < m; i++ {
 			h := heaps[i*k : (i+1)*k]
 			top := h[0]
-			for _, v := range t[i*nb : (i+1)*nb] {
-				if v < top {
+			row := t[i*nb : (i+1)*nb]
+			row = row[:len(term)]
+			for j, v := range row {
+				if v += term[j]; v < top {
 					heapReplaceTop(h, v)
 					top = h[0]
 				}
