@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/t2f/t2f/augment"
 	"github.com/t2f/t2f/train/nn"
@@ -28,12 +29,17 @@ type Config struct {
 
 	Seed uint64 `yaml:"seed"` // initialisation, shuffling and augmentation
 
+	// The shard directories, recorded for the record and for --resume; Run
+	// itself is handed the opened splits.
+	Train string `yaml:"train"`
+	Val   string `yaml:"val"`
+
 	// Augmentation: "crop" (flip + RandomCrop with padding, CIFAR/MNIST) or
 	// "resized_crop" (RandomResizedCrop + flip, ImageNet).
 	Augment       string `yaml:"augment"`
 	Padding       int    `yaml:"padding"`       // RandomCrop padding (OpenOOD: 4)
 	NoFlip        bool   `yaml:"no_flip"`       // OpenOOD flips every dataset, digits included
-	Normalization string `yaml:"normalization"` // augment preset: cifar10, cifar100, imagenet, mnist
+	Normalization string `yaml:"normalization"` // augment preset (cifar10, cifar100, imagenet, mnist) or "auto": from the dataset name, as OpenOOD
 	InChannels    int    `yaml:"in_channels"`   // model input channels; 0 = the shards' channels
 
 	// Execution settings: they change speed, not results.
@@ -48,7 +54,7 @@ func Defaults() Config {
 	return Config{
 		Model: nn.ArchResNet18_32, Width: 1, Head: nn.HeadT2FNorm, Tau: 0.1,
 		Epochs: 100, BatchSize: 128, LR: 0.1, MinLR: 1e-6, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4,
-		Augment: "crop", Padding: 4, Normalization: "cifar10",
+		Augment: "crop", Padding: 4, Normalization: "auto",
 		Workers: 2, Threads: 2,
 	}
 }
@@ -95,10 +101,28 @@ func (c Config) Validate() error {
 	case c.Threads < 1:
 		return bad("threads", c.Threads, "at least 1")
 	}
-	if _, err := augment.Preset(c.Normalization); err != nil {
-		return fmt.Errorf("train: config normalization: %w", err)
+	if c.Normalization != "auto" {
+		if _, err := augment.Preset(c.Normalization); err != nil {
+			return fmt.Errorf("train: config normalization: %w", err)
+		}
 	}
 	return nil
+}
+
+// NormalizationFor is OpenOOD's choice of normalisation constants for a
+// dataset name: cifar10, cifar100, imagenet (ImageNet and its subsets such
+// as imagenet200), and mean = std = 0.5 ("mnist") for everything else.
+func NormalizationFor(dataset string) string {
+	d := strings.ToLower(dataset)
+	switch {
+	case strings.Contains(d, "cifar100"):
+		return "cifar100"
+	case strings.Contains(d, "cifar10"):
+		return "cifar10"
+	case strings.Contains(d, "imagenet"):
+		return "imagenet"
+	}
+	return "mnist"
 }
 
 // sameRun reports the first setting in which two configurations of the same

@@ -32,6 +32,7 @@ var ErrInterrupted = errors.New("train: interrupted")
 // Split is one dataset split the trainer reads.
 type Split struct {
 	Name    string          // shown in errors, e.g. the shard directory
+	Dataset string          // dataset name (picks the normalisation when it is "auto")
 	Data    augment.Dataset // rows of Shape-sized uint8 HWC images
 	Shape   augment.Shape   // stored image shape
 	Classes int             // number of classes the labels index
@@ -120,6 +121,9 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 	}
 	if err := checkSplits(trainSet, valSet); err != nil {
 		return Summary{}, err
+	}
+	if cfg.Normalization == "auto" {
+		cfg.Normalization = NormalizationFor(trainSet.Dataset)
 	}
 	if err := prepareRunDir(runDir, cfg, opts.Resume); err != nil {
 		return Summary{}, err

@@ -30,6 +30,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			newScoreCommand(),
 			newBenchCommand(),
 			newPipelineCommand(),
+			newTrainCommand(),
 		},
 	}
 	app.ExitErrHandler = func(*cli.Context, error) {} // run maps errors to exit codes
