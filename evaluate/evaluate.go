@@ -108,13 +108,16 @@ type MethodResult struct {
 
 // RunInfo describes a run as evaluated.
 type RunInfo struct {
-	Name             string
-	Model            string
-	Head             string
-	Tau              float64
-	CheckpointSHA256 string
-	Dim, NumClasses  int
-	ScoringDivisor   float64 // the scoring view's feature is f / ScoringDivisor (τ for T2FNorm, 1 for linear)
+	Name             string  `json:"name"`
+	Model            string  `json:"model"`
+	Head             string  `json:"head"`
+	Tau              float64 `json:"tau"`
+	CheckpointSHA256 string  `json:"checkpoint_sha256"`
+	Dim              int     `json:"dim"`
+	NumClasses       int     `json:"num_classes"`
+	// ScoringDivisor: the scoring view's feature is f / ScoringDivisor (τ
+	// for T2FNorm, 1 for linear).
+	ScoringDivisor float64 `json:"scoring_divisor"`
 }
 
 // Result is a whole evaluation.

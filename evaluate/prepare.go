@@ -507,16 +507,22 @@ func values(m metrics.Result, acc float64) Values {
 // NormStats is the distribution of the raw feature norm ‖f‖ (the
 // feature_norm column) of one dataset split of one run.
 type NormStats struct {
-	Run       int
-	Dataset   string
-	Split     string
-	Role      string // RoleIDTrain, RoleIDVal, RoleID, RoleCSID, RoleNear, RoleFar, RoleOODVal
-	Count     int
-	Mean, Std float64 // population std
-	Min, Max  float64
+	Run     int     `json:"run"` // 0-based index into Result.Runs
+	Dataset string  `json:"dataset"`
+	Split   string  `json:"split"`
+	Role    string  `json:"role"` // RoleIDTrain, RoleIDVal, RoleID, RoleCSID, RoleNear, RoleFar, RoleOODVal
+	Count   int     `json:"count"`
+	Mean    float64 `json:"mean"`
+	Std     float64 `json:"std"` // population std
+	Min     float64 `json:"min"`
+	Max     float64 `json:"max"`
 	// Q05 … Q95 are quantiles with numpy's default linear interpolation.
-	Q05, Q25, Q50, Q75, Q95 float64
-	RatioToID               float64 // Mean / mean of the ID test split
+	Q05       float64 `json:"q05"`
+	Q25       float64 `json:"q25"`
+	Q50       float64 `json:"q50"`
+	Q75       float64 `json:"q75"`
+	Q95       float64 `json:"q95"`
+	RatioToID float64 `json:"ratio_to_id"` // Mean / mean of the ID test split
 }
 
 // NormSample is the per-sample ‖f‖ of one dataset split of one run.
