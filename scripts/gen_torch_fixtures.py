@@ -62,8 +62,9 @@ STATEDICT = os.path.join(ROOT, "train", "testdata", "statedict")
 
 LR, MOMENTUM, WEIGHT_DECAY, NESTEROV, STEPS, TAU = 0.1, 0.9, 5e-4, True, 3, 0.1
 
-RANK = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
-        "I32", "U32", "F32", "F64", "I64", "U64"]
+RANK = ["BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0",
+        "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "C64",
+        "F64", "I64", "U64"]
 DTYPES = {torch.float32: ("F32", "<f4"), torch.float64: ("F64", "<f8"),
           torch.int64: ("I64", "<i8"), torch.int32: ("I32", "<i4"), torch.uint8: ("U8", "u1")}
 

@@ -18,22 +18,26 @@ import (
 
 // Dtype names as they appear in the header.
 const (
-	BOOL    = "BOOL"
-	U8      = "U8"
-	I8      = "I8"
-	F8E5M2  = "F8_E5M2"
-	F8E4M3  = "F8_E4M3"
-	I16     = "I16"
-	U16     = "U16"
-	F16     = "F16"
-	BF16    = "BF16"
-	I32     = "I32"
-	U32     = "U32"
-	F32     = "F32"
-	F64     = "F64"
-	I64     = "I64"
-	U64     = "U64"
-	metaKey = "__metadata__"
+	BOOL       = "BOOL"
+	U8         = "U8"
+	I8         = "I8"
+	F8E5M2     = "F8_E5M2"
+	F8E4M3     = "F8_E4M3"
+	F8E8M0     = "F8_E8M0"
+	F8E4M3FNUZ = "F8_E4M3FNUZ"
+	F8E5M2FNUZ = "F8_E5M2FNUZ"
+	I16        = "I16"
+	U16        = "U16"
+	F16        = "F16"
+	BF16       = "BF16"
+	I32        = "I32"
+	U32        = "U32"
+	F32        = "F32"
+	C64        = "C64"
+	F64        = "F64"
+	I64        = "I64"
+	U64        = "U64"
+	metaKey    = "__metadata__"
 )
 
 // MaxHeaderSize is the largest header Read accepts, as in the reference
@@ -41,13 +45,16 @@ const (
 const MaxHeaderSize = 100_000_000
 
 // dtypes lists the known dtypes in the order of the reference implementation's
-// Dtype enum (increasing alignment); Write lays tensors out in descending rank.
+// Dtype enum (huggingface/safetensors tensor.rs, increasing alignment); Write
+// lays tensors out in descending rank. The reference's sub-byte dtypes (F4,
+// F6_E2M3, F6_E3M2) are not supported.
 var dtypes = []struct {
 	name string
 	size int
 }{
-	{BOOL, 1}, {U8, 1}, {I8, 1}, {F8E5M2, 1}, {F8E4M3, 1}, {I16, 2}, {U16, 2},
-	{F16, 2}, {BF16, 2}, {I32, 4}, {U32, 4}, {F32, 4}, {F64, 8}, {I64, 8}, {U64, 8},
+	{BOOL, 1}, {U8, 1}, {I8, 1}, {F8E5M2, 1}, {F8E4M3, 1}, {F8E8M0, 1}, {F8E4M3FNUZ, 1},
+	{F8E5M2FNUZ, 1}, {I16, 2}, {U16, 2}, {F16, 2}, {BF16, 2}, {I32, 4}, {U32, 4},
+	{F32, 4}, {C64, 8}, {F64, 8}, {I64, 8}, {U64, 8},
 }
 
 // dtypeInfo returns the element size in bytes and the enum rank of dtype, or

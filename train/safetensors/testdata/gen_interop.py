@@ -19,8 +19,9 @@ import struct
 import numpy as np
 
 # Rank in the reference Dtype enum (increasing alignment).
-RANK = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
-        "I32", "U32", "F32", "F64", "I64", "U64"]
+RANK = ["BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0",
+        "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "C64",
+        "F64", "I64", "U64"]
 
 
 def save(path, tensors, metadata):
