@@ -100,17 +100,30 @@ func BenchmarkBuild(b *testing.B) {
 }
 
 // BenchmarkBuildIDX builds MNIST train (60,000 28×28 images) from the
-// GoMNIST module's IDX files.
+// GoMNIST module's gzipped IDX files ("gz") and from the same files
+// decompressed beforehand ("raw").
 func BenchmarkBuildIDX(b *testing.B) {
-	out, err := gomnistData()
+	gz, err := gomnistData()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, w := range []int{1, 2} {
-		b.Run(fmt.Sprintf("mnist-train/workers=%d", w), func(b *testing.B) {
-			b.SetBytes(60000 * 28 * 28)
-			benchBuild(b, Params{Source: "mnist", Input: out, Split: "train", Size: 28, Channels: 1, Workers: w}, 60000)
-		})
+	raw := b.TempDir()
+	for _, n := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte"} {
+		data, err := readMaybeGzip(filepath.Join(gz, n+".gz"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(raw, n), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, src := range []struct{ name, dir string }{{"gz", gz}, {"raw", raw}} {
+		for _, w := range []int{1, 2} {
+			b.Run(fmt.Sprintf("mnist-train-%s/workers=%d", src.name, w), func(b *testing.B) {
+				b.SetBytes(60000 * 28 * 28)
+				benchBuild(b, Params{Source: "mnist", Input: src.dir, Split: "train", Size: 28, Channels: 1, Workers: w}, 60000)
+			})
+		}
 	}
 }
 

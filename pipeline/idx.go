@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // maxIDXBytes bounds a decompressed IDX file (a gzip bomb guard).
@@ -72,14 +73,21 @@ func readMaybeGzip(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, maxIDXBytes+1))
-	if err != nil {
+	defer zr.Close()
+	// The gzip trailer holds the uncompressed size mod 2³²: a capacity hint
+	// (never trusted as the size) that saves regrowing the buffer.
+	hint := int(binary.LittleEndian.Uint32(b[len(b)-4:]))
+	if len(b) < 18 || hint > maxIDXBytes {
+		hint = 0
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(zr, maxIDXBytes+1)); err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
-	if len(out) > maxIDXBytes {
+	if buf.Len() > maxIDXBytes {
 		return nil, fmt.Errorf("gzip: decompresses to more than %d bytes", maxIDXBytes)
 	}
-	return out, nil
+	return buf.Bytes(), nil
 }
 
 // MNIST is an IDX image file plus its label file.

@@ -162,8 +162,18 @@ func (w *Writer) openShard() error {
 	}
 	w.fw = fw
 	w.bld = array.NewRecordBuilder(w.cfg.mem, w.schema)
+	w.reserve()
 	w.inShard, w.inBatch = 0, 0
 	return nil
+}
+
+// reserve sizes the builders for a full batch so appends never regrow them.
+func (w *Writer) reserve() {
+	n := min(w.cfg.batchRows, w.cfg.shardRows-w.inShard)
+	for i := range 4 {
+		w.bld.Field(i).Reserve(n)
+	}
+	w.bld.Field(2).(*array.FixedSizeListBuilder).ValueBuilder().Reserve(n * w.meta.ImageLen())
 }
 
 func (w *Writer) flushBatch() error {
@@ -173,6 +183,9 @@ func (w *Writer) flushBatch() error {
 	rec := w.bld.NewRecordBatch()
 	defer rec.Release()
 	w.inBatch = 0
+	if w.inShard < w.cfg.shardRows {
+		w.reserve()
+	}
 	if err := w.fw.Write(rec); err != nil {
 		return fmt.Errorf("shards: write shard %q: %w", w.tmp, err)
 	}
