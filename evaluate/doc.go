@@ -74,6 +74,7 @@
 //	scores.parquet       method, run, dataset, split, id, label, score (ScoresSchema)
 //	norms.csv            ‖f‖ statistics per run and dataset split (WriteNormCSV)
 //	results.json         everything above, percent values at full precision (WriteJSON)
+//	report.md            the tables, norms and notes as Markdown, linking the plots (WriteMarkdown)
 //	norm_<dataset>.png, scores_<method>.png, roc_<method>.png   plots of the first run
 //
 // Every file is written under a temporary name and renamed into place.

@@ -34,7 +34,7 @@ func TestWriteOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"msp.csv", "t2fnorm.csv", "msp_fsood.csv", "scores.parquet", "norms.csv", "results.json",
+	for _, name := range []string{"msp.csv", "t2fnorm.csv", "msp_fsood.csv", "scores.parquet", "norms.csv", "results.json", "report.md",
 		"norm_n1.png", "norm_cc.png", "scores_t2fnorm.png", "roc_msp.png"} {
 		if !slices.Contains(paths, filepath.Join(dir, name)) {
 			t.Errorf("%s not written (got %v)", name, paths)

@@ -11,8 +11,8 @@ import (
 
 // WriteOutputs writes every output file of res into dir (created if
 // needed) and returns their paths: per method <method>.csv (and
-// <method>_fsood.csv), scores.parquet, norms.csv, results.json and the
-// plots (WritePlots). Methods that failed get no CSV and no plots.
+// <method>_fsood.csv), scores.parquet, norms.csv, results.json, report.md
+// (WriteMarkdown) and the plots (WritePlots). Methods that failed get no CSV and no plots.
 func WriteOutputs(dir string, res *Result) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("evaluate: output directory: %w", err)
@@ -48,6 +48,10 @@ func WriteOutputs(dir string, res *Result) ([]string, error) {
 	}
 	err := writeAtomic(filepath.Join(dir, "results.json"), func(w io.Writer) error { return WriteJSON(w, res) })
 	if err := add("results.json", err); err != nil {
+		return paths, err
+	}
+	err = writeAtomic(filepath.Join(dir, "report.md"), func(w io.Writer) error { return WriteMarkdown(w, res) })
+	if err := add("report.md", err); err != nil {
 		return paths, err
 	}
 	plots, err := WritePlots(dir, res)

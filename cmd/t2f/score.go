@@ -44,6 +44,7 @@ Written to --out (each file atomically):
    scores.parquet                     method, run, dataset, split, id, label, score
    norms.csv                          ‖f‖ per run and split: count, mean, std, quantiles, ratio to ID
    results.json                       everything, full precision
+   report.md                          the tables, norms and notes as Markdown with the plots
    norm_<set>.png, scores_<method>.png, roc_<method>.png   plots (first run)
 
 Methods: ` + strings.Join(posthoc.Names(), " ") + `
