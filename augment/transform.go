@@ -309,6 +309,10 @@ func (a *Augmenter) crop(dst []float32, img []uint8, p Params) {
 	// Output columns that fall inside the image.
 	x0 := min(max(0, pad-p.Left), ow)
 	x1 := max(min(ow, W+pad-p.Left), x0)
+	if C == 3 && a.outC == 3 {
+		a.crop3(dst, img, p, x0, x1)
+		return
+	}
 	for k := range a.outC {
 		t := a.luts[k]
 		zero := t[0]
@@ -336,6 +340,50 @@ func (a *Augmenter) crop(dst []float32, img []uint8, p Params) {
 					mid[x] = t[srow[s]]
 					s -= C
 				}
+			}
+		}
+	}
+}
+
+// crop3 is crop for RGB: one pass over each source row writes all three
+// planes.
+func (a *Augmenter) crop3(dst []float32, img []uint8, p Params, x0, x1 int) {
+	H, W := a.in.H, a.in.W
+	oh, ow, pad := a.outH, a.outW, a.t.Padding
+	plane := oh * ow
+	t0, t1, t2 := a.luts[0], a.luts[1], a.luts[2]
+	d0, d1, d2 := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
+	for y := range oh {
+		r0, r1, r2 := d0[y*ow:(y+1)*ow], d1[y*ow:(y+1)*ow], d2[y*ow:(y+1)*ow]
+		sy := p.Top - pad + y
+		if sy < 0 || sy >= H {
+			fill(r0, t0[0])
+			fill(r1, t1[0])
+			fill(r2, t2[0])
+			continue
+		}
+		fill(r0[:x0], t0[0])
+		fill(r1[:x0], t1[0])
+		fill(r2[:x0], t2[0])
+		fill(r0[x1:], t0[0])
+		fill(r1[x1:], t1[0])
+		fill(r2[x1:], t2[0])
+		srow := img[sy*W*3 : (sy+1)*W*3]
+		m0, m1, m2 := r0[x0:x1], r1[x0:x1], r2[x0:x1]
+		m1, m2 = m1[:len(m0)], m2[:len(m0)]
+		if !p.Flip {
+			src := srow[(p.Left-pad+x0)*3:]
+			src = src[:3*len(m0)]
+			for x := range m0 {
+				px := src[3*x : 3*x+3 : 3*x+3]
+				m0[x], m1[x], m2[x] = t0[px[0]], t1[px[1]], t2[px[2]]
+			}
+		} else {
+			s := (W - 1 - (p.Left - pad + x0)) * 3
+			for x := range m0 {
+				px := srow[s : s+3 : s+3]
+				m0[x], m1[x], m2[x] = t0[px[0]], t1[px[1]], t2[px[2]]
+				s -= 3
 			}
 		}
 	}
