@@ -1,7 +1,5 @@
 package kernels
 
-import "runtime"
-
 // Cache blocking of the packed GEMM (BLIS naming). A kc×nc panel of op(B) is
 // packed once per (jc, pc) block and stays in L2/L3; an mc×kc block of op(A)
 // is packed per (jc, pc, ic) block and stays in L2; the micro-kernel streams
@@ -58,20 +56,6 @@ func (g *Gemm) Close() {
 	g.threads = 1
 }
 
-// startHelpers starts the helper goroutines on the first split product.
-func (g *Gemm) startHelpers() {
-	hs := make([]*helper, g.threads-1)
-	for i := range hs {
-		hs[i] = newHelper()
-	}
-	g.helpers = hs
-	runtime.AddCleanup(g, func(hs []*helper) {
-		for _, h := range hs {
-			h.shutdown()
-		}
-	}, hs)
-}
-
 // Threads reports the number of goroutines a call may use.
 func (g *Gemm) Threads() int { return g.threads }
 
@@ -114,7 +98,7 @@ func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 		return
 	}
 	if g.helpers == nil {
-		g.startHelpers()
+		g.helpers = startHelpers(g, g.threads-1)
 	}
 	// Share w goes to helper w; the calling goroutine takes the last share.
 	for w := range threads {
@@ -146,7 +130,7 @@ func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 		g.work.gemm(j.kern, j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
 	}
 	for _, h := range g.helpers[:threads-1] {
-		h.wait()
+		h.finish(&g.work)
 	}
 }
 
