@@ -223,6 +223,24 @@ func TestLoadRunFromFiles(t *testing.T) {
 			}
 		}
 	}
+	// With the search, ID val and the OOD val split are read too; without a
+	// head file the run has no head (and says so in a note).
+	cfg.OODVal = "tin"
+	if err := os.Remove(filepath.Join(dir, features.HeadFileName)); err != nil {
+		t.Fatal(err)
+	}
+	run, err = LoadRun(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded = loaded[:0]
+	for _, s := range run.Splits {
+		loaded = append(loaded, filepath.Base(s.Path))
+	}
+	slices.Sort(loaded)
+	if got := strings.Join(loaded, " "); got != "cif_test.parquet cif_train.parquet cif_val.parquet f1_test.parquet n1_test.parquet n2_test.parquet tin_val.parquet" || run.Head != nil {
+		t.Errorf("with search, no head: loaded %s, head %v", got, run.Head)
+	}
 	// A file from another checkpoint in the directory is refused by name.
 	other := newGen(31, "t2fnorm").table("zz", "test", 10, true, 1)
 	if err := features.WriteFile(filepath.Join(dir, features.FileName("zz", "test")), other); err != nil {
