@@ -101,8 +101,10 @@ type Backend interface {
 	// MaxPool2dForward: y (N,C,OH,OW) = max over each window of x (N,C,H,W).
 	MaxPool2dForward(x, y *Tensor, p PoolParams)
 	// MaxPool2dBackward routes dy to the first maximal element of each window
-	// (row-major scan, as PyTorch), summing where windows overlap.
-	MaxPool2dBackward(x, y, dy, dx *Tensor, p PoolParams)
+	// (row-major scan, as PyTorch), summing where windows overlap. With
+	// reluInput, x is a ReLU output and the ReLU's gradient is applied too:
+	// nothing is routed to a maximum ≤ 0 (the fused ReLU+pool backward).
+	MaxPool2dBackward(x, y, dy, dx *Tensor, p PoolParams, reluInput bool)
 	// GlobalAvgPoolForward: y (N,C) = mean over H×W of x (N,C,H,W).
 	GlobalAvgPoolForward(x, y *Tensor)
 	// GlobalAvgPoolBackward: dx (N,C,H,W) = dy (N,C) / (H·W), broadcast.

@@ -36,11 +36,13 @@ type lenet struct {
 func newLeNet(bd *builder, prefix string, in int) *lenet {
 	l := &lenet{be: bd.be}
 	l.c1 = newConv(bd, prefix+"block1.0", in, 6, 5, 1, 2, true, initDefault)
-	l.c1.relu, l.c1.needDx = true, false
+	l.c1.relu, l.c1.needDx, l.c1.masked = true, false, true
 	l.p1 = newMaxPool(bd.be, 2, 2, 0)
+	l.p1.reluInput = true
 	l.c2 = newConv(bd, prefix+"block2.0", 6, 16, 5, 1, 0, true, initDefault)
-	l.c2.relu = true
+	l.c2.relu, l.c2.masked = true, true
 	l.p2 = newMaxPool(bd.be, 2, 2, 0)
+	l.p2.reluInput = true
 	l.c3 = newConv(bd, prefix+"block3.0", 16, 120, 5, 1, 0, true, initDefault)
 	l.c3.relu = true
 	l.fc1 = newLinear(bd, prefix+"classifier1", 120, 84)

@@ -96,6 +96,7 @@ type conv2d struct {
 	w, b   *Param
 	p      backend.ConvParams
 	relu   bool
+	masked bool // the consumer's backward already applied the ReLU mask
 	needDx bool
 	x      *backend.Tensor // input of the last forward (owned by the producer)
 	y, dx  *backend.Tensor
@@ -139,7 +140,7 @@ func (l *conv2d) forward(x *backend.Tensor) *backend.Tensor {
 // backward masks dy in place when the ReLU is fused, then returns dx (nil
 // for a first layer, which needs no input gradient).
 func (l *conv2d) backward(dy *backend.Tensor) *backend.Tensor {
-	if l.relu {
+	if l.relu && !l.masked {
 		l.be.ReLUBackward(l.y, dy, dy)
 	}
 	var dx, db *backend.Tensor
@@ -238,10 +239,13 @@ func (l *linear) backward(dy *backend.Tensor) *backend.Tensor {
 	return dx
 }
 
-// maxPool is nn.MaxPool2d.
+// maxPool is nn.MaxPool2d. With reluInput its input is the output of a
+// fused ReLU whose gradient mask the pool's backward applies (the producer
+// then skips its own mask).
 type maxPool struct {
-	be    backend.Backend
-	p     backend.PoolParams
+	be        backend.Backend
+	p         backend.PoolParams
+	reluInput bool
 	x     *backend.Tensor
 	y, dx *backend.Tensor
 }
@@ -261,7 +265,7 @@ func (l *maxPool) forward(x *backend.Tensor) *backend.Tensor {
 
 func (l *maxPool) backward(dy *backend.Tensor) *backend.Tensor {
 	dx := ensure(l.be, &l.dx, l.x.Shape()...)
-	l.be.MaxPool2dBackward(l.x, l.y, dy, dx, l.p)
+	l.be.MaxPool2dBackward(l.x, l.y, dy, dx, l.p, l.reluInput)
 	return dx
 }
 

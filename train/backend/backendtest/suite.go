@@ -356,8 +356,23 @@ func testMaxPool(t *testing.T, be backend.Backend) {
 		}
 		dx := be.Alloc(x.Shape()...)
 		be.Fill(dx, 3)
-		be.MaxPool2dBackward(x, y, dy, dx, tc.p)
+		be.MaxPool2dBackward(x, y, dy, dx, tc.p, false)
 		near(t, "dx", down(be, dx), wdx, 1e-6, 1e-6)
+
+		// On a ReLU output (many zero maxima) with reluInput: ReLU's mask too.
+		xr := relu64(xv)
+		xt, _ := up(be, xr, x.Shape()...)
+		wantR, argR, _, _ := RefMaxPool(xr, tc.n, tc.c, tc.h, tc.w, tc.p)
+		be.MaxPool2dForward(xt, y, tc.p)
+		near(t, "relu-input y", down(be, y), wantR, 0, 0)
+		wdx = make([]float64, len(xv))
+		for o, k := range argR {
+			if xr[k] > 0 {
+				wdx[k] += dyv[o]
+			}
+		}
+		be.MaxPool2dBackward(xt, y, dy, dx, tc.p, true)
+		near(t, "relu-input dx", down(be, dx), wdx, 1e-6, 1e-6)
 	}
 	// ties go to the first element of the window
 	x := be.Alloc(1, 1, 2, 2)
@@ -366,7 +381,7 @@ func testMaxPool(t *testing.T, be backend.Backend) {
 	be.Fill(dy, 1)
 	p := backend.PoolParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}
 	be.MaxPool2dForward(x, y, p)
-	be.MaxPool2dBackward(x, y, dy, dx, p)
+	be.MaxPool2dBackward(x, y, dy, dx, p, false)
 	near(t, "tie dx", down(be, dx), []float64{1, 0, 0, 0}, 0, 0)
 }
 

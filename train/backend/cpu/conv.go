@@ -55,7 +55,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 				st.col = grow(st.col, cs.k*ld)
 				col = st.col
 				for j := 0; j < g; j++ {
-					im2colLD(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
+					kernels.Im2colStride(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
 				}
 			}
 			if g == 1 {
@@ -164,7 +164,7 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 				st.col = grow(st.col, cs.k*ld)
 				col = st.col
 				for j := 0; j < g; j++ {
-					im2colLD(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
+					kernels.Im2colStride(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
 				}
 			}
 			// dW (oc,k) += dyc (oc,ld) · colᵀ (ld,k)
@@ -182,7 +182,7 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 			dcol := st.col
 			st.gemm.Sgemm(true, false, cs.k, ld, cs.oc, 1, wd, cs.k, dyc, ld, 0, dcol, ld)
 			for j := 0; j < g; j++ {
-				col2imLD(cs.g, dcol[j*cs.p:], dxd[(n0+j)*inSz:(n0+j+1)*inSz], ld)
+				kernels.Col2imStride(cs.g, dcol[j*cs.p:], ld, dxd[(n0+j)*inSz:(n0+j+1)*inSz])
 			}
 		}
 	})

@@ -11,9 +11,7 @@
 // and grows to the largest layer, so a training step in steady state does not
 // allocate tensors.
 //
-// GEMM comes from train/kernels (AVX-512 assembly chosen at run time, pure Go
-// under the `noasm` tag). The im2col/col2im used here are pure-Go variants of
-// kernels.Im2colRef/Col2imRef that write into a column matrix with a leading
-// dimension, so several images share one GEMM; they are tested against the
-// references.
+// GEMM and the im2col/col2im lowering come from train/kernels (AVX-512
+// assembly chosen at run time, pure Go under the `noasm` tag); the strided
+// im2col lets several small images share one GEMM.
 package cpu

@@ -1,0 +1,29 @@
+package cpu
+
+import "github.com/t2f/t2f/train/backend"
+
+// GlobalAvgPoolForward: y (N,C) = plane means of x (N,C,H,W).
+func (b *Backend) GlobalAvgPoolForward(x, y *backend.Tensor) {
+	n, c, h, w := dims4("global avg pool", x)
+	mustShape("global avg pool", y, n, c)
+	xd, yd := Data(x), Data(y)
+	hw := h * w
+	for r := 0; r < n*c; r++ {
+		yd[r] = rowSum(xd[r*hw:(r+1)*hw]) / float32(hw)
+	}
+}
+
+// GlobalAvgPoolBackward: dx = dy/(H·W) broadcast over each plane.
+func (b *Backend) GlobalAvgPoolBackward(dy, dx *backend.Tensor) {
+	n, c, h, w := dims4("global avg pool backward", dx)
+	mustShape("global avg pool backward", dy, n, c)
+	dyd, dxd := Data(dy), Data(dx)
+	hw := h * w
+	for r := 0; r < n*c; r++ {
+		v := dyd[r] / float32(hw)
+		plane := dxd[r*hw : (r+1)*hw]
+		for i := range plane {
+			plane[i] = v
+		}
+	}
+}

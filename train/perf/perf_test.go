@@ -1,0 +1,86 @@
+package perf
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/t2f/t2f/train/backend/cpu"
+	"github.com/t2f/t2f/train/nn"
+)
+
+// The three models at batch 128 (PyTorch references in
+// docs/benchmarks.md): LeNet 1×28×28, ResNet-18 3×32×32, and the small
+// ResNet (ResNet-8: 16-32-64, one block per stage) 1×28×28.
+var benchModels = []struct {
+	name string
+	cfg  nn.Config
+}{
+	{"lenet_1x28", nn.Config{Arch: nn.ArchLeNet, InChannels: 1, Classes: 10}},
+	{"small_resnet_1x28", nn.Config{Arch: nn.ArchSmallResNet, InChannels: 1, ImageSize: 28, Classes: 10}},
+	{"resnet18_32x32_3x32", nn.Config{Arch: nn.ArchResNet18_32, Classes: 10}},
+}
+
+const benchBatch = 128
+
+func benchThreads() int { return 2 }
+
+func BenchmarkTrain(b *testing.B) {
+	for _, bm := range benchModels {
+		b.Run(bm.name, func(b *testing.B) {
+			bench, err := NewBench(cpu.New(benchThreads()), bm.cfg, benchBatch, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := bench.TrainStep(); err != nil { // buffers sized once
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := bench.TrainStep(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
+
+func BenchmarkInfer(b *testing.B) {
+	for _, bm := range benchModels {
+		b.Run(bm.name, func(b *testing.B) {
+			bench, err := NewBench(cpu.New(benchThreads()), bm.cfg, benchBatch, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := bench.InferStep(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := bench.InferStep(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
+
+func TestMeasure(t *testing.T) {
+	res, err := Measure(context.Background(), Config{
+		Model: nn.Config{Arch: nn.ArchLeNet, InChannels: 1, Classes: 10},
+		Batch: 4, Threads: 2, MinTime: time.Millisecond, Warmup: 1, Seed: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(res.TrainImagesPerSec > 0) || !(res.InferImagesPerSec > 0) || res.TrainSteps < 1 || res.InferSteps < 1 {
+		t.Fatalf("result %+v", res)
+	}
+	if _, err := Measure(context.Background(), Config{Model: nn.Config{Arch: nn.ArchLeNet, Classes: 10}, Batch: 1}); err == nil {
+		t.Fatal("batch 1: no error")
+	}
+}
