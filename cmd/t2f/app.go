@@ -31,6 +31,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			newBenchCommand(),
 			newPipelineCommand(),
 			newTrainCommand(),
+			newFeaturesCommand(),
 		},
 	}
 	app.ExitErrHandler = func(*cli.Context, error) {} // run maps errors to exit codes

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/t2f/t2f/features"
+	"github.com/t2f/t2f/shards"
+	"github.com/t2f/t2f/train/backend/cpu"
+	"github.com/t2f/t2f/train/nn"
+	"github.com/t2f/t2f/train/safetensors"
+)
+
+func runFeaturesCLI(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"t2f", "features"}, args...), &out, &errb)
+	return code, out.String() + errb.String()
+}
+
+// featShard is a written shard directory and its images.
+type featShard struct {
+	dir    string
+	ids    []int64
+	labels []int32
+	images [][]uint8 // 28×28×1
+}
+
+func writeFeatShard(t *testing.T, dir, dataset, split string, classes []string, n int, seed uint64) featShard {
+	t.Helper()
+	meta := shards.Meta{Dataset: dataset, Split: split, Classes: classes, Height: 28, Width: 28, Channels: 1}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := shards.NewWriter(dir, meta, shards.WithShardRows(16), shards.WithBatchRows(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 3))
+	s := featShard{dir: dir}
+	m := &shards.Manifest{Format: shards.Format, Dataset: dataset, Split: split, Classes: classes, Height: 28, Width: 28,
+		Channels: 1, Layout: shards.Layout, ClassCounts: make([]int64, len(classes))}
+	for i := range n {
+		img := make([]uint8, 28*28)
+		for j := range img {
+			img[j] = uint8(rng.IntN(256))
+		}
+		label := int32(-1)
+		if len(classes) > 0 {
+			label = int32(rng.IntN(len(classes)))
+			m.ClassCounts[label]++
+		} else {
+			m.OODCount++
+		}
+		id := int64(1000*seed) + int64(3*i)
+		if err := w.Append(id, label, img, "mem"); err != nil {
+			t.Fatal(err)
+		}
+		s.ids, s.labels, s.images = append(s.ids, id), append(s.labels, label), append(s.images, img)
+	}
+	if m.Shards, err = w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m.Rows = int64(n)
+	if err := shards.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// featFixture is a LeNet T2FNorm checkpoint (random weights, BatchNorm-free)
+// and two shard directories: digits/test (ID, 3 classes) and noise/test (OOD).
+type featFixture struct {
+	model    *nn.Model
+	ckpt     string
+	id, ood  featShard
+	classes  []string
+	stateDir string
+}
+
+func newFeatFixture(t *testing.T) featFixture {
+	t.Helper()
+	root := t.TempDir()
+	classes := []string{"zero", "one", "two"}
+	f := featFixture{classes: classes}
+	f.id = writeFeatShard(t, filepath.Join(root, "digits-test"), "digits", "test", classes, 23, 1)
+	f.ood = writeFeatShard(t, filepath.Join(root, "noise-test"), "noise", "test", nil, 11, 2)
+	m, err := nn.New(cpu.New(1), nn.Config{Arch: nn.ArchLeNet, InChannels: 1, Classes: 3, Head: nn.HeadT2FNorm, Tau: 0.1}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.model = m
+	f.stateDir = filepath.Join(root, "run")
+	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.ckpt = filepath.Join(f.stateDir, "best.safetensors")
+	if err := m.Save(f.ckpt, nil); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// check compares one feature table with an eval-mode forward of the same
+// images computed here (normalised by hand with mean = std = 0.5, OpenOOD's
+// choice for a dataset that is not CIFAR or ImageNet, all images in one
+// batch) and with the head file.
+func (f featFixture) check(t *testing.T, tab *features.Table, s featShard, head *features.Head) {
+	t.Helper()
+	n := len(s.images)
+	if tab.Len() != n || tab.Dim != 84 || tab.NumClasses != 3 {
+		t.Fatalf("%s: %d rows D %d C %d, want %d rows D 84 C 3", s.dir, tab.Len(), tab.Dim, tab.NumClasses, n)
+	}
+	x := make([]float32, n*28*28)
+	for i, img := range s.images {
+		for j, v := range img {
+			x[i*784+j] = (float32(v)/255 - 0.5) / 0.5
+		}
+	}
+	out, err := f.model.ForwardHost(x, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, n*84)
+	f.model.Backend().Download(want, out.Feature)
+	for i := range n {
+		if tab.IDs[i] != s.ids[i] || tab.Labels[i] != s.labels[i] {
+			t.Fatalf("row %d: id %d label %d, want %d %d", i, tab.IDs[i], tab.Labels[i], s.ids[i], s.labels[i])
+		}
+		var ss float64
+		for d := range 84 {
+			g, w := tab.Feature[i*84+d], want[i*84+d]
+			if math.Abs(float64(g-w)) > 1e-5*math.Max(1, math.Abs(float64(w))) {
+				t.Fatalf("row %d feature[%d] = %v, want %v (direct forward)", i, d, g, w)
+			}
+			ss += float64(g) * float64(g)
+		}
+		norm := math.Sqrt(ss)
+		if math.Abs(float64(tab.FeatureNorm[i])-norm) > 1e-5*norm {
+			t.Fatalf("row %d feature_norm %v, want %v", i, tab.FeatureNorm[i], norm)
+		}
+		// Both forwards recomputed from the head file in float64.
+		best := 0
+		var z [3]float64
+		for c := range 3 {
+			var wf float64
+			for d := range 84 {
+				wf += float64(head.Weight[c*84+d]) * float64(tab.Feature[i*84+d])
+			}
+			z[c] = wf/norm/head.Tau + float64(head.Bias[c])
+			zood := wf/head.Tau + float64(head.Bias[c])
+			if g := float64(tab.Logits[i*3+c]); math.Abs(g-z[c]) > 1e-4*math.Max(1, math.Abs(z[c])) {
+				t.Fatalf("row %d logits[%d] = %v, head gives %v", i, c, g, z[c])
+			}
+			if g := float64(tab.LogitsOOD[i*3+c]); math.Abs(g-zood) > 1e-4*math.Max(1, math.Abs(zood)) {
+				t.Fatalf("row %d logits_ood[%d] = %v, head gives %v", i, c, g, zood)
+			}
+			if z[c] > z[best] {
+				best = c
+			}
+		}
+		if int(tab.Preds[i]) != best {
+			t.Fatalf("row %d pred %d, want %d (logits %v)", i, tab.Preds[i], best, z)
+		}
+	}
+}
+
+func fileHash(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func TestFeaturesCommand(t *testing.T) {
+	f := newFeatFixture(t)
+	out := filepath.Join(t.TempDir(), "feats")
+	// OOD first: the ID dataset (for class names and normalisation) is the
+	// one with a class name per output, wherever it is.
+	code, msg := runFeaturesCLI(t, "--checkpoint", f.ckpt, "--data", f.ood.dir, "--data", f.id.dir, "--out", out,
+		"--batch-size", "7", "--threads", "2", "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	infos, err := features.ListDir(out) // also checks head.safetensors against the files
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 2 || filepath.Base(infos[0].Path) != "digits_test.parquet" || filepath.Base(infos[1].Path) != "noise_test.parquet" {
+		t.Fatalf("feature files %v, want digits_test.parquet and noise_test.parquet", infos)
+	}
+	head, err := features.ReadHead(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := fileHash(t, f.ckpt)
+	for i, s := range []featShard{f.id, f.ood} {
+		tab, err := features.ReadFile(infos[i].Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := tab.Meta
+		if m.CheckpointSHA256 != sum || m.Model != "lenet" || m.Head != "t2fnorm" || m.Tau != 0.1 || m.Width != 1 ||
+			strings.Join(m.Classes, ",") != "zero,one,two" {
+			t.Errorf("%s meta %+v, want lenet t2fnorm τ 0.1 classes zero,one,two sha %s", infos[i].Path, m, sum)
+		}
+		f.check(t, tab, s, head)
+	}
+}
+
+func TestFeaturesBareStateDict(t *testing.T) {
+	f := newFeatFixture(t)
+	// The same weights as a PyTorch state_dict: no t2f metadata, no config.yaml.
+	sd, err := f.model.StateDict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "openood.safetensors")
+	if err := safetensors.Write(bare, sd, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "feats")
+	code, msg := runFeaturesCLI(t, "--checkpoint", bare, "--data", f.id.dir, "--out", out, "--quiet")
+	if code != exitUsage || !strings.Contains(msg, "give --model and --head") {
+		t.Fatalf("without --model/--head: exit %d %q, want %d asking for --model and --head", code, msg, exitUsage)
+	}
+	code, msg = runFeaturesCLI(t, "--checkpoint", bare, "--model", "lenet", "--head", "t2fnorm", "--tau", "0.1",
+		"--data", f.id.dir, "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	head, err := features.ReadHead(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := features.ReadFile(filepath.Join(out, "digits_test.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Meta.CheckpointSHA256 != fileHash(t, bare) {
+		t.Errorf("checkpoint sha %s, want that of %s", tab.Meta.CheckpointSHA256, bare)
+	}
+	f.check(t, tab, f.id, head)
+
+	// config.yaml beside the state dict supplies the model; a contradicting flag is refused.
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("model: lenet\nwidth: 1\nhead: t2fnorm\ntau: 0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(t.TempDir(), "feats")
+	if code, msg := runFeaturesCLI(t, "--checkpoint", bare, "--data", f.id.dir, "--out", out2, "--quiet"); code != 0 {
+		t.Fatalf("with config.yaml: exit %d: %s", code, msg)
+	}
+	for _, tc := range []struct {
+		args    []string
+		code    int
+		wantMsg string
+	}{
+		{[]string{"--head", "linear"}, exitUsage, "--head linear contradicts"},
+		{[]string{"--tau", "0.5"}, exitUsage, "--tau 0.5 contradicts the checkpoint's tau 0.1"},
+		{[]string{"--data", f.id.dir}, exitUsage, "are both digits/test"},
+		{[]string{"--batch-size", "0"}, exitUsage, "--batch-size 0"},
+	} {
+		args := append([]string{"--checkpoint", bare, "--data", f.id.dir, "--out", t.TempDir(), "--quiet"}, tc.args...)
+		if code, msg := runFeaturesCLI(t, args...); code != tc.code || !strings.Contains(msg, tc.wantMsg) {
+			t.Errorf("%v: exit %d %q, want %d containing %q", tc.args, code, msg, tc.code, tc.wantMsg)
+		}
+	}
+	// A linear head cannot load a T2FNorm state dict: a clear error, exit 1.
+	os.Remove(filepath.Join(dir, "config.yaml"))
+	code, msg = runFeaturesCLI(t, "--checkpoint", bare, "--model", "lenet", "--head", "linear", "--data", f.id.dir, "--out", t.TempDir(), "--quiet")
+	if code != exitFailure || !strings.Contains(msg, "fc.weight") {
+		t.Errorf("linear head on a T2FNorm state dict: exit %d %q, want %d naming fc.weight", code, msg, exitFailure)
+	}
+}
