@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/disintegration/imaging"
 )
@@ -33,6 +34,7 @@ type Preprocessor struct {
 	Channels int    // 1 or 3
 	Resample string // a ResampleNames value; "" = bilinear
 	filter   imaging.ResampleFilter
+	weights  sync.Map // [2]int{dst, src} → [][]tap, shared by all workers
 }
 
 // NewPreprocessor checks its arguments and returns a Preprocessor.
@@ -122,5 +124,16 @@ func toGrey(img Image) Image {
 }
 
 func (p *Preprocessor) resize(img Image, w, h int) Image {
-	return resizeHWC(img, w, h, p.filter)
+	return resizeWith(img, w, h, p.cachedWeights)
+}
+
+// cachedWeights returns the resampling taps for src → dst samples, computed
+// once per size pair (datasets mostly repeat a few sizes).
+func (p *Preprocessor) cachedWeights(dst, src int) [][]tap {
+	key := [2]int{dst, src}
+	if w, ok := p.weights.Load(key); ok {
+		return w.([][]tap)
+	}
+	w, _ := p.weights.LoadOrStore(key, resampleWeights(dst, src, p.filter))
+	return w.([][]tap)
 }

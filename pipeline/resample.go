@@ -55,27 +55,44 @@ func clampRound(x float64) uint8 {
 // resizeHWC resamples img to w×h, horizontally then vertically with a uint8
 // intermediate (the order and rounding PIL uses), on the calling goroutine.
 func resizeHWC(img Image, w, h int, filter imaging.ResampleFilter) Image {
+	return resizeWith(img, w, h, func(dst, src int) [][]tap { return resampleWeights(dst, src, filter) })
+}
+
+// resizeWith is resizeHWC with the weights supplied (and possibly cached) by
+// weights(dst, src).
+func resizeWith(img Image, w, h int, weights func(dst, src int) [][]tap) Image {
 	c := img.C
 	if img.W != w {
-		wts := resampleWeights(w, img.W, filter)
+		wts := weights(w, img.W)
 		out := Image{W: w, H: img.H, C: c, Pix: make([]uint8, w*img.H*c)}
 		for y := 0; y < img.H; y++ {
 			src := img.Pix[y*img.W*c : (y+1)*img.W*c]
 			dst := out.Pix[y*w*c : (y+1)*w*c]
-			for x, taps := range wts {
-				for ch := 0; ch < c; ch++ {
-					var a float64
+			if c == 3 {
+				for x, taps := range wts {
+					var r, g, b float64
 					for _, t := range taps {
-						a += float64(src[t.index*c+ch]) * t.weight
+						p := src[t.index*3 : t.index*3+3 : t.index*3+3]
+						r += float64(p[0]) * t.weight
+						g += float64(p[1]) * t.weight
+						b += float64(p[2]) * t.weight
 					}
-					dst[x*c+ch] = clampRound(a)
+					dst[3*x], dst[3*x+1], dst[3*x+2] = clampRound(r), clampRound(g), clampRound(b)
 				}
+				continue
+			}
+			for x, taps := range wts {
+				var a float64
+				for _, t := range taps {
+					a += float64(src[t.index]) * t.weight
+				}
+				dst[x] = clampRound(a)
 			}
 		}
 		img = out
 	}
 	if img.H != h {
-		wts := resampleWeights(h, img.H, filter)
+		wts := weights(h, img.H)
 		out := Image{W: img.W, H: h, C: c, Pix: make([]uint8, img.W*h*c)}
 		rowLen := img.W * c
 		acc := make([]float64, rowLen)

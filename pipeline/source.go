@@ -102,12 +102,34 @@ func fromImage(img image.Image) Image {
 		return out
 	case *image.YCbCr:
 		out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+		// Chroma position of luma (x, y) relative to the rectangle's origin.
+		var cx, cy int // shifts
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio444:
+		case image.YCbCrSubsampleRatio422:
+			cx = 1
+		case image.YCbCrSubsampleRatio420:
+			cx, cy = 1, 1
+		case image.YCbCrSubsampleRatio440:
+			cy = 1
+		default:
+			for y := 0; y < h; y++ {
+				o := out.Pix[y*w*3:]
+				for x := 0; x < w; x++ {
+					yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
+					ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+					o[3*x], o[3*x+1], o[3*x+2] = color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+				}
+			}
+			return out
+		}
 		for y := 0; y < h; y++ {
-			o := out.Pix[y*w*3:]
+			yrow := m.Y[(y)*m.YStride:]
+			crow := ((b.Min.Y+y)>>cy - b.Min.Y>>cy) * m.CStride
+			o := out.Pix[y*w*3 : (y+1)*w*3]
 			for x := 0; x < w; x++ {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				o[3*x], o[3*x+1], o[3*x+2] = color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+				ci := crow + ((b.Min.X+x)>>cx - b.Min.X>>cx)
+				o[3*x], o[3*x+1], o[3*x+2] = color.YCbCrToRGB(yrow[x], m.Cb[ci], m.Cr[ci])
 			}
 		}
 		return out
