@@ -11,7 +11,7 @@ import (
 const (
 	SynthGaussian = "gaussian" // pixel = clip(N(127.5, 63.75²)) — N(0, 0.5²) clipped to [−1, 1] as in Hendrycks et al.'s outlier-exposure noise sets
 	SynthUniform  = "uniform"  // pixel = U{0..255}
-	SynthBlobs    = "blobs"    // Bernoulli(0.7) per pixel, Gaussian blur σ=1.5, values < 0.75 set to 0 (Hendrycks et al.'s "Blobs")
+	SynthBlobs    = "blobs"    // per channel: Bernoulli(0.7) per pixel, Gaussian blur σ=1.5, values < 0.75 set to 0 (Hendrycks et al.'s "Blobs")
 )
 
 // Synthetic generates seeded noise images (all labelled −1, OOD). Image i
