@@ -100,11 +100,12 @@ func (r *react) Score(d *Data) ([]float64, error) {
 	if err := r.head.scoreData("react", d); err != nil {
 		return nil, err
 	}
-	x := to64(d.Feature)
-	for i, v := range x {
-		x[i] = min(v, r.theta)
+	clip := func(row []float64) {
+		for j, v := range row {
+			row[j] = min(v, r.theta)
+		}
 	}
-	return energyOf(affineRows(x, d.N, r.head.w, r.head.b, r.head.C, r.head.D), d.N, r.head.C), nil
+	return energyOf(affineChunked(d.Feature, d.N, r.head.w, r.head.b, r.head.C, r.head.D, clip), d.N, r.head.C), nil
 }
 
 // ashK is OpenOOD's k = n − round(n·p/100) (numpy round: half to even).
@@ -214,10 +215,8 @@ func (s *scale) Score(d *Data) ([]float64, error) {
 	if k < 1 {
 		return nil, errorf("scale: percentile %v keeps k = %d of %d features, want ≥ 1: %w", s.vals[0], k, D, ErrNotApplicable)
 	}
-	x := to64(d.Feature)
 	sorted := make([]float64, D)
-	for i := 0; i < d.N; i++ {
-		f := x[i*D : (i+1)*D]
+	rescale := func(f []float64) {
 		var s1, s2 float64
 		for _, v := range f {
 			s1 += v
@@ -232,7 +231,7 @@ func (s *scale) Score(d *Data) ([]float64, error) {
 			f[j] *= r
 		}
 	}
-	return energyOf(affineRows(x, d.N, s.head.w, s.head.b, C, D), d.N, C), nil
+	return energyOf(affineChunked(d.Feature, d.N, s.head.w, s.head.b, C, D, rescale), d.N, C), nil
 }
 
 // dice is DICE: m = mean ID-train feature, contrib = m_j·W_cj (C×D),
@@ -299,5 +298,5 @@ func (dc *dice) Score(d *Data) ([]float64, error) {
 		return nil, err
 	}
 	C, D := dc.head.C, dc.head.D
-	return energyOf(affineRows(to64(d.Feature), d.N, dc.masked, dc.head.b, C, D), d.N, C), nil
+	return energyOf(affineChunked(d.Feature, d.N, dc.masked, dc.head.b, C, D, nil), d.N, C), nil
 }

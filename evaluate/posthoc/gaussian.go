@@ -44,14 +44,14 @@ func (m *mds) Fit(in FitInput) error {
 		return err
 	}
 	N, D, C := t.N, t.D, t.C
-	x := to64(t.Feature)
+	x := t.Feature
 	mu := make([]float64, C*D)
 	cnt := make([]int, C)
 	for i := 0; i < N; i++ {
 		c := int(t.Labels[i])
 		cnt[c]++
-		for j := 0; j < D; j++ {
-			mu[c*D+j] += x[i*D+j]
+		for j, v := range x[i*D : (i+1)*D] {
+			mu[c*D+j] += float64(v)
 		}
 	}
 	for c := 0; c < C; c++ {
@@ -62,14 +62,12 @@ func (m *mds) Fit(in FitInput) error {
 			mu[c*D+j] /= float64(cnt[c])
 		}
 	}
-	xc := make([]float64, N*D)
-	for i := 0; i < N; i++ {
+	p, err := pinvh(covStream(N, D, true, func(i int, dst []float64) {
 		c := int(t.Labels[i])
-		for j := 0; j < D; j++ {
-			xc[i*D+j] = x[i*D+j] - mu[c*D+j]
+		for j, v := range x[i*D : (i+1)*D] {
+			dst[j] = float64(v) - mu[c*D+j]
 		}
-	}
-	p, err := pinvh(covarianceMLE(xc, N, D))
+	}))
 	if err != nil {
 		return errorf("%s: %w", name, err)
 	}
@@ -81,17 +79,16 @@ func (m *mds) Fit(in FitInput) error {
 		m.mpm[c] = dot(mu[c*D:(c+1)*D], m.pmu[c*D:(c+1)*D])
 	}
 	if m.relative {
-		m.mu0 = colMeans(t.Feature, N, D)
-		for i := 0; i < N; i++ {
-			for j := 0; j < D; j++ {
-				xc[i*D+j] = x[i*D+j] - m.mu0[j]
+		mu0 := colMeans(x, N, D)
+		p0, err := pinvh(covStream(N, D, true, func(i int, dst []float64) {
+			for j, v := range x[i*D : (i+1)*D] {
+				dst[j] = float64(v) - mu0[j]
 			}
-		}
-		p0, err := pinvh(covarianceMLE(xc, N, D))
+		}))
 		if err != nil {
 			return errorf("%s: %w", name, err)
 		}
-		m.prec0 = symData(p0.RawSymmetric().Data, D)
+		m.mu0, m.prec0 = mu0, symData(p0.RawSymmetric().Data, D)
 	}
 	return nil
 }

@@ -20,6 +20,82 @@ func to64(x []float32) []float64 {
 	return out
 }
 
+// chunkRows bounds the float64 copies of feature matrices: large splits are
+// processed this many rows at a time.
+const chunkRows = 4096
+
+// rowChunks calls f with consecutive chunks of at most chunkRows rows of x
+// (n×D float32) converted to float64; i0 is the first row of the chunk.
+func rowChunks(x []float32, n, D int, f func(i0, m int, c []float64)) {
+	buf := make([]float64, min(n, chunkRows)*D)
+	for i0 := 0; i0 < n; i0 += chunkRows {
+		m := min(chunkRows, n-i0)
+		c := buf[:m*D]
+		for i, v := range x[i0*D : (i0+m)*D] {
+			c[i] = float64(v)
+		}
+		f(i0, m, c)
+	}
+}
+
+// affineChunked returns g(f_i)·Wᵀ + b for every row f_i of x (n×D float32),
+// where g rewrites a float64 row in place (nil: identity). n×C.
+func affineChunked(x []float32, n int, w, b []float64, C, D int, g func(row []float64)) []float64 {
+	z := make([]float64, n*C)
+	rowChunks(x, n, D, func(i0, m int, c []float64) {
+		if g != nil {
+			for i := 0; i < m; i++ {
+				g(c[i*D : (i+1)*D])
+			}
+		}
+		copy(z[i0*C:], affineRows(c, m, w, b, C, D))
+	})
+	return z
+}
+
+// covStream returns (1/n)·Σ_i (r_i − m)(r_i − m)ᵀ over the rows r_i =
+// row(i) (written into a D-vector), with m = mean_i r_i when center
+// (sklearn EmpiricalCovariance(assume_centered=False)) or m = 0
+// (assume_centered=True). Rows are produced in chunks, so the data are never
+// copied whole to float64.
+func covStream(n, D int, center bool, row func(i int, dst []float64)) *mat.SymDense {
+	m := make([]float64, D)
+	buf := make([]float64, min(n, chunkRows)*D)
+	if center {
+		for i := 0; i < n; i++ {
+			r := buf[:D]
+			row(i, r)
+			for j, v := range r {
+				m[j] += v
+			}
+		}
+		for j := range m {
+			m[j] /= float64(n)
+		}
+	}
+	c := make([]float64, D*D)
+	for i0 := 0; i0 < n; i0 += chunkRows {
+		k := min(chunkRows, n-i0)
+		x := buf[:k*D]
+		for i := 0; i < k; i++ {
+			r := x[i*D : (i+1)*D]
+			row(i0+i, r)
+			for j := range r {
+				r[j] -= m[j]
+			}
+		}
+		// Dgemm (blocked, parallel) is much faster than gonum's Dsyrk here.
+		impl.Dgemm(blas.Trans, blas.NoTrans, D, D, k, 1/float64(n), x, D, x, D, 1, c, D)
+	}
+	for i := 0; i < D; i++ {
+		for j := 0; j < i; j++ {
+			v := (c[i*D+j] + c[j*D+i]) / 2
+			c[i*D+j], c[j*D+i] = v, v
+		}
+	}
+	return mat.NewSymDense(D, c)
+}
+
 // mulNT returns a·bᵀ for row-major a (n×k) and b (m×k): an n×m matrix.
 func mulNT(a []float64, n int, b []float64, m, k int) []float64 {
 	c := make([]float64, n*m)
@@ -40,43 +116,6 @@ func affineRows(x []float64, n int, w, b []float64, C, D int) []float64 {
 		}
 	}
 	return z
-}
-
-// scatter returns (1/n)·Σ_i x_i x_iᵀ for x (n×D, already centred as wanted),
-// i.e. sklearn's EmpiricalCovariance(assume_centered=True).covariance_, as a
-// full symmetric D×D matrix.
-func scatter(x []float64, n, D int) *mat.SymDense {
-	// Dgemm (blocked, parallel) is much faster than gonum's Dsyrk here.
-	c := make([]float64, D*D)
-	impl.Dgemm(blas.Trans, blas.NoTrans, D, D, n, 1/float64(n), x, D, x, D, 0, c, D)
-	for i := 0; i < D; i++ {
-		for j := 0; j < i; j++ {
-			v := (c[i*D+j] + c[j*D+i]) / 2
-			c[i*D+j], c[j*D+i] = v, v
-		}
-	}
-	return mat.NewSymDense(D, c)
-}
-
-// covarianceMLE is EmpiricalCovariance(assume_centered=False): the data are
-// centred on their own column mean, then (1/n)·XᵀX.
-func covarianceMLE(x []float64, n, D int) *mat.SymDense {
-	m := make([]float64, D)
-	for i := 0; i < n; i++ {
-		for j, v := range x[i*D : (i+1)*D] {
-			m[j] += v
-		}
-	}
-	for j := range m {
-		m[j] /= float64(n)
-	}
-	xc := make([]float64, len(x))
-	for i := 0; i < n; i++ {
-		for j := 0; j < D; j++ {
-			xc[i*D+j] = x[i*D+j] - m[j]
-		}
-	}
-	return scatter(xc, n, D)
 }
 
 // pinvh is scipy.linalg.pinvh: the pseudo-inverse of a symmetric matrix from

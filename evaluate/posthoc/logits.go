@@ -143,7 +143,7 @@ func (g *gradNorm) Score(d *Data) ([]float64, error) {
 		return nil, err
 	}
 	C, D := g.head.C, g.head.D
-	z := affineRows(to64(d.Feature), d.N, g.head.w, g.head.b, C, D)
+	z := affineChunked(d.Feature, d.N, g.head.w, g.head.b, C, D, nil)
 	out := make([]float64, d.N)
 	fc := float64(C)
 	for i := range out {

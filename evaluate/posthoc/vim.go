@@ -20,13 +20,12 @@ func (p *principal) fit(method string, x []float32, n, D int, head linearHead) e
 	if err != nil {
 		return errorf("%s: %w", method, err)
 	}
-	xc := make([]float64, n*D)
-	for i := 0; i < n; i++ {
-		for j := 0; j < D; j++ {
-			xc[i*D+j] = float64(x[i*D+j]) - u[j]
+	cov := covStream(n, D, false, func(i int, dst []float64) {
+		for j, v := range x[i*D : (i+1)*D] {
+			dst[j] = float64(v) - u[j]
 		}
-	}
-	_, vecs, err := eigDesc(scatter(xc, n, D))
+	})
+	_, vecs, err := eigDesc(cov)
 	if err != nil {
 		return errorf("%s: %w", method, err)
 	}
@@ -109,7 +108,7 @@ func (v *vim) Fit(in FitInput) error {
 	if err := v.pr.fit("vim", t.Feature, t.N, t.D, v.head); err != nil {
 		return err
 	}
-	z := affineRows(to64(t.Feature), t.N, v.head.w, v.head.b, v.head.C, t.D)
+	z := affineChunked(t.Feature, t.N, v.head.w, v.head.b, v.head.C, t.D, nil)
 	var s float64
 	for i := 0; i < t.N; i++ {
 		m := math.Inf(-1)
@@ -169,7 +168,7 @@ func (v *vim) Score(d *Data) ([]float64, error) {
 		return nil, errorf("vim: α = %v (the ID-train residual norms are all 0): %w", v.alpha, ErrNotApplicable)
 	}
 	C := v.head.C
-	z := affineRows(to64(d.Feature), d.N, v.head.w, v.head.b, C, v.head.D)
+	z := affineChunked(d.Feature, d.N, v.head.w, v.head.b, C, v.head.D, nil)
 	r := v.pr.residualNorms(d.Feature, d.N)
 	out := make([]float64, d.N)
 	for i := range out {
