@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2f/t2f/augment"
 	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/shards"
 	"github.com/t2f/t2f/train/backend/cpu"
@@ -282,5 +283,102 @@ func TestFeaturesBareStateDict(t *testing.T) {
 	code, msg = runFeaturesCLI(t, "--checkpoint", bare, "--model", "lenet", "--head", "linear", "--data", f.id.dir, "--out", t.TempDir(), "--quiet")
 	if code != exitFailure || !strings.Contains(msg, "fc.weight") {
 		t.Errorf("linear head on a T2FNorm state dict: exit %d %q, want %d naming fc.weight", code, msg, exitFailure)
+	}
+}
+
+// BenchmarkExtract measures `t2f features` throughput (images/s) through
+// features.ExtractFile with the engine adapter — shard reading, the test
+// transform, the forward pass, derived columns, Parquet writing — on 2,048
+// generated images, and, as the reference in the same run, the engine's
+// forward pass alone on the same, already normalised batches
+// (ForwardHost + Download). The ratio is the cost of everything around the
+// network. Random weights: speed does not depend on them.
+//
+//	go test ./cmd/t2f -run '^$' -bench Extract -benchtime 3x -count 5
+func BenchmarkExtract(b *testing.B) {
+	for _, tc := range []struct {
+		arch string
+		size int
+		ch   int
+	}{{nn.ArchLeNet, 28, 1}, {nn.ArchSmallResNet, 32, 3}} {
+		const n, batch, threads = 2048, 128, 2
+		dir := b.TempDir()
+		meta := shards.Meta{Dataset: "bench", Split: "test", Classes: []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"},
+			Height: tc.size, Width: tc.size, Channels: tc.ch}
+		w, err := shards.NewWriter(dir, meta)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		img := make([]uint8, tc.size*tc.size*tc.ch)
+		m := &shards.Manifest{Format: shards.Format, Dataset: "bench", Split: "test", Classes: meta.Classes, Height: tc.size,
+			Width: tc.size, Channels: tc.ch, Layout: shards.Layout, ClassCounts: make([]int64, 10), Rows: n}
+		for i := range n {
+			for j := range img {
+				img[j] = uint8(rng.IntN(256))
+			}
+			if err := w.Append(int64(i), int32(i%10), img, "mem"); err != nil {
+				b.Fatal(err)
+			}
+			m.ClassCounts[i%10]++
+		}
+		if m.Shards, err = w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := shards.WriteManifest(dir, m); err != nil {
+			b.Fatal(err)
+		}
+		r, err := shards.Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		model, err := nn.New(cpu.New(threads), nn.Config{Arch: tc.arch, InChannels: tc.ch, ImageSize: tc.size, Classes: 10,
+			Head: nn.HeadT2FNorm}, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		net := engineNetwork{model}
+		norm, _ := augment.Preset("mnist")
+		aug, err := augment.NewAugmenter(augment.TestTransform(norm), augment.Shape{H: tc.size, W: tc.size, C: tc.ch})
+		if err != nil {
+			b.Fatal(err)
+		}
+		src, err := features.NewShardSource(r, aug)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := filepath.Join(b.TempDir(), "bench_test.parquet")
+		b.Run(tc.arch+"/extract", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := features.ExtractFile(context.Background(), net, src, features.Options{BatchSize: batch,
+					Meta: features.Meta{Dataset: "bench", Split: "test"}}, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+		b.Run(tc.arch+"/forward-only", func(b *testing.B) {
+			per := tc.size * tc.size * tc.ch
+			x := make([]float32, n*per)
+			for i := range n {
+				if err := aug.Apply(x[i*per:(i+1)*per], r.Image(i), augment.Params{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			d := net.Dim()
+			f, lg, lo := make([]float32, batch*d), make([]float32, batch*10), make([]float32, batch*10)
+			b.ReportAllocs()
+			for b.Loop() {
+				for s := 0; s < n; s += batch {
+					k := min(batch, n-s)
+					if err := net.Forward(x[s*per:(s+k)*per], k, f[:k*d], lg[:k*10], lo[:k*10]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
 	}
 }
