@@ -3,11 +3,13 @@
 
 Times the same conv-shaped float32 products as kernels.ConvGemmShapes with
 numpy (OpenBLAS) and torch.mm, on 1 and 2 threads, and prints one line per
-shape (or JSON with --json). Run it right before/after `t2f bench gemm` so both
-are measured on the same machine in the same state:
+shape (or JSON with --json). With --t2f BIN it also runs `BIN bench gemm` on
+each shape right after the references, so the ratio t2f/OpenBLAS is measured
+under the same machine load (the development machine is shared and noisy):
 
-    /usr/bin/python3 scripts/bench_gemm.py            # table
-    /usr/bin/python3 scripts/bench_gemm.py --json     # machine-readable
+    go build -o /tmp/t2f ./cmd/t2f
+    /usr/bin/python3 scripts/bench_gemm.py --t2f /tmp/t2f          # table with ratios
+    /usr/bin/python3 scripts/bench_gemm.py --t2f /tmp/t2f --json   # machine-readable
 
 Uses Debian's interpreter (numpy on OpenBLAS 0.3.21, torch 1.13). Thread
 counts are set with threadpoolctl (numpy) and torch.set_num_threads.
@@ -15,6 +17,7 @@ counts are set with threadpoolctl (numpy) and torch.set_num_threads.
 import argparse
 import json
 import statistics
+import subprocess
 import time
 
 import numpy as np
@@ -23,15 +26,20 @@ from threadpoolctl import threadpool_limits
 
 # name, transA, transB, m, n, k -- keep in sync with train/kernels/shapes.go.
 SHAPES = [
-    ("resnet18.conv1.fwd", False, False, 64, 8192, 27),
-    ("resnet18.layer1.fwd", False, False, 64, 8192, 576),
-    ("resnet18.layer1.dW", False, True, 64, 576, 8192),
-    ("resnet18.layer1.dX", True, False, 576, 8192, 64),
-    ("resnet18.layer2.fwd", False, False, 128, 2048, 1152),
-    ("resnet18.layer3.fwd", False, False, 256, 512, 2304),
-    ("resnet18.layer3.dW", False, True, 256, 2304, 512),
-    ("resnet18.layer3.dX", True, False, 2304, 512, 256),
-    ("resnet18.layer4.fwd", False, False, 512, 128, 4608),
+    ("resnet18.conv1.fwd", False, False, 64, 1024, 27),
+    ("resnet18.layer1.fwd", False, False, 64, 1024, 576),
+    ("resnet18.layer1.dW", False, True, 64, 576, 1024),
+    ("resnet18.layer1.dX", True, False, 576, 1024, 64),
+    ("resnet18.layer2.fwd", False, False, 128, 256, 1152),
+    ("resnet18.layer2.dW", False, True, 128, 1152, 256),
+    ("resnet18.layer2.dX", True, False, 1152, 256, 128),
+    ("resnet18.layer3.fwd", False, False, 256, 256, 2304),
+    ("resnet18.layer3.dW", False, True, 256, 2304, 256),
+    ("resnet18.layer3.dX", True, False, 2304, 256, 256),
+    ("resnet18.layer4.fwd", False, False, 512, 256, 4608),
+    ("resnet18.layer4.dW", False, True, 512, 4608, 256),
+    ("resnet18.layer4.dX", True, False, 4608, 256, 512),
+    ("conv.64x8192x576", False, False, 64, 8192, 576),
     ("lenet.conv1.fwd", False, False, 6, 784, 75),
     ("lenet.conv2.fwd", False, False, 16, 100, 150),
     ("lenet.conv2.dW", False, True, 16, 150, 100),
@@ -69,6 +77,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--min-round", type=float, default=0.1, help="seconds per round")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--t2f", help="path of a t2f binary to measure on each shape too")
     args = ap.parse_args()
     rows = []
     for threads in [int(t) for t in args.threads.split(",")]:
@@ -86,15 +95,32 @@ def main():
                 ct = torch.empty((m, n))
                 t_pt = median_time(lambda: torch.mm(opa_t, opb_t, out=ct), args.rounds, args.min_round)
                 flops = 2.0 * m * n * k
-                rows.append({"shape": name, "threads": threads, "m": m, "n": n, "k": k,
-                             "trans_a": ta, "trans_b": tb,
-                             "numpy_gflops": flops / t_np / 1e9, "torch_gflops": flops / t_pt / 1e9})
+                row = {"shape": name, "threads": threads, "m": m, "n": n, "k": k,
+                       "trans_a": ta, "trans_b": tb,
+                       "numpy_gflops": flops / t_np / 1e9, "torch_gflops": flops / t_pt / 1e9}
+                if args.t2f:
+                    out = subprocess.run(
+                        [args.t2f, "bench", "gemm", "--json", "--shape", name, "--threads", str(threads),
+                         "--rounds", str(args.rounds), "--min-round", f"{args.min_round}s"],
+                        check=True, capture_output=True, text=True).stdout
+                    t2f = [r for r in json.loads(out) if r["shape"] == name][0]
+                    row["t2f_gflops"] = t2f["gflops"]
+                    row["t2f_kernel"] = t2f["kernel"]
+                    row["ratio_t2f_openblas"] = t2f["gflops"] / row["numpy_gflops"]
+                rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"{'shape':22s} {'thr':>3s} {'m':>5s} {'n':>5s} {'k':>5s}  numpy/OpenBLAS  torch.mm  (GFLOP/s)")
+    head = f"{'shape':22s} {'thr':>3s} {'m':>5s} {'n':>5s} {'k':>5s}  numpy/OpenBLAS  torch.mm"
+    if args.t2f:
+        head += "       t2f  t2f/OpenBLAS"
+    print(head + "  (GFLOP/s)")
     for r in rows:
-        print(f"{r['shape']:22s} {r['threads']:3d} {r['m']:5d} {r['n']:5d} {r['k']:5d}  {r['numpy_gflops']:14.1f}  {r['torch_gflops']:8.1f}")
+        line = (f"{r['shape']:22s} {r['threads']:3d} {r['m']:5d} {r['n']:5d} {r['k']:5d}"
+                f"  {r['numpy_gflops']:14.1f}  {r['torch_gflops']:8.1f}")
+        if args.t2f:
+            line += f"  {r['t2f_gflops']:8.1f}  {r['ratio_t2f_openblas']:12.2f}"
+        print(line)
 
 
 if __name__ == "__main__":

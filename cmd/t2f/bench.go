@@ -46,9 +46,10 @@ func newBenchGemmCommand() *cli.Command {
 		Usage: "measure float32 GEMM GFLOP/s on the convolution-shaped products of ResNet-18 and LeNet",
 		Description: `Times kernels.Gemm.Sgemm on the products the engine runs for convolutions
 (im2col lowering: forward W·col, weight gradient dY·colᵀ, input gradient Wᵀ·dY)
-of ResNet-18 32×32 (8 images per product) and LeNet (one image), LeNet's first
-linear layer and a square 1024³ product. Each figure is the median of --rounds
-rounds of about --min-round each.
+of ResNet-18 32×32 (images batched to at least 256 columns) and LeNet (one
+image), the 64×8192×576 reference product, LeNet's first linear layer and a
+square 1024³ product. Each figure is the median of --rounds rounds of about
+--min-round each.
 
 Without --threads it measures 1 thread and then all cores. The reference on the
 same machine is scripts/bench_gemm.py (numpy/OpenBLAS and torch.mm, 1 and 2 threads).
@@ -97,7 +98,7 @@ func runBenchGemm(c *cli.Context) error {
 	w := c.App.Writer
 	asJSON := c.Bool("json")
 	if !asJSON {
-		fmt.Fprintf(w, "%-22s %3s %-6s %5s %5s %5s %2s %10s %8s\n", "shape", "thr", "kernel", "m", "n", "k", "op", "median_ms", "GFLOP/s")
+		fmt.Fprintf(w, "%-20s %3s %-6s %5s %5s %5s %2s %10s %8s\n", "shape", "thr", "kernel", "m", "n", "k", "op", "median_ms", "GFLOP/s")
 	}
 	var rows []gemmBenchRow
 	for _, t := range threads {
@@ -113,7 +114,7 @@ func runBenchGemm(c *cli.Context) error {
 			}
 			rows = append(rows, row)
 			if !asJSON {
-				fmt.Fprintf(w, "%-22s %3d %-6s %5d %5d %5d %2s %10.3f %8.1f\n", row.Shape, t, row.Kernel, s.M, s.N, s.K, opName(s), row.MedianMs, row.GFLOPS)
+				fmt.Fprintf(w, "%-20s %3d %-6s %5d %5d %5d %2s %10.3f %8.1f\n", row.Shape, t, row.Kernel, s.M, s.N, s.K, opName(s), row.MedianMs, row.GFLOPS)
 			}
 		}
 	}

@@ -17,21 +17,27 @@ type GemmShape struct {
 func (s GemmShape) Flops() float64 { return 2 * float64(s.M) * float64(s.N) * float64(s.K) }
 
 // ConvGemmShapes lists the GEMMs of convolution layers as the engine lowers
-// them (im2col, 8 images of ResNet-18 32×32 per product, one LeNet image per
-// product): forward Y = W·col (NN), weight gradient dW = dY·colᵀ (NT), input
-// gradient dcol = Wᵀ·dY (TN), plus LeNet's first fully connected layer and a
-// square 1024³ product.
+// them (im2col; ResNet-18 32×32 with images batched until a product has at
+// least 256 columns; LeNet one image per product): forward Y = W·col (NN),
+// weight gradient dW = dY·colᵀ (NT), input gradient dcol = Wᵀ·dY (TN); plus
+// the reference shape (layer 1 over 8 images, 64×8192×576), LeNet's
+// first fully connected layer at batch 128 and a square 1024³ product.
 func ConvGemmShapes() []GemmShape {
 	return []GemmShape{
-		{"resnet18.conv1.fwd", false, false, 64, 8192, 27},
-		{"resnet18.layer1.fwd", false, false, 64, 8192, 576},
-		{"resnet18.layer1.dW", false, true, 64, 576, 8192},
-		{"resnet18.layer1.dX", true, false, 576, 8192, 64},
-		{"resnet18.layer2.fwd", false, false, 128, 2048, 1152},
-		{"resnet18.layer3.fwd", false, false, 256, 512, 2304},
-		{"resnet18.layer3.dW", false, true, 256, 2304, 512},
-		{"resnet18.layer3.dX", true, false, 2304, 512, 256},
-		{"resnet18.layer4.fwd", false, false, 512, 128, 4608},
+		{"resnet18.conv1.fwd", false, false, 64, 1024, 27},
+		{"resnet18.layer1.fwd", false, false, 64, 1024, 576},
+		{"resnet18.layer1.dW", false, true, 64, 576, 1024},
+		{"resnet18.layer1.dX", true, false, 576, 1024, 64},
+		{"resnet18.layer2.fwd", false, false, 128, 256, 1152},
+		{"resnet18.layer2.dW", false, true, 128, 1152, 256},
+		{"resnet18.layer2.dX", true, false, 1152, 256, 128},
+		{"resnet18.layer3.fwd", false, false, 256, 256, 2304},
+		{"resnet18.layer3.dW", false, true, 256, 2304, 256},
+		{"resnet18.layer3.dX", true, false, 2304, 256, 256},
+		{"resnet18.layer4.fwd", false, false, 512, 256, 4608},
+		{"resnet18.layer4.dW", false, true, 512, 4608, 256},
+		{"resnet18.layer4.dX", true, false, 4608, 256, 512},
+		{"conv.64x8192x576", false, false, 64, 8192, 576},
 		{"lenet.conv1.fwd", false, false, 6, 784, 75},
 		{"lenet.conv2.fwd", false, false, 16, 100, 150},
 		{"lenet.conv2.dW", false, true, 16, 150, 100},
