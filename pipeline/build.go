@@ -293,7 +293,7 @@ func Build(ctx context.Context, p Params, progress func(done, total int)) (*Resu
 	if err != nil {
 		w.Abort()
 		if errors.As(err, new(dataError)) {
-			cleanOut(p.Out) // bad input: leave nothing behind
+			cleanOut(p.Out, st.created) // bad input: leave nothing behind
 			return nil, errors.Unwrap(err)
 		}
 		return nil, err // interrupted or I/O: complete shards stay for a rerun
@@ -394,6 +394,7 @@ type outState struct {
 	existing []shards.ShardInfo
 	labels   []int32 // labels of the existing shards
 	next     int     // position in sel to continue from
+	created  bool    // Build created the directory
 }
 
 // prepareOut checks the output directory and decides between "already
@@ -401,6 +402,9 @@ type outState struct {
 // error when the directory holds something else.
 func prepareOut(dir string, build []byte, meta shards.Meta, shardRows int, skipBad bool, sel []int) (outState, error) {
 	var st outState
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		st.created = true
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return st, fmt.Errorf("pipeline: output directory: %w", err)
 	}
@@ -484,9 +488,9 @@ func resumeState(dir string, meta shards.Meta, shardRows int, sel []int) outStat
 	return st
 }
 
-// cleanOut removes everything a build writes, leaving dir as it was before
-// (removed if it is then empty).
-func cleanOut(dir string) {
+// cleanOut removes everything a build writes, and dir itself when the build
+// created it and it is now empty.
+func cleanOut(dir string, created bool) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		n := e.Name()
@@ -494,7 +498,9 @@ func cleanOut(dir string) {
 			_ = os.Remove(filepath.Join(dir, n))
 		}
 	}
-	_ = os.Remove(dir) // only succeeds when empty
+	if created {
+		_ = os.Remove(dir) // only succeeds when empty
+	}
 }
 
 func jsonEqual(a, b []byte) bool {

@@ -375,3 +375,18 @@ func TestBadImages(t *testing.T) {
 		})
 	}
 }
+
+func TestBadInputKeepsUserDir(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"a"}, 30, 4, 4, []string{"png"})
+	os.WriteFile(filepath.Join(root, "a", "img029.png"), []byte("junk"), 0o644)
+	out := t.TempDir() // exists and is empty before the build
+	_, err := Build(context.Background(), Params{Source: "imagefolder", Input: root, Size: 4, ShardRows: 7, Out: out}, nil)
+	if err == nil {
+		t.Fatal("junk image accepted")
+	}
+	ents, err := os.ReadDir(out)
+	if err != nil || len(ents) != 0 {
+		t.Errorf("user's --out after a failed build: %v, %v (want it present and empty)", ents, err)
+	}
+}
