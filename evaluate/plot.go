@@ -34,13 +34,16 @@ type series struct {
 }
 
 // densityLine turns values into a step line of a density histogram over
-// [lo, hi] with bins bins.
+// [lo, hi] with bins bins; values outside the range are left out (not
+// piled into the end bins) but still count in the normalisation.
 func densityLine(values []float64, lo, hi float64, bins int) plotter.XYs {
 	counts := make([]float64, bins)
 	w := (hi - lo) / float64(bins)
 	for _, v := range values {
-		b := int((v - lo) / w)
-		b = min(max(b, 0), bins-1)
+		if v < lo || v > hi {
+			continue // outside the plotted range; the density still divides by all values
+		}
+		b := min(int((v-lo)/w), bins-1)
 		counts[b]++
 	}
 	n := float64(len(values))
@@ -72,7 +75,7 @@ func histPlot(title, xlabel string, ss []series) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
-	p.Y.Label.Text = "density"
+	p.Y.Label.Text = "density (x range: 0.5–99.5% of all values)"
 	p.Legend.Top = true
 	for i, s := range ss {
 		l, err := plotter.NewLine(densityLine(s.values, lo, hi, 60))
