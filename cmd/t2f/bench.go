@@ -22,6 +22,7 @@ func newBenchCommand() *cli.Command {
 compare only with references measured in the same run (see docs/benchmarks.md).`,
 		Subcommands: []*cli.Command{
 			newBenchGemmCommand(),
+			newBenchTrainCommand(),
 		},
 	}
 }

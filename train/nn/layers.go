@@ -246,8 +246,8 @@ type maxPool struct {
 	be        backend.Backend
 	p         backend.PoolParams
 	reluInput bool
-	x     *backend.Tensor
-	y, dx *backend.Tensor
+	x         *backend.Tensor
+	y, dx     *backend.Tensor
 }
 
 func newMaxPool(be backend.Backend, k, stride, pad int) *maxPool {

@@ -36,6 +36,11 @@ type Config struct {
 	Tau        float32 // T2FNorm temperature; 0 means DefaultTau
 }
 
+// Resolve returns c with its zero fields set to their defaults, or an error
+// naming the first invalid field. New calls it; a CLI can call it first to
+// tell a usage error from a run-time one.
+func (c Config) Resolve() (Config, error) { return c.withDefaults() }
+
 // withDefaults fills zero fields and validates c.
 func (c Config) withDefaults() (Config, error) {
 	if c.Width == 0 {

@@ -2,9 +2,9 @@ package perf
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/t2f/t2f/train/backend"
@@ -14,22 +14,26 @@ import (
 
 // Config is one throughput measurement.
 type Config struct {
-	Model   nn.Config
-	Batch   int           // images per step, ≥ 2 (training BatchNorm)
-	Threads int           // CPU backend threads; 0 means 1
-	MinTime time.Duration // measure each phase at least this long; 0 means 3 s
-	Warmup  int           // untimed steps first; 0 means 2
-	Seed    uint64
+	Model    nn.Config
+	Batch    int           // images per step, ≥ 2 (training BatchNorm)
+	Threads  int           // CPU backend threads; 0 means 1
+	Rounds   int           // timed rounds per phase (the median is reported); 0 means 5
+	MinRound time.Duration // minimum duration of a round (at least one step); 0 means 1 s
+	Warmup   int           // untimed steps before each phase; 0 means 2
+	Seed     uint64
 }
 
-// Result holds the measured rates.
+// Result holds the measured rates (medians over rounds, with the extremes).
 type Result struct {
-	TrainImagesPerSec float64 `json:"train_images_per_s"`
-	InferImagesPerSec float64 `json:"infer_images_per_s"`
-	TrainSteps        int     `json:"train_steps"`
-	InferSteps        int     `json:"infer_steps"`
-	Backend           string  `json:"backend"`
-	Threads           int     `json:"threads"`
+	TrainImagesPerSec float64    `json:"train_images_per_s"`
+	InferImagesPerSec float64    `json:"infer_images_per_s"`
+	TrainMinMax       [2]float64 `json:"train_min_max"`
+	InferMinMax       [2]float64 `json:"infer_min_max"`
+	Rounds            int        `json:"rounds"`
+	Batch             int        `json:"batch"`
+	Backend           string     `json:"backend"`
+	Threads           int        `json:"threads"`
+	Params            int        `json:"params"`
 }
 
 // Bench is a model, optimiser and synthetic batch ready to be stepped.
@@ -90,53 +94,69 @@ func (b *Bench) InferStep() error {
 }
 
 // Measure builds cfg's model on a CPU backend and times training steps,
-// then inference steps, each for at least cfg.MinTime.
+// then inference steps: Warmup untimed steps, then Rounds rounds of at least
+// MinRound each.
 func Measure(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Threads == 0 {
 		cfg.Threads = 1
 	}
-	if cfg.MinTime == 0 {
-		cfg.MinTime = 3 * time.Second
+	if cfg.Rounds == 0 {
+		cfg.Rounds = 5
+	}
+	if cfg.MinRound == 0 {
+		cfg.MinRound = time.Second
 	}
 	if cfg.Warmup == 0 {
 		cfg.Warmup = 2
 	}
-	if cfg.Threads < 1 {
+	switch {
+	case cfg.Threads < 1:
 		return Result{}, fmt.Errorf("perf: %d threads, want at least 1", cfg.Threads)
+	case cfg.Rounds < 1:
+		return Result{}, fmt.Errorf("perf: %d rounds, want at least 1", cfg.Rounds)
 	}
 	be := cpu.New(cfg.Threads)
 	b, err := NewBench(be, cfg.Model, cfg.Batch, cfg.Seed)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Backend: be.Name(), Threads: cfg.Threads}
-	rate := func(step func() error) (float64, int, error) {
+	res := Result{Backend: be.Name(), Threads: cfg.Threads, Rounds: cfg.Rounds, Batch: cfg.Batch}
+	for _, p := range b.Model.Params() {
+		res.Params += p.Value.Numel()
+	}
+	phase := func(step func() error) (med float64, minmax [2]float64, err error) {
 		for range cfg.Warmup {
 			if err := step(); err != nil {
-				return 0, 0, err
+				return 0, minmax, err
 			}
 		}
-		start := time.Now()
-		n := 0
-		for n == 0 || time.Since(start) < cfg.MinTime {
-			if err := ctx.Err(); err != nil {
-				return 0, 0, err
+		rates := make([]float64, 0, cfg.Rounds)
+		for range cfg.Rounds {
+			start := time.Now()
+			n := 0
+			for n == 0 || time.Since(start) < cfg.MinRound {
+				if err := ctx.Err(); err != nil {
+					return 0, minmax, err
+				}
+				if err := step(); err != nil {
+					return 0, minmax, err
+				}
+				n++
 			}
-			if err := step(); err != nil {
-				return 0, 0, err
-			}
-			n++
+			rates = append(rates, float64(n*cfg.Batch)/time.Since(start).Seconds())
 		}
-		return float64(n*cfg.Batch) / time.Since(start).Seconds(), n, nil
+		slices.Sort(rates)
+		med = rates[len(rates)/2]
+		if len(rates)%2 == 0 {
+			med = (rates[len(rates)/2-1] + rates[len(rates)/2]) / 2
+		}
+		return med, [2]float64{rates[0], rates[len(rates)-1]}, nil
 	}
-	if res.TrainImagesPerSec, res.TrainSteps, err = rate(b.TrainStep); err != nil {
+	if res.TrainImagesPerSec, res.TrainMinMax, err = phase(b.TrainStep); err != nil {
 		return res, fmt.Errorf("perf: training: %w", err)
 	}
-	if res.InferImagesPerSec, res.InferSteps, err = rate(b.InferStep); err != nil {
+	if res.InferImagesPerSec, res.InferMinMax, err = phase(b.InferStep); err != nil {
 		return res, fmt.Errorf("perf: inference: %w", err)
-	}
-	if res.TrainSteps == 0 || res.InferSteps == 0 {
-		return res, errors.New("perf: no step completed")
 	}
 	return res, nil
 }

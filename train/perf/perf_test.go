@@ -72,13 +72,17 @@ func BenchmarkInfer(b *testing.B) {
 func TestMeasure(t *testing.T) {
 	res, err := Measure(context.Background(), Config{
 		Model: nn.Config{Arch: nn.ArchLeNet, InChannels: 1, Classes: 10},
-		Batch: 4, Threads: 2, MinTime: time.Millisecond, Warmup: 1, Seed: 1,
+		Batch: 4, Threads: 2, Rounds: 3, MinRound: time.Millisecond, Warmup: 1, Seed: 1,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !(res.TrainImagesPerSec > 0) || !(res.InferImagesPerSec > 0) || res.TrainSteps < 1 || res.InferSteps < 1 {
+	// PyTorch counts 61,706 parameters for the 1-channel LeNet.
+	if !(res.TrainImagesPerSec > 0) || !(res.InferImagesPerSec > 0) || res.Params != 61706 {
 		t.Fatalf("result %+v", res)
+	}
+	if !(res.TrainMinMax[0] <= res.TrainImagesPerSec && res.TrainImagesPerSec <= res.TrainMinMax[1]) {
+		t.Fatalf("median %v outside [min, max] %v", res.TrainImagesPerSec, res.TrainMinMax)
 	}
 	if _, err := Measure(context.Background(), Config{Model: nn.Config{Arch: nn.ArchLeNet, Classes: 10}, Batch: 1}); err == nil {
 		t.Fatal("batch 1: no error")

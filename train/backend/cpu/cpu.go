@@ -3,7 +3,6 @@ package cpu
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/kernels"
@@ -14,6 +13,7 @@ type Backend struct {
 	threads int
 	workers []worker
 	gemm    *kernels.Gemm // all threads, for the linear layers
+	team    *kernels.Team // the goroutines of parallel loops
 }
 
 // worker is the per-thread state: a single-threaded GEMM engine and scratch.
@@ -32,7 +32,7 @@ var _ backend.Backend = (*Backend)(nil)
 // (threads < 1 means 1).
 func New(threads int) *Backend {
 	threads = max(threads, 1)
-	b := &Backend{threads: threads, workers: make([]worker, threads), gemm: kernels.NewGemm(threads)}
+	b := &Backend{threads: threads, workers: make([]worker, threads), gemm: kernels.NewGemm(threads), team: kernels.NewTeam(threads)}
 	for i := range b.workers {
 		b.workers[i].gemm = kernels.NewGemm(1)
 	}
@@ -63,28 +63,11 @@ func grow(s []float32, n int) []float32 {
 }
 
 // parallel splits [0,n) into at most b.threads contiguous ranges of at least
-// grain items and runs fn on each, the first on the calling goroutine.
+// grain items and runs fn on each (kernels.Team: polling helpers, so a split
+// costs about a microsecond instead of a goroutine wake-up). w indexes the
+// per-worker scratch.
 func (b *Backend) parallel(n, grain int, fn func(w, lo, hi int)) {
-	parts := b.threads
-	if grain > 0 {
-		parts = min(parts, n/grain)
-	}
-	parts = max(1, min(parts, n))
-	if parts == 1 {
-		fn(0, 0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 1; w < parts; w++ {
-		lo, hi := w*n/parts, (w+1)*n/parts
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(w, lo, hi)
-		}()
-	}
-	fn(0, 0, n/parts)
-	wg.Wait()
+	b.team.For(n, grain, fn)
 }
 
 func mustShape(op string, t *backend.Tensor, want ...int) {
