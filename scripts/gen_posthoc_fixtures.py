@@ -126,8 +126,27 @@ def fc64(f, W, b):
     return f64(f) @ f64(W).T + f64(b)
 
 
+def softmax32(z, div=None):
+    """OpenOOD's softmaxes are float32 (torch). This is torch's CPU order,
+    made deterministic: z' = fl32(z/div), e = fl32(exp(z' - max)) with exp
+    evaluated in float64, s = float32 sum in class order, p = e * fl32(1/s)."""
+    z = np.asarray(z, np.float32)
+    if div is not None:
+        z = (z / np.float32(div)).astype(np.float32)
+    e = np.exp((z - z.max(1, keepdims=True)).astype(np.float64)).astype(np.float32)
+    s = np.zeros(len(z), np.float32)
+    for c in range(z.shape[1]):
+        s = (s + e[:, c]).astype(np.float32)
+    inv = (np.float32(1) / s).astype(np.float32)
+    return (e * inv[:, None]).astype(np.float32)
+
+
 def msp(z):
-    return softmax64(z).max(1)[0].numpy()
+    return softmax32(z).max(1).astype(np.float64)
+
+
+def msp_torch32(z):
+    return torch.softmax(torch.from_numpy(np.asarray(z, np.float32)), dim=1).max(1)[0].double().numpy()
 
 
 def mls(z):
@@ -139,14 +158,22 @@ def ebo(z, T):
 
 
 def gen(z, gamma, M):
-    # OpenOOD: sort p, keep the last M, -sum(p^g (1-p)^g). 1-p of the largest
-    # p is taken as the sum of the others (1 - p cancels when p ~ 1).
-    p = softmax64(z)
-    srt = torch.sort(p, dim=1)[0]
-    comp = 1 - srt
-    comp[:, -1] = srt[:, :-1].sum(1)
-    ps, qs = srt[:, -M:], comp[:, -M:]
-    return (-torch.sum(ps ** gamma * qs ** gamma, dim=1)).numpy()
+    """OpenOOD: sort p, keep the last M, -sum(p^g (1-p)^g), all float32;
+    powers via float64 rounded to float32, sum in class order."""
+    ps = np.sort(softmax32(z), axis=1)[:, -M:]
+    a = np.power(ps.astype(np.float64), gamma).astype(np.float32)
+    b = np.power((np.float32(1) - ps).astype(np.float32).astype(np.float64), gamma).astype(np.float32)
+    t = (a * b).astype(np.float32)
+    s = np.zeros(len(ps), np.float32)
+    for c in range(t.shape[1]):
+        s = (s + t[:, c]).astype(np.float32)
+    return -s.astype(np.float64)
+
+
+def gen_torch32(z, gamma, M):  # OpenOOD's code, torch float32 on the CPU
+    p = torch.softmax(torch.from_numpy(np.asarray(z, np.float32)), dim=1)
+    ps = torch.sort(p, dim=1)[0][:, -M:]
+    return (-torch.sum(ps ** gamma * (1 - ps) ** gamma, dim=1)).double().numpy()
 
 
 def react(val_feat, f, W, b, pct):
@@ -277,7 +304,7 @@ def residual(val_feat, f, W, b, dim):
 def klm(val_logits, z):
     import scipy.stats
     from sklearn.metrics import pairwise_distances_argmin_min
-    sm = softmax64(val_logits)
+    sm = torch.from_numpy(softmax32(val_logits)).double()
     preds = t64(val_logits).argmax(1)
     tmpl = []
     for i in range(C):
@@ -287,7 +314,7 @@ def klm(val_logits, z):
             tmpl.append(t)
         else:
             tmpl.append(sm[preds.eq(i)].mean(0).numpy())
-    p = softmax64(z).numpy()
+    p = softmax32(z).astype(np.float64)
     return -pairwise_distances_argmin_min(p, np.array(tmpl), metric=lambda a, q: scipy.stats.entropy(a, q))[1]
 
 
@@ -319,7 +346,7 @@ def nll_optimum(val_logits, val_labels):
 
 
 def temp_scaling(T, z):
-    return torch.softmax(t64(z) / T, dim=1).max(1)[0].numpy()
+    return softmax32(z, div=np.float32(T)).max(1).astype(np.float64)
 
 
 def fdbd(train_feat, W, f, z, distance_as_normalizer):
@@ -401,8 +428,8 @@ def fixture(out):
     def put(name, test, **extra):
         M[name] = {"test": [float(x) for x in test], **extra}
 
-    put("msp", msp(te["logits"]))
-    put("t2fnorm", msp(te["logits_ood"]))
+    put("msp", msp(te["logits"]), torch32=list(msp_torch32(te["logits"])))
+    put("t2fnorm", msp(te["logits_ood"]), torch32=list(msp_torch32(te["logits_ood"])))
     put("mls", mls(te["logits"]))
     trials, ch = aps(lambda hp, w: ebo(on(w)["logits"], hp[0]), [[1]])
     put("ebo", ebo(te["logits"], 1.0), aps={"trials": trials, "chosen": ch})
@@ -434,7 +461,9 @@ def fixture(out):
 
     trials, ch = aps(lambda hp, w: gen(on(w)["logits"], hp[0], hp[1]),
                      [[0.01, 0.1, 0.5, 1, 2, 5, 10], [10, 50, 100, 200, 500, 1000]])
-    put("gen", gen(te["logits"], 0.1, 100), aps={"trials": trials, "chosen": ch,
+    put("gen", gen(te["logits"], 0.1, 100), torch32=list(gen_torch32(te["logits"], 0.1, 100)),
+        ood_logits=list(gen(te["logits_ood"], 0.1, 100)),
+        ood_logits_torch32=list(gen_torch32(te["logits_ood"], 0.1, 100)), aps={"trials": trials, "chosen": ch,
                                                     "test": list(gen(te["logits"], ch[0], ch[1]))})
     put("klm", klm(va["logits"], te["logits"]))
 

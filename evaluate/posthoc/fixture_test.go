@@ -42,6 +42,9 @@ type methodExpect struct {
 	TemperatureFloat32 float64    `json:"temperature_float32"`
 	NLLOptimum         float64    `json:"nll_optimum"`
 	Bank               int        `json:"bank"`
+	Torch32            []float64  `json:"torch32"`
+	OODLogits          []float64  `json:"ood_logits"`
+	OODLogitsTorch32   []float64  `json:"ood_logits_torch32"`
 }
 
 type fixture struct {
@@ -112,6 +115,11 @@ func tolerance(name string) (rel, abs float64) {
 		return 0, 2e-5
 	case "nnguide":
 		return 2e-5, 1e-5
+	case "msp", "t2fnorm", "temp_scaling", "gen":
+		// float32 softmax (softmax32) against the script's float32 emulation.
+		return 2.5e-7, 1e-12
+	case "klm":
+		return 1e-6, 1e-9
 	default:
 		return 1e-9, 1e-11
 	}
@@ -207,6 +215,24 @@ func TestFixtureDefaults(t *testing.T) {
 				}
 				if math.Abs(T-want.TemperatureFloat32) > 1e-5*want.TemperatureFloat32 {
 					t.Errorf("temperature: got %.17g, torch LBFGS in float32 gives %.17g", T, want.TemperatureFloat32)
+				}
+			case "msp", "t2fnorm":
+				// torch's own float32 softmax: same values, same saturated samples.
+				compareScores(t, name+" vs torch float32", got, want.Torch32, 1.2e-7, 0)
+				if a, b := countEq(got, 1), countEq(want.Torch32, 1); a != b {
+					t.Errorf("%d scores saturate at exactly 1, torch float32 has %d", a, b)
+				}
+			case "gen":
+				compareScores(t, "gen vs torch float32", got, want.Torch32, 5e-7, 1e-12)
+				ood := &Data{N: d.N, C: d.C, Logits: fx.logitsOOD}
+				got, err := s.Score(ood)
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareScores(t, "gen on T2FNorm logits", got, want.OODLogits, rel, abs)
+				compareScores(t, "gen on T2FNorm logits vs torch float32", got, want.OODLogitsTorch32, 5e-7, 1e-12)
+				if a, b := countEq(got, 0), countEq(want.OODLogitsTorch32, 0); a != b {
+					t.Errorf("gen on T2FNorm logits: %d scores are exactly 0, torch float32 has %d", a, b)
 				}
 			case "nnguide":
 				if n := s.(*nnguide).bank.n; n != want.Bank {
@@ -312,4 +338,14 @@ func testAUROC(scores []float64, labels []int32) float64 {
 		}
 	}
 	return num / den
+}
+
+func countEq(x []float64, v float64) int {
+	n := 0
+	for _, a := range x {
+		if a == v {
+			n++
+		}
+	}
+	return n
 }

@@ -5,18 +5,19 @@ import (
 	"slices"
 )
 
-// msp is MSP (OpenOOD BasePostprocessor): score = max_c softmax(z)_c.
-// t2fnorm is the same computation on the logits the caller passes (for a
-// T2FNorm model: logits_ood = W·f/τ + b).
+// msp is MSP (OpenOOD BasePostprocessor): score = max_c softmax(z)_c, in
+// float32 like OpenOOD (softmax32). t2fnorm is the same computation on the
+// logits the caller passes (for a T2FNorm model: logits_ood = W·f/τ + b).
 type msp struct{ name string }
 
 func (m *msp) Name() string          { return m.name }
 func (m *msp) Needs() Needs          { return Needs{Logits: true} }
 func (m *msp) Fit(in FitInput) error { return nil }
 func (m *msp) Score(d *Data) ([]float64, error) {
-	return scoreRows(m.name, d, func(z []float32, p []float64) float64 {
-		softmaxInto(p, z, 1)
-		return slices.Max(p)
+	p32 := make([]float32, max(d.C, 0))
+	return scoreRows(m.name, d, func(z []float32, _ []float64) float64 {
+		softmax32(p32, z, 1)
+		return float64(slices.Max(p32))
 	})
 }
 
@@ -76,8 +77,9 @@ func (e *ebo) Score(d *Data) ([]float64, error) {
 }
 
 // gen is GEN: with p = softmax(z) sorted ascending and its last M entries
-// kept, score = −Σ p^γ (1−p)^γ. For the largest p, 1−p is computed as the
-// sum of the other probabilities (no cancellation when p ≈ 1). gamma default 0.1, M default 100; sweep
+// kept, score = −Σ p^γ (1−p)^γ, in float32 like OpenOOD (softmax32; powers
+// rounded to float32, products and the sum in float32): p saturated at 1
+// contributes exactly 0. gamma default 0.1, M default 100; sweep
 // gamma [0.01 0.1 0.5 1 2 5 10] × M [10 50 100 200 500 1000]; APS on.
 type gen struct{ params }
 
@@ -108,24 +110,17 @@ func (g *gen) Set(v ...float64) error {
 }
 func (g *gen) Score(d *Data) ([]float64, error) {
 	gamma, M := g.vals[0], int(g.vals[1])
-	return scoreRows("gen", d, func(z []float32, p []float64) float64 {
-		softmaxInto(p, z, 1)
-		slices.Sort(p)
-		// 1 − p of the largest entry is Σ of the others, without cancellation.
-		var rest float64
-		for _, v := range p[:len(p)-1] {
-			rest += v
+	p32 := make([]float32, max(d.C, 0))
+	return scoreRows("gen", d, func(z []float32, _ []float64) float64 {
+		softmax32(p32, z, 1)
+		slices.Sort(p32)
+		var s float32
+		for _, v := range p32[max(0, len(p32)-M):] {
+			a := float32(math.Pow(float64(v), gamma))
+			b := float32(math.Pow(float64(1-v), gamma))
+			s += a * b
 		}
-		top := p[max(0, len(p)-M):]
-		var s float64
-		for i, v := range top {
-			q := 1 - v
-			if i == len(top)-1 {
-				q = rest
-			}
-			s += math.Pow(v, gamma) * math.Pow(q, gamma)
-		}
-		return -s
+		return -float64(s)
 	})
 }
 
@@ -164,7 +159,9 @@ func (g *gradNorm) Score(d *Data) ([]float64, error) {
 // klm is KL matching: on ID val, template q_c = mean softmax of the samples
 // whose argmax is c (one-hot e_c when there is none); score = −min_c KL(p‖q_c)
 // with scipy.stats.entropy semantics (both renormalised, natural log,
-// p·log(p/q) = 0 where p = 0 and +Inf where q = 0 < p).
+// p·log(p/q) = 0 where p = 0 and +Inf where q = 0 < p). Softmaxes are
+// float32 like OpenOOD's (softmax32), so the zeros of saturated samples are
+// OpenOOD's; the means and the KL are float64.
 type klm struct {
 	C         int
 	templates [][]float64
@@ -183,14 +180,14 @@ func (k *klm) Fit(in FitInput) error {
 	for c := range sum {
 		sum[c] = make([]float64, C)
 	}
-	p := make([]float64, C)
+	p := make([]float32, C)
 	for i := 0; i < v.N; i++ {
 		z := v.Logits[i*C : (i+1)*C]
-		softmaxInto(p, z, 1)
+		softmax32(p, z, 1)
 		c := argmax32(z)
 		cnt[c]++
 		for j, x := range p {
-			sum[c][j] += x
+			sum[c][j] += float64(x)
 		}
 	}
 	for c := range sum {
@@ -217,8 +214,10 @@ func (k *klm) Score(d *Data) ([]float64, error) {
 	if err := d.sameShape("klm", "scored data", 0, k.C); err != nil {
 		return nil, err
 	}
+	p32 := make([]float32, k.C)
 	return scoreRows("klm", d, func(z []float32, p []float64) float64 {
-		softmaxInto(p, z, 1)
+		softmax32(p32, z, 1)
+		row64(p, p32)
 		best := math.Inf(1)
 		for _, q := range k.templates {
 			best = min(best, entropyKL(p, q))
@@ -250,7 +249,9 @@ func entropyKL(p, q []float64) float64 {
 
 // tempScale is temperature scaling: T fitted on ID-val logits by OpenOOD's
 // procedure (T₀ = 1.5, torch LBFGS lr 0.01, max_iter 50, no line search,
-// minimising the mean cross-entropy of z/T), score = max softmax(z/T).
+// minimising the mean cross-entropy of z/T), score = max softmax(z/T) in
+// float32 (z/T rounded to float32 first, as torch divides the logits by the
+// float32 parameter).
 // OpenOOD's LBFGS stops after 50 damped steps, well short of the NLL optimum;
 // fitTemperatureLBFGS replays those steps exactly (docs/posthoc.md).
 type tempScale struct {
@@ -282,9 +283,11 @@ func (t *tempScale) Score(d *Data) ([]float64, error) {
 	if err := d.sameShape("temp_scaling", "scored data", 0, t.C); err != nil {
 		return nil, err
 	}
-	return scoreRows("temp_scaling", d, func(z []float32, p []float64) float64 {
-		softmaxInto(p, z, t.T)
-		return slices.Max(p)
+	p32 := make([]float32, t.C)
+	T := float32(t.T)
+	return scoreRows("temp_scaling", d, func(z []float32, _ []float64) float64 {
+		softmax32(p32, z, T)
+		return float64(slices.Max(p32))
 	})
 }
 

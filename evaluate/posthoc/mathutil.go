@@ -18,23 +18,6 @@ func logSumExp(z []float64) float64 {
 	return m + math.Log(s)
 }
 
-// softmaxInto writes softmax(z/T) into p (len C) in float64.
-func softmaxInto(p []float64, z []float32, T float64) {
-	m := math.Inf(-1)
-	for _, v := range z {
-		m = max(m, float64(v)/T)
-	}
-	var s float64
-	for c, v := range z {
-		e := math.Exp(float64(v)/T - m)
-		p[c] = e
-		s += e
-	}
-	for c := range p {
-		p[c] /= s
-	}
-}
-
 // row64 converts one float32 row to float64 into dst.
 func row64(dst []float64, src []float32) []float64 {
 	dst = dst[:len(src)]
@@ -106,4 +89,31 @@ func colMeans(x []float32, n, d int) []float64 {
 		m[j] /= float64(n)
 	}
 	return m
+}
+
+// softmax32 is softmax(z·scale) in float32 the way torch's CPU kernel orders
+// it: z'_c = fl32(z_c·scale) (scale 1: z itself), m = max z', e_c =
+// fl32(exp(z'_c − m)), s = Σ_c e_c summed in float32 in class order, and
+// p_c = e_c·fl32(1/s). OpenOOD's softmax scores are float32, so confident
+// samples saturate at exactly 1 (and far classes at exactly 0); computing
+// them in float64 would break OpenOOD's ties.
+func softmax32(p, z []float32, div float32) {
+	m := float32(math.Inf(-1))
+	for c, v := range z {
+		if div != 1 {
+			v /= div
+		}
+		p[c] = v
+		m = max(m, v)
+	}
+	var s float32
+	for c, v := range p {
+		e := float32(math.Exp(float64(v - m)))
+		p[c] = e
+		s += e
+	}
+	inv := 1 / s
+	for c := range p {
+		p[c] *= inv
+	}
 }
