@@ -22,7 +22,9 @@ steps per timed run so a run lasts at least --min-run seconds, then
 1024×1024×1024 float32 matmul (GFLOP/s, same thread count; before and
 after the models) is measured in the same process as the machine reference: on an idle 2-core machine the
 2-thread figure is about twice the 1-thread one; if not, the machine was
-busy and the 2-thread numbers are low.
+busy and the 2-thread numbers are low. The 1-minute load average at the start and
+after each thread count is recorded too (on 2 cores, anything above ~1
+besides this script means contention; OpenMP's 2-thread runs then collapse).
 
 Models (names as in torch_models.py; the Go engine's `t2f bench train`
 measures the same shapes):
@@ -152,7 +154,7 @@ def main():
         "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(), "batch": args.batch, "repeats": args.repeats,
         "command": " ".join(["/usr/bin/python3"] + sys.argv),
-        "gemm_1024_gflops": {}, "results": [],
+        "gemm_1024_gflops": {}, "loadavg_1min": [round(os.getloadavg()[0], 2)], "results": [],
     }
     for t in threads:
         env = dict(os.environ, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
@@ -161,6 +163,7 @@ def main():
         r = json.loads(subprocess.run(argv, env=env, check=True, stdout=subprocess.PIPE).stdout)
         out["gemm_1024_gflops"][str(t)] = [r["gemm_1024_gflops"], r["gemm_1024_gflops_after"]]
         out["results"].extend(r["results"])
+        out["loadavg_1min"].append(round(os.getloadavg()[0], 2))
     # One result per line: readable and still one JSON object.
     results = out.pop("results")
     head = json.dumps(out)[:-1]
