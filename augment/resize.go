@@ -108,6 +108,7 @@ type resizer struct {
 	h, v coeffs
 	tmp  []uint8
 	out  []uint8
+	acc  []int32 // one output row of the vertical pass
 }
 
 // resize resamples the box (top, left, bh, bw) of the HWC image src (width w,
@@ -133,6 +134,18 @@ func (r *resizer) resize(src []uint8, w, c, top, left, bh, bw, oh, ow int) []uin
 			for xx := range ow {
 				xmin, n := r.h.bounds[2*xx], r.h.bounds[2*xx+1]
 				k := r.h.k[xx*ks : xx*ks+n]
+				if c == 3 { // all three channels in one pass over the taps
+					s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
+					px := srow[xmin*3 : (xmin+n)*3]
+					for i, kv := range k {
+						p := px[3*i : 3*i+3 : 3*i+3]
+						s0 += int32(p[0]) * kv
+						s1 += int32(p[1]) * kv
+						s2 += int32(p[2]) * kv
+					}
+					drow[xx*3], drow[xx*3+1], drow[xx*3+2] = clip8(s0), clip8(s1), clip8(s2)
+					continue
+				}
 				for ch := range c {
 					s := int32(1 << (precisionBits - 1))
 					p := xmin*c + ch
@@ -153,18 +166,26 @@ func (r *resizer) resize(src []uint8, w, c, top, left, bh, bw, oh, ow int) []uin
 		return r.out
 	}
 	ks := r.v.ksize
+	r.acc = grow(r.acc, ow*c)
 	for yy := range oh {
 		ymin, n := r.v.bounds[2*yy]-rowOff, r.v.bounds[2*yy+1]
 		k := r.v.k[yy*ks : yy*ks+n]
 		drow := r.out[yy*ow*c : (yy+1)*ow*c]
-		for x := range drow {
-			s := int32(1 << (precisionBits - 1))
-			p := ymin*stride + x
-			for _, kv := range k {
-				s += int32(in[p]) * kv
-				p += stride
+		// Accumulate tap by tap over whole rows (sequential reads); the
+		// integer sums are the same as PIL's per-pixel loop.
+		acc := r.acc[:len(drow)]
+		for x := range acc {
+			acc[x] = 1 << (precisionBits - 1)
+		}
+		for i, kv := range k {
+			src := in[(ymin+i)*stride:]
+			src = src[:len(acc)]
+			for x, v := range src {
+				acc[x] += int32(v) * kv
 			}
-			drow[x] = clip8(s)
+		}
+		for x, v := range acc {
+			drow[x] = clip8(v)
 		}
 	}
 	return r.out

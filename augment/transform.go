@@ -281,6 +281,10 @@ func (a *Augmenter) Apply(dst []float32, img []uint8, p Params) error {
 func (a *Augmenter) normalize(dst []float32, src []uint8, h, w int, flip bool) {
 	c := a.in.C
 	plane := h * w
+	if c == 3 && a.outC == 3 {
+		a.normalize3(dst, src, h, w, flip)
+		return
+	}
 	for k := range a.outC {
 		t := a.luts[k]
 		out := dst[k*plane : (k+1)*plane]
@@ -294,6 +298,33 @@ func (a *Augmenter) normalize(dst []float32, src []uint8, h, w int, flip bool) {
 			for x := range row {
 				row[x] = t[srow[s]]
 				s += step
+			}
+		}
+	}
+}
+
+// normalize3 is normalize for RGB: one pass over the pixels writes all three
+// planes.
+func (a *Augmenter) normalize3(dst []float32, src []uint8, h, w int, flip bool) {
+	plane := h * w
+	t0, t1, t2 := a.luts[0], a.luts[1], a.luts[2]
+	d0, d1, d2 := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
+	for y := range h {
+		r0, r1, r2 := d0[y*w:(y+1)*w], d1[y*w:(y+1)*w], d2[y*w:(y+1)*w]
+		r1, r2 = r1[:len(r0)], r2[:len(r0)]
+		srow := src[y*w*3 : (y+1)*w*3]
+		if !flip {
+			srow = srow[:3*len(r0)]
+			for x := range r0 {
+				px := srow[3*x : 3*x+3 : 3*x+3]
+				r0[x], r1[x], r2[x] = t0[px[0]], t1[px[1]], t2[px[2]]
+			}
+		} else {
+			s := (w - 1) * 3
+			for x := range r0 {
+				px := srow[s : s+3 : s+3]
+				r0[x], r1[x], r2[x] = t0[px[0]], t1[px[1]], t2[px[2]]
+				s -= 3
 			}
 		}
 	}
