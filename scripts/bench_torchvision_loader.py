@@ -6,7 +6,9 @@ Measures images/s of OpenOOD's small-image training transform
   * torchvision's DataLoader over PIL images (what OpenOOD runs), num_workers 0 and 2;
   * a vectorised uint8 torch version (pad, gather the crops, flip, normalise a whole batch at once),
     one thread — the fastest reasonable Python baseline.
-for 32×32×3 (CIFAR constants) and 28×28×1 (MNIST, single-channel 'L' images, mean = std = 0.5).
+for 32×32×3 (CIFAR constants) and 28×28×1 (MNIST, single-channel 'L' images, mean = std = 0.5);
+and the ImageNet transform (RandomResizedCrop(224) + flip + ToTensor + Normalize) on 256×320 RGB PIL
+images in one process.
 
 Run:  /usr/bin/python3 scripts/bench_torchvision_loader.py [--images 10000] [--repeat 3]
 then, in the same session, the Go side:
@@ -102,6 +104,15 @@ def bench_vectorised(arr, labels, norm):
     return n
 
 
+def bench_resized_crop(arr):
+    """RandomResizedCrop(224) + flip + ToTensor + Normalize on PIL images, one process, no DataLoader."""
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)])
+    for a in arr:
+        tf(Image.fromarray(a, "RGB"))
+    return len(arr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=10000)
@@ -116,11 +127,15 @@ def main():
         for label, fn in (("dataloader-0-workers", lambda: bench_dataloader(arr, labels, norm, 0)),
                           ("dataloader-2-workers", lambda: bench_dataloader(arr, labels, norm, 2)),
                           ("vectorised-uint8-1-thread", lambda: bench_vectorised(arr, labels, norm))):
-            runs = [timed(fn) for _ in range(args.repeat)]
-            wall, cpu = [r[0] for r in runs], [r[1] for r in runs]
-            print(f"{name} {label}: median {statistics.median(wall):,.0f} images/s, "
-                  f"{statistics.median(cpu):,.0f} images/cpu-s  runs "
-                  + " ".join(f"{w:,.0f}/{c:,.0f}" for w, c in runs), flush=True)
+            report(f"{name} {label}", [timed(fn) for _ in range(args.repeat)])
+    arr = rng.randint(0, 256, size=(300, 256, 320, 3), dtype=np.uint8)
+    report("256x320x3 resized-crop-224-pil-1-process", [timed(lambda: bench_resized_crop(arr)) for _ in range(args.repeat)])
+
+
+def report(what, runs):
+    wall, cpu = [r[0] for r in runs], [r[1] for r in runs]
+    print(f"{what}: median {statistics.median(wall):,.0f} images/s, {statistics.median(cpu):,.0f} images/cpu-s  runs "
+          + " ".join(f"{w:,.0f}/{c:,.0f}" for w, c in runs), flush=True)
 
 
 if __name__ == "__main__":
