@@ -18,12 +18,20 @@ file is one of train/testdata/torch/*.safetensors: the initial state
 compared with "logits"; then the "step3." state, if present, is loaded and
 the eval-mode logits compared with "eval_logits".
 
+With --init-stats the checkpoint is taken to be freshly initialised: each
+float tensor of at least 1,000 elements is compared with the same tensor of a
+PyTorch-initialised model (its own default init for LeNet/ResNet18_32x32,
+torchvision's for ResNet18_224x224/ResNet50): the standard deviations and
+the means must agree within five sampling standard errors; constant
+tensors (BN weight 1, bias 0, running stats) must be equal.
+
 Exit status 0 when the load and the forward succeed (and, with --fixture,
 the logits match to 1e-4 relative), 1 otherwise; the first problem is
 printed.
 """
 import argparse
 import json
+import math
 import os
 import struct
 import sys
@@ -106,6 +114,36 @@ def close(name, got, want, rtol=1e-4):
     return ok
 
 
+def init_stats(args, tensors, classes, channels):
+    torch.manual_seed(0)
+    ref = tm.build(args.model, num_classes=classes, width=args.width, channels=channels,
+                   t2fnorm=args.t2fnorm, tau=1.0).state_dict()
+    ok, compared = True, 0
+    for name, want in ref.items():
+        got = tensors[name]
+        if not want.is_floating_point() or name == "tau":
+            continue
+        if want.numel() > 1 and want.std() == 0:
+            if not torch.equal(got, want):
+                print("%-40s constant %g in PyTorch, differs here" % (name, want.flatten()[0].item()))
+                ok = False
+            continue
+        if want.numel() < 1000:
+            continue
+        compared += 1
+        n = want.numel()
+        ratio = got.std().item() / want.std().item()
+        dmean = abs(got.mean().item() - want.mean().item()) / want.std().item()
+        # Five sampling standard errors of a std ratio (~1/sqrt(n)) and of a
+        # difference of means (sqrt(2/n) std): a wrong init (e.g. uniform
+        # fan_in vs normal fan_out) is off by far more.
+        if abs(ratio - 1) > max(0.02, 5 / math.sqrt(n)) or dmean > 5 * math.sqrt(2 / n):
+            print("%-40s n %d, std ratio %.3f, mean offset %.3f std: NOT PyTorch's initialisation" % (name, n, ratio, dmean))
+            ok = False
+    print("init stats: %d tensors compared, %s" % (compared, "ok" if ok else "MISMATCH"))
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("file")
@@ -114,6 +152,8 @@ def main():
     ap.add_argument("--t2fnorm", action="store_true")
     ap.add_argument("--size", type=int, default=0, help="input side for the forward (default: 28 lenet, else 32)")
     ap.add_argument("--fixture", action="store_true", help="the file is a gen_torch_fixtures.py model fixture")
+    ap.add_argument("--init-stats", action="store_true",
+                    help="compare the weight distributions with PyTorch's initialisation")
     args = ap.parse_args()
     torch.set_num_threads(1)
     try:
@@ -129,6 +169,8 @@ def main():
                     raise ValueError("forward produced non-finite logits")
             print("loaded %d tensors strictly into %s%s (classes %d, channels %d); eval forward %s ok"
                   % (len(tensors), args.model, " + T2FNormNet" if args.t2fnorm else "", classes, channels, list(y.shape)))
+            if args.init_stats:
+                return 0 if init_stats(args, tensors, classes, channels) else 1
             return 0
         init = {k: v for k, v in tensors.items()
                 if k not in FIXTURE_KEYS and not k.startswith(("grad.", "step3."))}

@@ -657,7 +657,8 @@ func Marshal(tensors []Tensor, meta map[string]string) ([]byte, error) {
 
 // Write writes tensors and meta (nil: no "__metadata__") to path atomically:
 // the bytes go to a temporary file in path's directory, which is fsynced and
-// renamed to path. On error path is untouched and the temporary file removed.
+// renamed to path, with mode 0644. On error path is untouched and the
+// temporary file removed.
 func Write(path string, tensors []Tensor, meta map[string]string) (err error) {
 	if _, err := Header(tensors, meta); err != nil {
 		return fmt.Errorf("safetensors: write %q: %w", path, err)
@@ -678,6 +679,10 @@ func Write(path string, tensors []Tensor, meta map[string]string) (err error) {
 		return fmt.Errorf("safetensors: write %q: %w", path, err)
 	}
 	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("safetensors: write %q: %w", path, err)
+	}
+	// os.CreateTemp makes the file 0600; a checkpoint is an ordinary file.
+	if err := tmp.Chmod(0o644); err != nil {
 		return fmt.Errorf("safetensors: write %q: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {

@@ -156,6 +156,9 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	if len(ents) != 1 {
 		t.Errorf("directory holds %d entries after Write, want 1 (temporary file left?)", len(ents))
 	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("written file mode %v (err %v), want -rw-r--r--", st.Mode(), err)
+	}
 }
 
 func mustTensor(t *testing.T, f *File, name string) *Tensor {
