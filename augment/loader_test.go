@@ -66,6 +66,12 @@ func runEpoch(t *testing.T, l *Loader, epoch, pos int) []batchCopy {
 	for {
 		b, err := it.Next()
 		if err == io.EOF {
+			if err := it.Close(); err != nil {
+				t.Fatalf("Close after the epoch: %v", err)
+			}
+			if _, err := it.Next(); err == nil {
+				t.Fatal("Next after Close returned a batch")
+			}
 			break
 		}
 		if err != nil {
