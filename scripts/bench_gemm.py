@@ -78,7 +78,22 @@ def main():
     ap.add_argument("--min-round", type=float, default=0.1, help="seconds per round")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--t2f", help="path of a t2f binary to measure on each shape too")
+    ap.add_argument("--sweeps", type=int, default=1,
+                    help="repeat the whole sweep; report per-shape medians over sweeps (noisy machines)")
     args = ap.parse_args()
+    sweeps = [sweep(args) for _ in range(args.sweeps)]
+    rows = []
+    for i, first in enumerate(sweeps[0]):
+        row = dict(first)
+        for key in ("numpy_gflops", "torch_gflops", "t2f_gflops", "ratio_t2f_openblas"):
+            if key in row:
+                row[key] = statistics.median(s[i][key] for s in sweeps)
+        row["sweeps"] = len(sweeps)
+        rows.append(row)
+    report(args, rows)
+
+
+def sweep(args):
     rows = []
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
@@ -108,6 +123,10 @@ def main():
                     row["t2f_kernel"] = t2f["kernel"]
                     row["ratio_t2f_openblas"] = t2f["gflops"] / row["numpy_gflops"]
                 rows.append(row)
+    return rows
+
+
+def report(args, rows):
     if args.json:
         print(json.dumps(rows, indent=1))
         return
