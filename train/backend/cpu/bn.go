@@ -57,7 +57,7 @@ func affine(x, y []float32, a, c float32, relu bool) {
 	y = y[:len(x)]
 	if relu {
 		for i, v := range x {
-			y[i] = max(v*a+c, 0)
+			y[i] = relu32(v*a + c)
 		}
 		return
 	}
@@ -143,26 +143,14 @@ func (b *Backend) BatchNormBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, d
 			var sum, dot float64
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
-				xr, dr, dxr := xd[o:o+hw], dyd[o:o+hw], dxd[o:o+hw]
+				var s, d float32
 				if relu {
-					// dx holds the masked gradient until it is overwritten below.
-					reluMask(yd[o:o+hw], dr, dxr)
-					dr = dxr
+					s, d = sumDotMasked(xd[o:o+hw], dyd[o:o+hw], yd[o:o+hw], m)
+				} else {
+					s, d = sumDot(xd[o:o+hw], dyd[o:o+hw], m)
 				}
-				var s0, s1, d0, d1 float32
-				j := 0
-				for ; j+2 <= hw; j += 2 {
-					s0 += dr[j]
-					s1 += dr[j+1]
-					d0 += (xr[j] - m) * dr[j]
-					d1 += (xr[j+1] - m) * dr[j+1]
-				}
-				for ; j < hw; j++ {
-					s0 += dr[j]
-					d0 += (xr[j] - m) * dr[j]
-				}
-				sum += float64(s0 + s1)
-				dot += float64(d0 + d1)
+				sum += float64(s)
+				dot += float64(d)
 			}
 			invstd := float64(si[ch])
 			dgd[ch] = float32(dot * invstd)
@@ -173,13 +161,59 @@ func (b *Backend) BatchNormBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, d
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
 				xr, dr, dxr := xd[o:o+hw], dyd[o:o+hw], dxd[o:o+hw]
+				dr = dr[:len(xr)]
+				dxr = dxr[:len(xr)]
 				if relu {
-					dr = dxr // the masked gradient
+					yr := yd[o : o+hw]
+					yr = yr[:len(xr)]
+					for j, xv := range xr {
+						dxr[j] = (keepIf(dr[j], yr[j]) - gm - (xv-m)*k) * w
+					}
+					continue
 				}
-				for j := range xr {
-					dxr[j] = (dr[j] - gm - (xr[j]-m)*k) * w
+				for j, xv := range xr {
+					dxr[j] = (dr[j] - gm - (xv-m)*k) * w
 				}
 			}
 		}
 	})
+}
+
+// sumDot returns Σdy and Σ(x−m)·dy over one plane.
+func sumDot(x, dy []float32, m float32) (float32, float32) {
+	dy = dy[:len(x)]
+	var s0, s1, d0, d1 float32
+	j := 0
+	for ; j+2 <= len(x); j += 2 {
+		s0 += dy[j]
+		s1 += dy[j+1]
+		d0 += (x[j] - m) * dy[j]
+		d1 += (x[j+1] - m) * dy[j+1]
+	}
+	for ; j < len(x); j++ {
+		s0 += dy[j]
+		d0 += (x[j] - m) * dy[j]
+	}
+	return s0 + s1, d0 + d1
+}
+
+// sumDotMasked is sumDot of dy masked by y > 0 (the fused ReLU's gradient).
+func sumDotMasked(x, dy, y []float32, m float32) (float32, float32) {
+	dy = dy[:len(x)]
+	y = y[:len(x)]
+	var s0, s1, d0, d1 float32
+	j := 0
+	for ; j+2 <= len(x); j += 2 {
+		g0, g1 := keepIf(dy[j], y[j]), keepIf(dy[j+1], y[j+1])
+		s0 += g0
+		s1 += g1
+		d0 += (x[j] - m) * g0
+		d1 += (x[j+1] - m) * g1
+	}
+	for ; j < len(x); j++ {
+		g := keepIf(dy[j], y[j])
+		s0 += g
+		d0 += (x[j] - m) * g
+	}
+	return s0 + s1, d0 + d1
 }

@@ -90,7 +90,7 @@ func epilogue(y, bias []float32, oc, p int, relu bool) {
 		}
 		if relu {
 			for i, v := range row {
-				row[i] = max(v+bv, 0)
+				row[i] = relu32(v + bv)
 			}
 		} else {
 			for i := range row {

@@ -151,8 +151,9 @@ func (b *Backend) ReLU(x, y *backend.Tensor) {
 	mustNumel("relu", x, y)
 	xd, yd := Data(x), Data(y)
 	b.parallel(len(xd), elemGrain, func(_, lo, hi int) {
+		ys := yd[lo:hi]
 		for i, v := range xd[lo:hi] {
-			yd[lo+i] = max(v, 0)
+			ys[i] = relu32(v)
 		}
 	})
 }
@@ -171,11 +172,7 @@ func reluMask(y, dy, dx []float32) {
 	dy = dy[:len(y)]
 	dx = dx[:len(y)]
 	for i, v := range y {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
-		}
+		dx[i] = keepIf(dy[i], v)
 	}
 }
 
@@ -200,7 +197,7 @@ func (b *Backend) AddReLU(a, c, y *backend.Tensor) {
 	b.parallel(len(ad), elemGrain, func(_, lo, hi int) {
 		cs, ys := cd[lo:hi], yd[lo:hi]
 		for i, v := range ad[lo:hi] {
-			ys[i] = max(v+cs[i], 0)
+			ys[i] = relu32(v + cs[i])
 		}
 	})
 }

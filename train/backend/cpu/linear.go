@@ -30,7 +30,7 @@ func (b *Backend) LinearForward(x, w, bias, y *backend.Tensor, relu bool) {
 		}
 		if relu {
 			for j, v := range row {
-				row[j] = max(v, 0)
+				row[j] = relu32(v)
 			}
 		}
 	}

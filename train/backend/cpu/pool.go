@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/t2f/t2f/train/backend"
 )
@@ -33,43 +34,19 @@ func (b *Backend) MaxPool2dForward(x, y *backend.Tensor, p backend.PoolParams) {
 	})
 }
 
-// pool2x2 is the 2×2 stride-2 unpadded case (LeNet): first maximum of
-// (a, b / c, d) in row-major order, NaN winning.
+// pool2x2 is the 2×2 stride-2 unpadded case (LeNet); Go's max propagates
+// NaN like PyTorch's pooling.
 func pool2x2(xp, yp []float32, w, oh, ow int) {
 	for oy := 0; oy < oh; oy++ {
 		r0 := xp[2*oy*w : 2*oy*w+2*ow]
 		r1 := xp[(2*oy+1)*w : (2*oy+1)*w+2*ow]
 		out := yp[oy*ow : (oy+1)*ow]
+		r0 = r0[:2*len(out)]
+		r1 = r1[:2*len(out)]
 		for ox := range out {
-			_, v := max4(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
-			out[ox] = v
+			out[ox] = max(max(r0[2*ox], r0[2*ox+1]), max(r1[2*ox], r1[2*ox+1]))
 		}
 	}
-}
-
-// max4 returns the index (0..3) and value of the first maximum of a, b, c,
-// d; a NaN wins at its position.
-func max4(a, b, c, d float32) (int, float32) {
-	i, m := 0, a
-	if m != m {
-		return 0, m
-	}
-	if b > m || b != b {
-		i, m = 1, b
-		if b != b {
-			return i, m
-		}
-	}
-	if c > m || c != c {
-		i, m = 2, c
-		if c != c {
-			return i, m
-		}
-	}
-	if d > m || d != d {
-		i, m = 3, d
-	}
-	return i, m
 }
 
 // argmaxWindow is the flat index of the first maximal element of the window
@@ -102,22 +79,19 @@ func (b *Backend) MaxPool2dBackward(x, y, dy, dx *backend.Tensor, p backend.Pool
 	n, c, h, w, oh, ow := poolShape("maxpool2d backward", x, y, p)
 	mustShape("maxpool2d backward", dy, y.Shape()...)
 	mustShape("maxpool2d backward", dx, x.Shape()...)
-	xd, dyd, dxd := Data(x), Data(dy), Data(dx)
+	xd, yd, dyd, dxd := Data(x), Data(y), Data(dy), Data(dx)
 	fast := p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadH == 0 && p.PadW == 0
 	b.parallel(n*c, 8, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xp, dyp, dxp := xd[r*h*w:(r+1)*h*w], dyd[r*oh*ow:(r+1)*oh*ow], dxd[r*h*w:(r+1)*h*w]
+			if fast {
+				pool2x2Backward(xp, dyp, dxp, yd[r*oh*ow:(r+1)*oh*ow], w, oh, ow, reluInput)
+				continue
+			}
 			clear(dxp)
 			for oy := 0; oy < oh; oy++ {
 				for ox := 0; ox < ow; ox++ {
-					var k int
-					if fast {
-						i0 := 2*oy*w + 2*ox
-						j, _ := max4(xp[i0], xp[i0+1], xp[i0+w], xp[i0+w+1])
-						k = i0 + (j>>1)*w + j&1
-					} else {
-						k = argmaxWindow(xp, h, w, oy, ox, p)
-					}
+					k := argmaxWindow(xp, h, w, oy, ox, p)
 					if reluInput && !(xp[k] > 0) {
 						continue
 					}
@@ -126,4 +100,45 @@ func (b *Backend) MaxPool2dBackward(x, y, dy, dx *backend.Tensor, p backend.Pool
 			}
 		}
 	})
+}
+
+// eqMask is all ones when a and b have the same bits, else 0.
+func eqMask(a, b float32) uint32 {
+	d := int32(math.Float32bits(a) ^ math.Float32bits(b))
+	return ^uint32((d | -d) >> 31)
+}
+
+// pool2x2Backward is the 2×2 stride-2 case without branches: each window's
+// gradient goes to the first element equal to its maximum y (a window whose
+// maximum is NaN sends it to its last element), masked by y > 0 when
+// reluInput; every element of dx is written (an odd last row/column, outside
+// all windows, is zeroed).
+func pool2x2Backward(xp, dyp, dxp, yp []float32, w, oh, ow int, reluInput bool) {
+	if 2*oh*w != len(dxp) || 2*ow != w {
+		clear(dxp)
+	}
+	for oy := 0; oy < oh; oy++ {
+		r0 := xp[2*oy*w : 2*oy*w+2*ow]
+		r1 := xp[(2*oy+1)*w : (2*oy+1)*w+2*ow]
+		d0 := dxp[2*oy*w : 2*oy*w+2*ow]
+		d1 := dxp[(2*oy+1)*w : (2*oy+1)*w+2*ow]
+		ys := yp[oy*ow : (oy+1)*ow]
+		gs := dyp[oy*ow : (oy+1)*ow]
+		gs = gs[:len(ys)]
+		for ox, yv := range ys {
+			g := gs[ox]
+			if reluInput {
+				g = keepIf(g, yv)
+			}
+			gb := math.Float32bits(g)
+			e0 := eqMask(r0[2*ox], yv)
+			e1 := eqMask(r0[2*ox+1], yv) &^ e0
+			e2 := eqMask(r1[2*ox], yv) &^ (e0 | e1)
+			e3 := ^(e0 | e1 | e2)
+			d0[2*ox] = math.Float32frombits(gb & e0)
+			d0[2*ox+1] = math.Float32frombits(gb & e1)
+			d1[2*ox] = math.Float32frombits(gb & e2)
+			d1[2*ox+1] = math.Float32frombits(gb & e3)
+		}
+	}
 }
