@@ -492,3 +492,56 @@ func TestNewLoaderErrors(t *testing.T) {
 		})
 	}
 }
+
+// Worker independence for the other transforms, and every sample equal to
+// the single-sample Augmenter (whose outputs the golden tests tie to
+// torchvision).
+func TestLoaderOtherTransforms(t *testing.T) {
+	imagenet, mnist := mustPreset(t, "imagenet"), mustPreset(t, "mnist")
+	grey3 := CropTransform(0, mnist)
+	grey3.OutChannels = 3
+	noflip := ResizedCropTransform(24, imagenet)
+	noflip.NoFlip = true
+	for _, tc := range []struct {
+		name  string
+		shape Shape
+		tr    Transform
+	}{
+		{"resized-crop", Shape{40, 48, 3}, ResizedCropTransform(32, imagenet)},
+		{"resized-crop-noflip", Shape{40, 48, 3}, noflip},
+		{"grey-to-3", Shape{28, 28, 1}, grey3},
+		{"test", Shape{20, 20, 3}, TestTransform(imagenet)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := newMem(45, tc.shape, 11)
+			var base []batchCopy
+			for _, w := range []int{1, 2, 7} {
+				l, err := NewLoader(ds, Config{Shape: tc.shape, Transform: tc.tr, BatchSize: 8, Shuffle: true, Seed: 5, Workers: w})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := runEpoch(t, l, 2, 0)
+				if base == nil {
+					base = got
+					continue
+				}
+				sameBatches(t, got, base, tc.name)
+			}
+			a, err := NewAugmenter(tc.tr, tc.shape)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, h, w := a.OutShape()
+			want := make([]float32, c*h*w)
+			for _, b := range base {
+				for s, row := range b.index {
+					if err := a.Apply(want, ds.Image(row), a.Draw(5, 2, row)); err != nil {
+						t.Fatal(err)
+					}
+					sameBatches(t, []batchCopy{{1, 0, b.data[s*c*h*w : (s+1)*c*h*w], nil, nil}},
+						[]batchCopy{{1, 0, want, nil, nil}}, tc.name+" sample")
+				}
+			}
+		})
+	}
+}
