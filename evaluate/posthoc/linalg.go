@@ -74,18 +74,19 @@ func covStream(n, D int, center bool, row func(i int, dst []float64)) *mat.SymDe
 		}
 	}
 	c := make([]float64, D*D)
+	xt := make([]float64, len(buf)) // the chunk transposed: D×k
+	r := make([]float64, D)
 	for i0 := 0; i0 < n; i0 += chunkRows {
 		k := min(chunkRows, n-i0)
-		x := buf[:k*D]
 		for i := 0; i < k; i++ {
-			r := x[i*D : (i+1)*D]
 			row(i0+i, r)
-			for j := range r {
-				r[j] -= m[j]
+			for j, v := range r {
+				xt[j*k+i] = v - m[j]
 			}
 		}
-		// Dgemm (blocked, parallel) is much faster than gonum's Dsyrk here.
-		impl.Dgemm(blas.Trans, blas.NoTrans, D, D, k, 1/float64(n), x, D, x, D, 1, c, D)
+		// C += Xᵀ·X as (Xᵀ)·(Xᵀ)ᵀ: gonum's NoTrans×Trans Dgemm (row dot
+		// products) is several times faster than its Dsyrk or Trans×NoTrans.
+		impl.Dgemm(blas.NoTrans, blas.Trans, D, D, k, 1/float64(n), xt[:D*k], k, xt[:D*k], k, 1, c, D)
 	}
 	for i := 0; i < D; i++ {
 		for j := 0; j < i; j++ {
