@@ -55,7 +55,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 				st.col = grow(st.col, cs.k*ld)
 				col = st.col
 				for j := 0; j < g; j++ {
-					kernels.Im2colStride(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
+					lower(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
 				}
 			}
 			if g == 1 {
@@ -164,7 +164,7 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 				st.col = grow(st.col, cs.k*ld)
 				col = st.col
 				for j := 0; j < g; j++ {
-					kernels.Im2colStride(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
+					lower(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
 				}
 			}
 			// dW (oc,k) += dyc (oc,ld) · colᵀ (ld,k)
@@ -182,7 +182,7 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 			dcol := st.col
 			st.gemm.Sgemm(true, false, cs.k, ld, cs.oc, 1, wd, cs.k, dyc, ld, 0, dcol, ld)
 			for j := 0; j < g; j++ {
-				kernels.Col2imStride(cs.g, dcol[j*cs.p:], ld, dxd[(n0+j)*inSz:(n0+j+1)*inSz])
+				unlower(cs.g, dcol[j*cs.p:], ld, dxd[(n0+j)*inSz:(n0+j+1)*inSz])
 			}
 		}
 	})
@@ -199,4 +199,23 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 			}
 		}
 	}
+}
+
+// lower is im2col with leading dimension ld: whole-plane shifts for same
+// convolutions, kernels.Im2colStride otherwise.
+func lower(g kernels.ConvGeom, x, col []float32, ld int) {
+	if sameConv(g) {
+		im2colSame(g, x, col, ld)
+		return
+	}
+	kernels.Im2colStride(g, x, col, ld)
+}
+
+// unlower is the matching col2im (it may clear padding entries of col).
+func unlower(g kernels.ConvGeom, col []float32, ld int, dx []float32) {
+	if sameConv(g) {
+		col2imSame(g, col, ld, dx)
+		return
+	}
+	kernels.Col2imStride(g, col, ld, dx)
 }
