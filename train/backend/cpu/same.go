@@ -57,12 +57,14 @@ func zeroWrapped(row []float32, h, w, dy, dx int) {
 	if dx == 0 {
 		return
 	}
+	lo, hi := 0, min(-dx, w) // columns to clear in every row
+	if dx > 0 {
+		lo, hi = max(w-dx, 0), w
+	}
 	for y := 0; y < h; y++ {
 		r := row[y*w : (y+1)*w]
-		if dx < 0 {
-			clear(r[:min(-dx, w)])
-		} else {
-			clear(r[max(w-dx, 0):])
+		for x := lo; x < hi; x++ {
+			r[x] = 0
 		}
 	}
 }
