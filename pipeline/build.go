@@ -19,7 +19,7 @@ import (
 )
 
 // Source kinds accepted by [Params.Source].
-var SourceKinds = []string{"mnist", "cifar10", "cifar100", "imagefolder", "imglist", "synthetic"}
+var SourceKinds = []string{"mnist", "cifar10", "cifar100", "imagefolder", "imglist", "synthetic", "letters"}
 
 // Params are a build's parameters. Everything except Out and Workers is
 // recorded in the manifest's "build" object (Workers cannot change the
@@ -145,6 +145,8 @@ func OpenSource(p Params) (Source, error) {
 		return OpenImgList(p.Input, root, p.Classes, p.MaxPixels, p.SkipBad)
 	case "synthetic":
 		return NewSynthetic(p.Input, p.Count, p.Size, p.Channels, p.Seed)
+	case "letters":
+		return NewLetters(p.Input, p.Count, p.Size, p.Channels, p.Seed)
 	default:
 		return nil, fmt.Errorf("pipeline: source %q, want one of %v", p.Source, SourceKinds)
 	}
