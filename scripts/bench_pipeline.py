@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 N = 2000
-root = sys.argv[1] if len(sys.argv) > 1 else "/tmp/t2f-benchdata"
+root = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else "/tmp/t2f-benchdata"
 rng = np.random.default_rng(1)
 
 def make(kind, side):
@@ -48,7 +48,16 @@ def pil_build(d, size=32):
         np.asarray(im)
     return len(files) / (time.perf_counter() - t)
 
-for kind, side in (("png", 32), ("jpg", 32), ("png", 64), ("jpg", 64)):
+# Optional: --set png32 --runs 1 times one set (scripts/bench_pipeline.sh interleaves
+# PIL and Go runs this way so both see the same machine load).
+sets = (("png", 32), ("jpg", 32), ("png", 64), ("jpg", 64))
+runs = 5
+if "--set" in sys.argv:
+    name = sys.argv[sys.argv.index("--set") + 1]
+    sets = [(name[:3], int(name[3:]))]
+if "--runs" in sys.argv:
+    runs = int(sys.argv[sys.argv.index("--runs") + 1])
+for kind, side in sets:
     d = make(kind, side)
-    rates = [pil_build(d) for _ in range(5)]
+    rates = [pil_build(d) for _ in range(runs)]
     print(f"PIL {kind}{side}->32: median {statistics.median(rates):,.0f} images/s (runs: {', '.join(f'{r:,.0f}' for r in rates)})")
