@@ -234,3 +234,21 @@ func ExampleOpen() {
 	// 12 -1 [8 9 10 11] noise#0
 	// 2 shards; <nil>
 }
+
+func TestVerifyDuplicateIDAndLabelRange(t *testing.T) {
+	meta := Meta{Dataset: "toy", Split: "test", Classes: []string{"a", "b"}, Height: 1, Width: 1, Channels: 1}
+	rows := []row{{7, 0, []uint8{1}, "x"}, {8, 1, []uint8{2}, "y"}, {7, -1, []uint8{3}, "z"}}
+	dir := t.TempDir()
+	writeDir(t, dir, meta, rows, 10, 10)
+	if err := Verify(dir); err == nil || !strings.Contains(err.Error(), "rows 0 and 2 share id 7") {
+		t.Errorf("duplicate id: %v", err)
+	}
+	// A manifest claiming fewer classes than the shards' labels use.
+	dir2 := t.TempDir()
+	m := writeDir(t, dir2, meta, rows[:2], 10, 10)
+	m.Classes, m.ClassCounts = []string{"a"}, []int64{1}
+	WriteManifest(dir2, m)
+	if err := Verify(dir2); err == nil {
+		t.Error("manifest with the wrong classes verified")
+	}
+}
