@@ -31,17 +31,18 @@ type lenet struct {
 	flat, dflat       *backend.Tensor // reshaped views of flatSrc, dflatSrc
 	flatSrc, dflatSrc *backend.Tensor
 	be                backend.Backend
+	pool              *gradPool
 }
 
 func newLeNet(bd *builder, prefix string, in int) *lenet {
-	l := &lenet{be: bd.be}
+	l := &lenet{be: bd.be, pool: bd.pool}
 	l.c1 = newConv(bd, prefix+"block1.0", in, 6, 5, 1, 2, true, initDefault)
 	l.c1.relu, l.c1.needDx, l.c1.masked = true, false, true
-	l.p1 = newMaxPool(bd.be, 2, 2, 0)
+	l.p1 = newMaxPool(bd, 2, 2, 0)
 	l.p1.reluInput = true
 	l.c2 = newConv(bd, prefix+"block2.0", 6, 16, 5, 1, 0, true, initDefault)
 	l.c2.relu, l.c2.masked = true, true
-	l.p2 = newMaxPool(bd.be, 2, 2, 0)
+	l.p2 = newMaxPool(bd, 2, 2, 0)
 	l.p2.reluInput = true
 	l.c3 = newConv(bd, prefix+"block3.0", 16, 120, 5, 1, 0, true, initDefault)
 	l.c3.relu = true
@@ -62,13 +63,23 @@ func (l *lenet) forward(x *backend.Tensor, train bool) *backend.Tensor {
 	return l.fc1.forward(l.flat)
 }
 
+// backward leaves df to the caller and returns every gradient it made to
+// the pool.
 func (l *lenet) backward(df *backend.Tensor) {
 	d := l.fc1.backward(df)
 	if l.dflatSrc != d {
 		l.dflat, _ = d.Reshape(d.Shape()[0], 120, 1, 1)
 		l.dflatSrc = d
 	}
-	l.c1.backward(l.p1.backward(l.c2.backward(l.p2.backward(l.c3.backward(l.dflat)))))
+	t := l.c3.backward(l.dflat)
+	l.pool.put(d)
+	for _, step := range []func(*backend.Tensor) *backend.Tensor{l.p2.backward, l.c2.backward, l.p1.backward} {
+		u := step(t)
+		l.pool.put(t)
+		t = u
+	}
+	l.c1.backward(t) // the first layer makes no input gradient
+	l.pool.put(t)
 }
 
 // resnet is OpenOOD's ResNet18_32x32 (3×3 stem, no max-pool, "shortcut"
@@ -82,14 +93,14 @@ type resnet struct {
 	blocks []*residual
 	gap    *avgPool
 	feat   int
-	stride int // total downsampling of the stem and stages
 	tv     bool
+	grads  *gradPool
 }
 
 // newResNet32 builds the 32×32 ResNet with the given stage widths and blocks
 // per stage (OpenOOD's ResNet18_32x32: widths 64·w.., blocks 2,2,2,2).
 func newResNet32(bd *builder, prefix string, in int, widths, blocks []int) *resnet {
-	r := &resnet{be: bd.be, gap: &avgPool{be: bd.be}}
+	r := &resnet{be: bd.be, gap: &avgPool{be: bd.be, pool: bd.pool}, grads: bd.pool}
 	r.stem = newConv(bd, prefix+"conv1", in, widths[0], 3, 1, 1, false, initDefault)
 	r.stem.needDx = false
 	r.bn1 = newBatchNorm(bd, prefix+"bn1", widths[0], true)
@@ -112,11 +123,11 @@ func newResNet32(bd *builder, prefix string, in int, widths, blocks []int) *resn
 // newResNetTV builds torchvision's ResNet with BasicBlock (bottleneck false)
 // or Bottleneck blocks.
 func newResNetTV(bd *builder, prefix string, in int, widths, blocks []int, bottleneck bool) *resnet {
-	r := &resnet{be: bd.be, gap: &avgPool{be: bd.be}, tv: true}
+	r := &resnet{be: bd.be, gap: &avgPool{be: bd.be, pool: bd.pool}, grads: bd.pool, tv: true}
 	r.stem = newConv(bd, prefix+"conv1", in, widths[0], 7, 2, 3, false, initKaimingFanOut)
 	r.stem.needDx = false
 	r.bn1 = newBatchNorm(bd, prefix+"bn1", widths[0], true)
-	r.pool = newMaxPool(bd.be, 3, 2, 1)
+	r.pool = newMaxPool(bd, 3, 2, 1)
 	planes := widths[0]
 	for s, w := range widths {
 		for i := 0; i < blocks[s]; i++ {
@@ -169,15 +180,22 @@ func (r *resnet) forward(x *backend.Tensor, train bool) *backend.Tensor {
 	return r.gap.forward(h)
 }
 
+// backward leaves df to the caller and returns every gradient it made to
+// the pool.
 func (r *resnet) backward(df *backend.Tensor) {
 	d := r.gap.backward(df)
 	for i := len(r.blocks) - 1; i >= 0; i-- {
-		d = r.blocks[i].backward(d)
+		d = r.blocks[i].backward(d) // consumes d
 	}
 	if r.pool != nil {
-		d = r.pool.backward(d)
+		t := r.pool.backward(d)
+		r.grads.put(d)
+		d = t
 	}
-	r.stem.backward(r.bn1.backward(d))
+	t := r.bn1.backward(d)
+	r.grads.put(d)
+	r.stem.backward(t)
+	r.grads.put(t)
 }
 
 func itoa(i int) string {

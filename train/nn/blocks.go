@@ -11,14 +11,15 @@ type residual struct {
 	bns   []*batchNorm
 	scCv  *conv2d
 	scBN  *batchNorm
-	y, dz *backend.Tensor
+	y     *backend.Tensor
+	pool  *gradPool
 }
 
 // newBasicBlock builds a BasicBlock (3×3 stride s, 3×3) named
 // conv1/bn1/conv2/bn2 plus the shortcut under scName (OpenOOD's 32×32
 // ResNet: "shortcut"; torchvision: "downsample").
 func newBasicBlock(bd *builder, name string, in, planes, stride int, scName string, init convInit) *residual {
-	r := &residual{be: bd.be}
+	r := &residual{be: bd.be, pool: bd.pool}
 	r.convs = append(r.convs, newConv(bd, name+".conv1", in, planes, 3, stride, 1, false, init))
 	r.bns = append(r.bns, newBatchNorm(bd, name+".bn1", planes, true))
 	r.convs = append(r.convs, newConv(bd, name+".conv2", planes, planes, 3, 1, 1, false, init))
@@ -34,7 +35,7 @@ func newBasicBlock(bd *builder, name string, in, planes, stride int, scName stri
 // 4·planes) with a "downsample" shortcut.
 func newBottleneck(bd *builder, name string, in, planes, stride int, init convInit) *residual {
 	out := planes * 4
-	r := &residual{be: bd.be}
+	r := &residual{be: bd.be, pool: bd.pool}
 	r.convs = append(r.convs, newConv(bd, name+".conv1", in, planes, 1, 1, 0, false, init))
 	r.bns = append(r.bns, newBatchNorm(bd, name+".bn1", planes, true))
 	r.convs = append(r.convs, newConv(bd, name+".conv2", planes, planes, 3, stride, 1, false, init))
@@ -62,18 +63,30 @@ func (r *residual) forward(x *backend.Tensor, train bool) *backend.Tensor {
 	return y
 }
 
+// backward consumes dy (returning it to the pool) and returns dx, a pool
+// buffer the caller owns.
 func (r *residual) backward(dy *backend.Tensor) *backend.Tensor {
-	dz := ensure(r.be, &r.dz, dy.Shape()...)
+	dz := r.pool.get(dy.Shape())
 	r.be.ReLUBackward(r.y, dy, dz)
+	r.pool.put(dy)
 	d := dz
 	for i := len(r.convs) - 1; i >= 0; i-- {
-		d = r.convs[i].backward(r.bns[i].backward(d))
+		t := r.bns[i].backward(d)
+		if d != dz {
+			r.pool.put(d)
+		}
+		d = r.convs[i].backward(t)
+		r.pool.put(t)
 	}
 	if r.scCv != nil {
-		ds := r.scCv.backward(r.scBN.backward(dz))
+		t := r.scBN.backward(dz)
+		ds := r.scCv.backward(t)
+		r.pool.put(t)
 		r.be.Add(d, ds, d)
+		r.pool.put(ds)
 	} else {
 		r.be.Add(d, dz, d)
 	}
+	r.pool.put(dz)
 	return d
 }

@@ -27,6 +27,7 @@ type entry struct {
 // builder collects parameters and state while a model is assembled.
 type builder struct {
 	be      backend.Backend
+	pool    *gradPool
 	rng     *rand.Rand
 	params  []*Param
 	entries []entry
@@ -99,11 +100,12 @@ type conv2d struct {
 	masked bool // the consumer's backward already applied the ReLU mask
 	needDx bool
 	x      *backend.Tensor // input of the last forward (owned by the producer)
-	y, dx  *backend.Tensor
+	y      *backend.Tensor
+	pool   *gradPool
 }
 
 func newConv(bd *builder, name string, in, out, k, stride, pad int, bias bool, init convInit) *conv2d {
-	l := &conv2d{be: bd.be, p: backend.ConvParams{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}, needDx: true}
+	l := &conv2d{be: bd.be, pool: bd.pool, p: backend.ConvParams{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}, needDx: true}
 	n := out * in * k * k
 	fanIn := float64(in * k * k)
 	var w []float32
@@ -145,7 +147,7 @@ func (l *conv2d) backward(dy *backend.Tensor) *backend.Tensor {
 	}
 	var dx, db *backend.Tensor
 	if l.needDx {
-		dx = ensure(l.be, &l.dx, l.x.Shape()...)
+		dx = l.pool.get(l.x.Shape())
 	}
 	if l.b != nil {
 		db = l.b.Grad
@@ -163,7 +165,8 @@ type batchNorm struct {
 	tracked              int64
 	saveMean, saveInvStd *backend.Tensor
 	relu                 bool
-	x, y, dx             *backend.Tensor
+	x, y                 *backend.Tensor
+	pool                 *gradPool
 }
 
 const (
@@ -172,7 +175,7 @@ const (
 )
 
 func newBatchNorm(bd *builder, name string, c int, relu bool) *batchNorm {
-	l := &batchNorm{be: bd.be, relu: relu}
+	l := &batchNorm{be: bd.be, pool: bd.pool, relu: relu}
 	ones := make([]float32, c)
 	for i := range ones {
 		ones[i] = 1
@@ -201,23 +204,24 @@ func (l *batchNorm) forward(x *backend.Tensor, train bool) *backend.Tensor {
 }
 
 func (l *batchNorm) backward(dy *backend.Tensor) *backend.Tensor {
-	dx := ensure(l.be, &l.dx, l.x.Shape()...)
+	dx := l.pool.get(l.x.Shape())
 	l.be.BatchNormBackward(l.x, l.y, dy, l.gamma.Value, l.saveMean, l.saveInvStd, dx, l.gamma.Grad, l.beta.Grad, l.relu)
 	return dx
 }
 
 // linear is nn.Linear, optionally followed by a fused ReLU.
 type linear struct {
-	be    backend.Backend
-	w, b  *Param
-	relu  bool
-	x     *backend.Tensor
-	y, dx *backend.Tensor
+	be   backend.Backend
+	w, b *Param
+	relu bool
+	x    *backend.Tensor
+	y    *backend.Tensor
+	pool *gradPool
 }
 
 func newLinear(bd *builder, name string, in, out int) *linear {
 	bound := 1 / math.Sqrt(float64(in))
-	l := &linear{be: bd.be}
+	l := &linear{be: bd.be, pool: bd.pool}
 	l.w = bd.param(name+".weight", bd.uniform(out*in, bound), out, in)
 	l.b = bd.param(name+".bias", bd.uniform(out, bound), out)
 	return l
@@ -234,7 +238,7 @@ func (l *linear) backward(dy *backend.Tensor) *backend.Tensor {
 	if l.relu {
 		l.be.ReLUBackward(l.y, dy, dy)
 	}
-	dx := ensure(l.be, &l.dx, l.x.Shape()...)
+	dx := l.pool.get(l.x.Shape())
 	l.be.LinearBackward(l.x, l.w.Value, dy, dx, l.w.Grad, l.b.Grad)
 	return dx
 }
@@ -247,11 +251,12 @@ type maxPool struct {
 	p         backend.PoolParams
 	reluInput bool
 	x         *backend.Tensor
-	y, dx     *backend.Tensor
+	y         *backend.Tensor
+	pool      *gradPool
 }
 
-func newMaxPool(be backend.Backend, k, stride, pad int) *maxPool {
-	return &maxPool{be: be, p: backend.PoolParams{KH: k, KW: k, StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}}
+func newMaxPool(bd *builder, k, stride, pad int) *maxPool {
+	return &maxPool{be: bd.be, pool: bd.pool, p: backend.PoolParams{KH: k, KW: k, StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}}
 }
 
 func (l *maxPool) forward(x *backend.Tensor) *backend.Tensor {
@@ -264,16 +269,17 @@ func (l *maxPool) forward(x *backend.Tensor) *backend.Tensor {
 }
 
 func (l *maxPool) backward(dy *backend.Tensor) *backend.Tensor {
-	dx := ensure(l.be, &l.dx, l.x.Shape()...)
+	dx := l.pool.get(l.x.Shape())
 	l.be.MaxPool2dBackward(l.x, l.y, dy, dx, l.p, l.reluInput)
 	return dx
 }
 
 // avgPool is AdaptiveAvgPool2d(1) followed by flattening: (N,C,H,W) → (N,C).
 type avgPool struct {
-	be    backend.Backend
-	x     *backend.Tensor
-	y, dx *backend.Tensor
+	be   backend.Backend
+	x    *backend.Tensor
+	y    *backend.Tensor
+	pool *gradPool
 }
 
 func (l *avgPool) forward(x *backend.Tensor) *backend.Tensor {
@@ -285,7 +291,59 @@ func (l *avgPool) forward(x *backend.Tensor) *backend.Tensor {
 }
 
 func (l *avgPool) backward(dy *backend.Tensor) *backend.Tensor {
-	dx := ensure(l.be, &l.dx, l.x.Shape()...)
+	dx := l.pool.get(l.x.Shape())
 	l.be.GlobalAvgPoolBackward(dy, dx)
 	return dx
+}
+
+// gradPool recycles gradient buffers: backward passes run one layer at a
+// time, so input gradients need not live beyond their consumer. A layer's
+// backward takes its dx from the pool; whoever has consumed a gradient puts
+// it back. Memory for gradients is then a few buffers per shape instead of
+// one per layer.
+type gradPool struct {
+	be   backend.Backend
+	free map[shapeKey][]*backend.Tensor
+}
+
+type shapeKey [5]int // rank, then up to four extents
+
+func keyOf(s backend.Shape) shapeKey {
+	k := shapeKey{len(s)}
+	copy(k[1:], s)
+	return k
+}
+
+func newGradPool(be backend.Backend) *gradPool {
+	return &gradPool{be: be, free: map[shapeKey][]*backend.Tensor{}}
+}
+
+// get returns a buffer of the given shape (contents undefined).
+func (p *gradPool) get(s backend.Shape) *backend.Tensor {
+	k := keyOf(s)
+	if l := p.free[k]; len(l) > 0 {
+		t := l[len(l)-1]
+		p.free[k] = l[:len(l)-1]
+		return t
+	}
+	return p.be.Alloc(s...)
+}
+
+// put returns t to the pool; t must not be used afterwards.
+func (p *gradPool) put(t *backend.Tensor) {
+	if t == nil {
+		return
+	}
+	k := keyOf(t.Shape())
+	p.free[k] = append(p.free[k], t)
+}
+
+// reset frees every pooled buffer (the batch size changed).
+func (p *gradPool) reset() {
+	for k, l := range p.free {
+		for _, t := range l {
+			p.be.Free(t)
+		}
+		delete(p.free, k)
+	}
 }

@@ -42,6 +42,8 @@ func (lf layerFix) check(what string, got *backend.Tensor, want string) {
 func TestLayersAgainstPyTorch(t *testing.T) {
 	lf := newLayerFix(t)
 	be := lf.be
+	pool := newGradPool(be)
+	bd := &builder{be: be, pool: pool}
 	for _, c := range []struct {
 		prefix      string
 		stride, pad int
@@ -56,7 +58,7 @@ func TestLayersAgainstPyTorch(t *testing.T) {
 	} {
 		t.Run(c.prefix, func(t *testing.T) {
 			lf.t = t
-			l := &conv2d{be: be, w: lf.param(c.prefix + "weight"), p: backend.ConvParams{StrideH: c.stride, StrideW: c.stride, PadH: c.pad, PadW: c.pad}, needDx: true}
+			l := &conv2d{be: be, pool: pool, w: lf.param(c.prefix + "weight"), p: backend.ConvParams{StrideH: c.stride, StrideW: c.stride, PadH: c.pad, PadW: c.pad}, needDx: true}
 			if c.bias {
 				l.b = lf.param(c.prefix + "bias")
 			}
@@ -70,7 +72,7 @@ func TestLayersAgainstPyTorch(t *testing.T) {
 	}
 	t.Run("batchnorm", func(t *testing.T) {
 		lf.t = t
-		l := &batchNorm{be: be, gamma: lf.param("bn.weight"), beta: lf.param("bn.bias"),
+		l := &batchNorm{be: be, pool: pool, gamma: lf.param("bn.weight"), beta: lf.param("bn.bias"),
 			runMean: lf.tensor("bn.running_mean"), runVar: lf.tensor("bn.running_var"),
 			saveMean: be.Alloc(3), saveInvStd: be.Alloc(3)}
 		lf.check("train y", l.forward(lf.tensor("bn_train.x"), true), "bn_train.y")
@@ -90,14 +92,14 @@ func TestLayersAgainstPyTorch(t *testing.T) {
 	}{{"maxpool_2.", 2, 2, 0}, {"maxpool_3_s2_p1.", 3, 2, 1}, {"maxpool_ties.", 2, 2, 0}} {
 		t.Run(c.prefix, func(t *testing.T) {
 			lf.t = t
-			l := newMaxPool(be, c.k, c.stride, c.pad)
+			l := newMaxPool(bd, c.k, c.stride, c.pad)
 			lf.check("y", l.forward(lf.tensor(c.prefix+"x")), c.prefix+"y")
 			lf.check("dx", l.backward(lf.tensor(c.prefix+"gy")), c.prefix+"gx")
 		})
 	}
 	t.Run("avgpool", func(t *testing.T) {
 		lf.t = t
-		l := &avgPool{be: be}
+		l := &avgPool{be: be, pool: pool}
 		lf.check("y", l.forward(lf.tensor("avgpool.x")), "avgpool.y")
 		lf.check("dx", l.backward(lf.tensor("avgpool.gy")), "avgpool.gx")
 	})
@@ -112,7 +114,7 @@ func TestLayersAgainstPyTorch(t *testing.T) {
 	})
 	t.Run("linear", func(t *testing.T) {
 		lf.t = t
-		l := &linear{be: be, w: lf.param("linear.weight"), b: lf.param("linear.bias")}
+		l := &linear{be: be, pool: pool, w: lf.param("linear.weight"), b: lf.param("linear.bias")}
 		lf.check("y", l.forward(lf.tensor("linear.x")), "linear.y")
 		lf.check("dx", l.backward(lf.tensor("linear.gy")), "linear.gx")
 		lf.check("dw", l.w.Grad, "linear.gweight")

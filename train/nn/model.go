@@ -118,8 +118,9 @@ type Model struct {
 	logits, ood, dlogits, dg *backend.Tensor
 	df                       *backend.Tensor
 	hostIn                   *backend.Tensor
-	train                    bool // the last forward ran in training mode
-	ready                    bool // a training forward awaits its backward
+	grads                    *gradPool // gradient buffers shared by all layers
+	train                    bool      // the last forward ran in training mode
+	ready                    bool      // a training forward awaits its backward
 }
 
 // Output is what Forward returns. The tensors belong to the model and are
@@ -140,8 +141,8 @@ func New(be backend.Backend, cfg Config, seed uint64) (*Model, error) {
 	if be == nil {
 		return nil, errors.New("nn: nil backend")
 	}
-	bd := &builder{be: be, rng: rand.New(rand.NewPCG(seed, 0x7432666e6f726d))}
-	m := &Model{cfg: cfg, be: be, tau: cfg.Tau}
+	bd := &builder{be: be, pool: newGradPool(be), rng: rand.New(rand.NewPCG(seed, 0x7432666e6f726d))}
+	m := &Model{cfg: cfg, be: be, tau: cfg.Tau, grads: bd.pool}
 	prefix := ""
 	if cfg.Head == HeadT2FNorm {
 		prefix = "backbone."
@@ -222,6 +223,9 @@ func (m *Model) Forward(x *backend.Tensor, train bool) (out Output, err error) {
 		return Output{}, fmt.Errorf("nn: forward: training BatchNorm on input %v sees one value per channel in the last stage; use a batch of at least 2", s)
 	}
 	m.ready = false
+	if m.x != nil && m.x.Shape()[0] != n {
+		m.grads.reset() // gradients of the old batch size would only linger
+	}
 	m.x, m.train = x, train
 	f := m.bb.forward(x, train)
 	m.feat = f
