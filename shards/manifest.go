@@ -2,6 +2,7 @@ package shards
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,6 +53,9 @@ func (m *Manifest) Meta() Meta {
 func ReadManifest(dir string) (*Manifest, error) {
 	path := filepath.Join(dir, ManifestName)
 	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("shards: %q is not a finished shard directory (no %s; an interrupted build resumes when rerun): %w", dir, ManifestName, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("shards: read manifest: %w", err)
 	}
