@@ -15,6 +15,7 @@
 //	imagefolder  root/<class>/**/<image>, classes sorted by name, imagefolder.go
 //	imglist      OpenOOD image lists: "relative/path label" per line, imglist.go
 //	synthetic    seeded gaussian / uniform / blobs noise (label −1), synthetic.go
+//	letters      seeded notMNIST-like letters A–J from fonts (label −1), letters.go
 //
 // # Preprocessing
 //
