@@ -19,6 +19,14 @@
 // that.
 //
 // Scores follow OpenOOD's convention: higher = more in-distribution.
-// Arithmetic is float64 unless a method's doc says otherwise (KNN and NNGuide
-// inner products are float32 GEMMs, as in faiss).
+//
+// Concurrency: Fit and Tunable.Set change a Scorer; after them, Score only
+// reads it and may be called from several goroutines at once. Score never
+// modifies the Data it is given; Fit keeps references to the ID-train data of
+// methods that re-derive statistics on Set (ViM, NNGuide), so the caller must
+// not modify those slices while the Scorer is in use.
+// Arithmetic is float64 except where OpenOOD's float32 creates ties: softmax
+// probabilities (msp, t2fnorm, temp_scaling, gen, klm) are float32 like
+// torch's, so confident samples score exactly 1 as in OpenOOD; KNN and
+// NNGuide inner products are float32 GEMMs, as in faiss.
 package posthoc
