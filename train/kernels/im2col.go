@@ -77,10 +77,7 @@ func Col2imStride(g ConvGeom, col []float32, ldcol int, dx []float32) {
 					ix0 := lo*g.StrideW - g.PadW + kw
 					dst := plane[iy*g.W : (iy+1)*g.W]
 					if g.StrideW == 1 {
-						d := dst[ix0 : ix0+len(src)]
-						for i, v := range src {
-							d[i] += v
-						}
+						addTo(dst[ix0:ix0+len(src)], src)
 						continue
 					}
 					d := dst[ix0:]

@@ -1,0 +1,60 @@
+//go:build !noasm
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:noescape
+func addToAVX512(dst, src *float32, n int)
+
+//go:noescape
+func addToAVX2(dst, src *float32, n int)
+
+// vecLevel selects the element-wise kernels: 2 AVX-512, 1 AVX2, 0 pure Go.
+// It is a property of the CPU, fixed for the life of the process.
+var vecLevel = func() int {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return 2
+	case cpu.X86.HasAVX2:
+		return 1
+	}
+	return 0
+}()
+
+func addTo(dst, src []float32) {
+	addToLevel(vecLevel, dst, src)
+}
+
+// addToLevel is addTo at a given kernel level (tests run every level).
+func addToLevel(level int, dst, src []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_ = src[n-1]
+	switch {
+	case level >= 2:
+		addToAVX512(unsafe.SliceData(dst), unsafe.SliceData(src), n)
+	case level == 1 && n >= 8:
+		addToAVX2(unsafe.SliceData(dst), unsafe.SliceData(src), n&^7)
+		if r := n &^ 7; r < n {
+			addToGo(dst[r:], src[r:n])
+		}
+	default:
+		addToGo(dst, src)
+	}
+}
+
+// vecLevels lists the levels this CPU can run (for tests).
+func vecLevels() []int {
+	ls := []int{0}
+	for l := 1; l <= vecLevel; l++ {
+		ls = append(ls, l)
+	}
+	return ls
+}
