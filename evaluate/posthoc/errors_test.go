@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -212,4 +213,40 @@ func TestT2FNormIsMSPOnGivenLogits(t *testing.T) {
 	sb, _ := b.Score(d)
 	compareScores(t, "t2fnorm vs msp", sa, sb, 0, 0)
 	compareScores(t, "t2fnorm vs torch fc(f/τ)", sa, fx.Methods["t2fnorm"].Test, 1e-9, 1e-12)
+}
+
+// After Fit, Score only reads the Scorer: concurrent calls agree with a
+// serial one (run with -race to check for data races).
+func TestConcurrentScore(t *testing.T) {
+	fx := loadFixture(t)
+	for _, name := range Names() {
+		s, _ := New(name)
+		if name == "vim" {
+			mustSet(t, s, 8)
+		}
+		if err := s.Fit(fx.in); err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.Score(fx.tst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([][]float64, 3)
+		errs := make([]error, 3)
+		var wg sync.WaitGroup
+		for g := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[g], errs[g] = s.Score(fx.tst)
+			}()
+		}
+		wg.Wait()
+		for g := range got {
+			if errs[g] != nil {
+				t.Fatalf("%s: %v", name, errs[g])
+			}
+			compareScores(t, name+" concurrent", got[g], want, 0, 0)
+		}
+	}
 }
