@@ -87,6 +87,7 @@ type vim struct {
 	train     *Data
 	maxLogitM float64 // mean over train of max_c z_c
 	alpha     float64
+	alphas    map[int]float64 // α per dim, so APS and its final Set do not repeat the train pass
 	fitted    bool
 }
 
@@ -118,15 +119,22 @@ func (v *vim) Fit(in FitInput) error {
 		s += m
 	}
 	v.maxLogitM, v.train, v.fitted = s/float64(t.N), t, true
+	v.alphas = map[int]float64{}
 	return v.computeAlpha()
 }
 
 func (v *vim) computeAlpha() error {
-	v.pr.setDim(int(v.vals[0]))
+	dim := int(v.vals[0])
+	v.pr.setDim(dim)
 	v.alpha = math.NaN()
 	if v.pr.nsK == 0 {
 		return nil
 	}
+	if a, ok := v.alphas[dim]; ok {
+		v.alpha = a
+		return nil
+	}
+	defer func() { v.alphas[dim] = v.alpha }()
 	r := v.pr.residualNorms(v.train.Feature, v.train.N)
 	var s float64
 	for _, x := range r {
