@@ -39,7 +39,7 @@ A rerun with the same flags and unchanged inputs reports the directory as up to 
 continues an interrupted build; an --out holding anything else is refused.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "source", Required: true, Usage: "input format: " + strings.Join(pipeline.SourceKinds, "|")},
-			&cli.StringFlag{Name: "input", Required: true, Usage: "mnist/cifar10/cifar100: folder of the files (cifar: or one .bin); imagefolder: root; imglist: list file; synthetic: gaussian|uniform|blobs"},
+			&cli.StringFlag{Name: "input", Required: true, Usage: "mnist/cifar10/cifar100: folder of the files (cifar: or one .bin); imagefolder: root; imglist: list file; synthetic: gaussian|uniform|blobs; letters: gofont or a font directory"},
 			&cli.StringFlag{Name: "root", Usage: "imglist: data root the listed paths are relative to (default: the list's folder)"},
 			&cli.StringFlag{Name: "split", Usage: "mnist/cifar: train|test picks the files; recorded as the split name (default train for mnist/cifar, test otherwise)"},
 			&cli.StringFlag{Name: "split-name", Usage: "split name recorded in the shards (default --split, with -holdout appended for --part holdout)"},
@@ -59,8 +59,8 @@ continues an interrupted build; an --out holding anything else is refused.`,
 			&cli.BoolFlag{Name: "label-ood", Usage: "write every label as -1 (an OOD set from a labelled source); recorded in the manifest"},
 			&cli.BoolFlag{Name: "skip-bad", Usage: "skip undecodable or missing images instead of failing; they are counted and listed in dataset.json"},
 			&cli.IntFlag{Name: "max-pixels", Value: pipeline.DefaultMaxPixels, Usage: "refuse images whose header claims more pixels (decompression bombs)"},
-			&cli.IntFlag{Name: "count", Usage: "synthetic: number of images"},
-			&cli.Uint64Flag{Name: "seed", Usage: "synthetic: seed"},
+			&cli.IntFlag{Name: "count", Usage: "synthetic, letters: number of images"},
+			&cli.Uint64Flag{Name: "seed", Usage: "synthetic, letters: seed"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 		},
 		Action: func(c *cli.Context) error {
@@ -94,8 +94,8 @@ continues an interrupted build; an --out holding anything else is refused.`,
 				return usageError{fmt.Sprintf("--part %q: want rest or holdout", p.Part)}
 			case p.Part != "" && p.Holdout == 0:
 				return usageError{"--part needs --holdout N"}
-			case p.Source == "synthetic" && p.Count == 0:
-				return usageError{"--source synthetic needs --count N"}
+			case (p.Source == "synthetic" || p.Source == "letters") && p.Count == 0:
+				return usageError{fmt.Sprintf("--source %s needs --count N", p.Source)}
 			case p.Source != "cifar100" && p.Coarse:
 				return usageError{"--coarse applies to --source cifar100 only"}
 			}
