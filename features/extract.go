@@ -86,14 +86,7 @@ func Extract(ctx context.Context, net Network, src Source, opts Options) (*Table
 		Logits: make([]float32, 0, n*c), LogitsOOD: make([]float32, 0, n*c),
 	}
 	err := extract(ctx, net, src, opts, func(b *Table) error {
-		t.IDs = append(t.IDs, b.IDs...)
-		t.Labels = append(t.Labels, b.Labels...)
-		t.Preds = append(t.Preds, b.Preds...)
-		t.Feature = append(t.Feature, b.Feature...)
-		t.FeatureNormalized = append(t.FeatureNormalized, b.FeatureNormalized...)
-		t.FeatureNorm = append(t.FeatureNorm, b.FeatureNorm...)
-		t.Logits = append(t.Logits, b.Logits...)
-		t.LogitsOOD = append(t.LogitsOOD, b.LogitsOOD...)
+		t.appendRows(b)
 		return nil
 	})
 	if err != nil {

@@ -1,8 +1,10 @@
 package features
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -136,6 +138,7 @@ func checkMeta(m Meta) error {
 type Writer struct {
 	path, tmp    string
 	f            *os.File
+	bw           *bufio.Writer
 	fw           *pqarrow.FileWriter
 	schema       *arrow.Schema
 	meta         Meta
@@ -143,11 +146,9 @@ type Writer struct {
 	mem          memory.Allocator
 	rows         int
 	rowGroupRows int
-	groupRows    int   // rows in the current row group
+	pending      Table // rows not yet written, fewer than rowGroupRows
 	err          error // sticky
 	closed       bool
-	datasetVal   string
-	splitVal     string
 }
 
 // NewWriter starts the feature file path for rows of dimension dim with
@@ -189,20 +190,25 @@ func NewWriter(path string, meta Meta, dim, numClasses int, opts ...Option) (*Wr
 	if err != nil {
 		return nil, fmt.Errorf("features: write %q: %w", path, err)
 	}
-	fw, err := pqarrow.NewFileWriter(schema, f, props, arrProps)
+	// Buffered, and not an io.Closer, so the Parquet writer's Close leaves
+	// the file to us: flush, fsync, close, rename.
+	bw := bufio.NewWriterSize(f, 4<<20)
+	fw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{bw}, props, arrProps)
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("features: write %q: %w", path, err)
 	}
-	return &Writer{path: path, tmp: f.Name(), f: f, fw: fw, schema: schema, meta: meta,
-		dim: dim, ncls: numClasses, mem: o.mem, rowGroupRows: rg}, nil
+	return &Writer{path: path, tmp: f.Name(), f: f, bw: bw, fw: fw, schema: schema, meta: meta,
+		dim: dim, ncls: numClasses, mem: o.mem, rowGroupRows: rg,
+		pending: Table{Dim: dim, NumClasses: numClasses}}, nil
 }
 
 // Write appends the rows of t. t.Dim and t.NumClasses must match the
 // writer's; t.Meta is ignored (the file's metadata is the one given to
-// NewWriter). The float columns are handed to the Parquet encoder without
-// copying; t may be reused once Write returns.
+// NewWriter). Whole row groups are encoded straight from t's slices, smaller
+// pieces are copied into a buffer of up to one row group; either way t may
+// be reused once Write returns.
 func (w *Writer) Write(t *Table) error {
 	if w.err != nil {
 		return w.err
@@ -220,29 +226,55 @@ func (w *Writer) Write(t *Table) error {
 	if t.Len() == 0 {
 		return nil
 	}
-	// Row groups are cut here rather than by pqarrow: arrow-go v18.8.0's
-	// WriteBuffered, splitting a record across row groups, writes the wrong
-	// rows of fixed-size list columns after the split (caught by
-	// TestWriteReadRoundTrip). So every record handed over fits in the
-	// current row group.
-	for lo := 0; lo < t.Len(); {
-		if w.groupRows == w.rowGroupRows {
-			if err := w.fw.NewBufferedRowGroupChecked(); err != nil {
-				return w.fail(err)
+	// Row groups are cut here rather than by pqarrow, and written unbuffered
+	// (FileWriter.Write: one record = one row group, column chunks streamed
+	// to the file). pqarrow's buffered mode grows every column's pages by
+	// reallocation (~3× the data in copies), and arrow-go v18.8.0 writes the
+	// wrong rows of fixed-size list columns when it splits a record across
+	// row groups itself (caught by TestWriteReadRoundTrip). Whole row groups
+	// go straight from t's slices; smaller pieces are gathered in w.pending.
+	n := t.Len()
+	for lo := 0; lo < n; {
+		if w.pending.Len() == 0 && n-lo >= w.rowGroupRows {
+			if err := w.writeGroup(t.Slice(lo, lo+w.rowGroupRows)); err != nil {
+				return err
 			}
-			w.groupRows = 0
+			lo += w.rowGroupRows
+			continue
 		}
-		hi := min(t.Len(), lo+w.rowGroupRows-w.groupRows)
-		rec := w.record(t.Slice(lo, hi))
-		err := w.fw.WriteBuffered(rec)
-		rec.Release()
-		if err != nil {
-			return w.fail(err)
-		}
-		w.groupRows += hi - lo
-		w.rows += hi - lo
+		hi := min(n, lo+w.rowGroupRows-w.pending.Len())
+		w.pending.appendRows(t.Slice(lo, hi))
 		lo = hi
+		if w.pending.Len() == w.rowGroupRows {
+			if err := w.flushPending(); err != nil {
+				return err
+			}
+		}
 	}
+	w.rows += n
+	return nil
+}
+
+// writeGroup writes t as one row group.
+func (w *Writer) writeGroup(t *Table) error {
+	rec := w.record(t)
+	err := w.fw.Write(rec)
+	rec.Release()
+	if err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
+// flushPending writes the gathered rows, if any, as one row group.
+func (w *Writer) flushPending() error {
+	if w.pending.Len() == 0 {
+		return nil
+	}
+	if err := w.writeGroup(&w.pending); err != nil {
+		return err
+	}
+	w.pending.truncate()
 	return nil
 }
 
@@ -319,10 +351,26 @@ func (w *Writer) Close() error {
 	if w.closed {
 		return nil
 	}
+	err := w.flushPending()
+	if w.err != nil { // flushPending failed and aborted
+		return w.err
+	}
 	w.closed = true
-	err := w.fw.Close() // closes w.f too
+	err = w.fw.Close()
 	if err == nil {
-		err = syncAndRename(w.tmp, w.path)
+		err = w.bw.Flush()
+	}
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if err == nil {
+		err = w.f.Close()
+	}
+	if err == nil {
+		err = os.Chmod(w.tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(w.tmp, w.path)
 	}
 	if err != nil {
 		w.f.Close()
@@ -353,25 +401,6 @@ func (w *Writer) abort() {
 	w.fw.Close()
 	w.f.Close()
 	os.Remove(w.tmp)
-}
-
-// syncAndRename fsyncs tmp and renames it to path.
-func syncAndRename(tmp, path string) error {
-	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // WriteFile writes t to path as a feature file (see the package comment for

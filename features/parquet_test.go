@@ -276,7 +276,13 @@ func TestReadRejects(t *testing.T) {
 			}
 			return want
 		}, wantErr: "column logits_ood row 0 (id 1000): 5 values, want 3"},
-		{name: "null norm", nullRow: 2, wantErr: "column feature_norm row 2: null"},
+		{name: "empty feature list", rowLen: func(col string, row, want int) int {
+			if col == "feature_normalized" && row == 6 {
+				return 0
+			}
+			return want
+		}, wantErr: "column feature_normalized row 6 (id 1018): null or empty list, want a value"},
+		{name: "null norm", nullRow: 2, wantErr: "column feature_norm row 2 (id 1006): null, want a value"},
 		{name: "missing column", edit: func(_ *arrow.Metadata, f []arrow.Field, a []arrow.Array) ([]arrow.Field, []arrow.Array) {
 			return f[:9], a[:9]
 		}, wantErr: "columns [id dataset split label feature feature_normalized feature_norm logits logits_ood], want"},

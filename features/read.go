@@ -1,7 +1,6 @@
 package features
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
@@ -100,9 +98,10 @@ func decodeMeta(kv metadata.KeyValueMetadata) (Meta, int, int, error) {
 }
 
 // ReadFile reads and checks the feature file path (see the package comment
-// for what is checked). The float columns are copied in bulk from the
-// decoded Parquet pages, one row group at a time, so peak memory is the
-// table plus one row group.
+// for what is checked). Each column is decoded page by page into a small
+// scratch buffer and copied in bulk into the table (see leaves.go), the
+// columns of a row group in parallel; peak memory is the table plus a few
+// MiB.
 func ReadFile(path string, opts ...Option) (*Table, error) {
 	t, err := readFile(path, newOptions(opts))
 	if err != nil {
@@ -112,7 +111,12 @@ func ReadFile(path string, opts ...Option) (*Table, error) {
 }
 
 func readFile(path string, o options) (*Table, error) {
-	rdr, err := file.OpenParquetFile(path, false, file.WithReadProps(parquet.NewReaderProperties(o.mem)))
+	// Column chunks are streamed through a 1 MiB buffer rather than read
+	// whole: peak memory is the table plus a few MiB per column reader.
+	props := parquet.NewReaderProperties(o.mem)
+	props.BufferedStreamEnabled = true
+	props.BufferSize = 1 << 20
+	rdr, err := file.OpenParquetFile(path, false, file.WithReadProps(props))
 	if err != nil {
 		return nil, err
 	}
@@ -144,24 +148,17 @@ func readFile(path string, o options) (*Table, error) {
 		Logits:            make([]float32, n*ncls),
 		LogitsOOD:         make([]float32, n*ncls),
 	}
-	leaves := make([]int, rdr.MetaData().Schema.NumColumns())
-	for i := range leaves {
-		leaves[i] = i
+	leaves, err := leafCols(rdr)
+	if err != nil {
+		return nil, err
 	}
 	row := 0
 	for rg := range rdr.NumRowGroups() {
-		tbl, err := fr.ReadRowGroups(context.Background(), leaves, []int{rg})
-		if err != nil {
-			return nil, fmt.Errorf("row group %d: %w", rg, err)
-		}
-		rows := int(tbl.NumRows())
+		rows := int(rdr.MetaData().RowGroup(rg).NumRows())
 		if row+rows > n {
-			tbl.Release()
 			return nil, fmt.Errorf("row group %d ends at row %d, the footer counts %d rows", rg, row+rows, n)
 		}
-		err = t.copyRowGroup(tbl, row)
-		tbl.Release()
-		if err != nil {
+		if err := t.readRowGroup(rdr, rg, leaves, row, rows); err != nil {
 			return nil, err
 		}
 		row += rows
@@ -246,140 +243,4 @@ func isStringType(dt arrow.DataType) bool {
 		return isStringType(t.ValueType)
 	}
 	return false
-}
-
-// copyRowGroup copies one decoded row group into t starting at row off.
-func (t *Table) copyRowGroup(tbl arrow.Table, off int) error {
-	cols := make(map[string][]arrow.Array, tbl.NumCols())
-	for i := range int(tbl.NumCols()) {
-		c := tbl.Column(i)
-		cols[c.Name()] = c.Data().Chunks()
-	}
-	// id first: later errors name the row's id.
-	for _, name := range columnNames {
-		r := off
-		for _, a := range cols[name] {
-			if a.NullN() > 0 {
-				return fmt.Errorf("column %s row %d: null, want a value", name, r+firstNull(a))
-			}
-			if err := t.copyChunk(name, a, r); err != nil {
-				return err
-			}
-			r += a.Len()
-		}
-		if r-off != int(tbl.NumRows()) {
-			return fmt.Errorf("column %s holds %d rows, the row group %d", name, r-off, tbl.NumRows())
-		}
-	}
-	return nil
-}
-
-func firstNull(a arrow.Array) int {
-	for i := range a.Len() {
-		if a.IsNull(i) {
-			return i
-		}
-	}
-	return 0
-}
-
-// copyChunk copies the chunk a of column name into t at row r.
-func (t *Table) copyChunk(name string, a arrow.Array, r int) error {
-	n := a.Len()
-	switch name {
-	case colID:
-		copy(t.IDs[r:r+n], a.(*array.Int64).Int64Values())
-	case colLabel:
-		copy(t.Labels[r:r+n], a.(*array.Int32).Int32Values())
-	case colPred:
-		copy(t.Preds[r:r+n], a.(*array.Int32).Int32Values())
-	case colFeatureNorm:
-		copy(t.FeatureNorm[r:r+n], a.(*array.Float32).Float32Values())
-	case colDataset, colSplit:
-		want := t.Meta.Dataset
-		if name == colSplit {
-			want = t.Meta.Split
-		}
-		for i := range n {
-			if s := stringAt(a, i); s != want {
-				return fmt.Errorf("column %s row %d (id %d): %q, the file's metadata says %q", name, r+i, t.IDs[r+i], s, want)
-			}
-		}
-	case colFeature, colFeatureNormalized, colLogits, colLogitsOOD:
-		dst, per := t.Feature, t.Dim
-		switch name {
-		case colFeatureNormalized:
-			dst = t.FeatureNormalized
-		case colLogits:
-			dst, per = t.Logits, t.NumClasses
-		case colLogitsOOD:
-			dst, per = t.LogitsOOD, t.NumClasses
-		}
-		vals, err := listValues(a, per, func(i, got int) error {
-			if got < 0 {
-				return fmt.Errorf("column %s row %d (id %d): null list element, want a value", name, r+i, t.IDs[r+i])
-			}
-			return fmt.Errorf("column %s row %d (id %d): %d values, want %d", name, r+i, t.IDs[r+i], got, per)
-		})
-		if err != nil {
-			return err
-		}
-		copy(dst[r*per:(r+n)*per], vals)
-	}
-	return nil
-}
-
-// stringAt is row i of a string, large string or dictionary-of-string array.
-func stringAt(a arrow.Array, i int) string {
-	switch a := a.(type) {
-	case *array.String:
-		return a.Value(i)
-	case *array.LargeString:
-		return a.Value(i)
-	case *array.Dictionary:
-		return stringAt(a.Dictionary(), a.GetValueIndex(i))
-	}
-	panic("features: stringAt on " + a.DataType().String()) // checkSchema admits only the cases above
-}
-
-// listValues returns the a.Len()·per contiguous values of a list-like array
-// of float32 whose every row must hold per values; bad(i, got) builds the
-// error for a row of the wrong length (got < 0: a null element).
-func listValues(a arrow.Array, per int, bad func(i, got int) error) ([]float32, error) {
-	var (
-		child    arrow.Array
-		beg, end int
-	)
-	switch l := a.(type) {
-	case *array.FixedSizeList:
-		child = l.ListValues()
-		beg, end = l.Offset()*per, (l.Offset()+l.Len())*per
-	case *array.List:
-		offs := l.Offsets()
-		for i := range l.Len() {
-			if got := int(offs[i+1] - offs[i]); got != per {
-				return nil, bad(i, got)
-			}
-		}
-		child, beg, end = l.ListValues(), int(offs[0]), int(offs[l.Len()])
-	case *array.LargeList:
-		offs := l.Offsets()
-		for i := range l.Len() {
-			if got := int(offs[i+1] - offs[i]); got != per {
-				return nil, bad(i, got)
-			}
-		}
-		child, beg, end = l.ListValues(), int(offs[0]), int(offs[l.Len()])
-	default:
-		panic("features: listValues on " + a.DataType().String()) // checkSchema admits only the cases above
-	}
-	f := child.(*array.Float32)
-	if f.NullN() > 0 {
-		for i := beg; i < end; i++ {
-			if f.IsNull(i) {
-				return nil, bad((i-beg)/per, -1)
-			}
-		}
-	}
-	return f.Float32Values()[beg:end], nil
 }

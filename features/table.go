@@ -43,3 +43,22 @@ func (t *Table) Slice(lo, hi int) *Table {
 		Feature: t.Feature[lo*d : hi*d], FeatureNormalized: t.FeatureNormalized[lo*d : hi*d],
 		FeatureNorm: t.FeatureNorm[lo:hi], Logits: t.Logits[lo*c : hi*c], LogitsOOD: t.LogitsOOD[lo*c : hi*c]}
 }
+
+// appendRows appends s's rows to t (same Dim and NumClasses).
+func (t *Table) appendRows(s *Table) {
+	t.IDs = append(t.IDs, s.IDs...)
+	t.Labels = append(t.Labels, s.Labels...)
+	t.Preds = append(t.Preds, s.Preds...)
+	t.Feature = append(t.Feature, s.Feature...)
+	t.FeatureNormalized = append(t.FeatureNormalized, s.FeatureNormalized...)
+	t.FeatureNorm = append(t.FeatureNorm, s.FeatureNorm...)
+	t.Logits = append(t.Logits, s.Logits...)
+	t.LogitsOOD = append(t.LogitsOOD, s.LogitsOOD...)
+}
+
+// truncate empties t, keeping its storage.
+func (t *Table) truncate() {
+	t.IDs, t.Labels, t.Preds = t.IDs[:0], t.Labels[:0], t.Preds[:0]
+	t.Feature, t.FeatureNormalized, t.FeatureNorm = t.Feature[:0], t.FeatureNormalized[:0], t.FeatureNorm[:0]
+	t.Logits, t.LogitsOOD = t.Logits[:0], t.LogitsOOD[:0]
+}
