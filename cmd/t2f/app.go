@@ -32,6 +32,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			newPipelineCommand(),
 			newTrainCommand(),
 			newFeaturesCommand(),
+			newCompareCommand(),
+			newDemoCommand(),
 		},
 	}
 	app.ExitErrHandler = func(*cli.Context, error) {} // run maps errors to exit codes
