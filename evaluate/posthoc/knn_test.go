@@ -78,3 +78,28 @@ func TestHeapReplaceTop(t *testing.T) {
 		}
 	}
 }
+
+// syrkUpper with blocks smaller than D (diagonal and off-diagonal blocks,
+// a partial last block) against the plain triple loop.
+func TestSyrkUpperBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const D, k = 23, 17
+	a := make([]float64, D*k)
+	for i := range a {
+		a[i] = rng.NormFloat64()
+	}
+	c := make([]float64, D*D)
+	syrkUpper(D, k, 0.5, a, c, 5)
+	for i := 0; i < D; i++ {
+		for j := i; j < D; j++ {
+			var want float64
+			for p := 0; p < k; p++ {
+				want += a[i*k+p] * a[j*k+p]
+			}
+			want *= 0.5
+			if d := c[i*D+j] - want; d > 1e-12 || d < -1e-12 {
+				t.Fatalf("c[%d][%d] = %v, want %v", i, j, c[i*D+j], want)
+			}
+		}
+	}
+}
