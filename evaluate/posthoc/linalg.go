@@ -135,7 +135,34 @@ func affineRows(x []float64, n int, w, b []float64, C, D int) []float64 {
 
 // pinvh is scipy.linalg.pinvh: the pseudo-inverse of a symmetric matrix from
 // its eigen-decomposition, dropping eigenvalues with |λ| ≤ D·ε·max|λ|.
+//
+// When no eigenvalue is dropped (a positive definite covariance, the usual
+// case) the result is the ordinary inverse, computed by Cholesky: the same
+// matrix up to rounding, without the eigenvectors (5× less work at D = 512).
 func pinvh(a *mat.SymDense) (*mat.SymDense, error) {
+	var ev mat.EigenSym
+	if ev.Factorize(a, false) {
+		vals := ev.Values(nil)
+		maxAbs, minVal := 0.0, math.Inf(1)
+		for _, v := range vals {
+			maxAbs = max(maxAbs, math.Abs(v))
+			minVal = min(minVal, v)
+		}
+		if minVal > float64(len(vals))*2.220446049250313e-16*maxAbs {
+			var ch mat.Cholesky
+			if ch.Factorize(a) {
+				var inv mat.SymDense
+				if err := ch.InverseTo(&inv); err == nil {
+					return &inv, nil
+				}
+			}
+		}
+	}
+	return pinvhEigen(a)
+}
+
+// pinvhEigen is pinvh through the eigen-decomposition (any symmetric a).
+func pinvhEigen(a *mat.SymDense) (*mat.SymDense, error) {
 	var es mat.EigenSym
 	if !es.Factorize(a, true) {
 		return nil, errorf("eigen-decomposition of the covariance did not converge")
