@@ -32,7 +32,10 @@ type bank struct {
 // (kernels.Gemm); each of threads workers owns whole query blocks.
 func (b *bank) smallestK(q []float32, nq, k int, alpha float32, threads int) []float32 {
 	out := make([]float32, nq*k)
-	nBlocks := (nq + knnQueryBlock - 1) / knnQueryBlock
+	// Query blocks of knnQueryBlock, smaller when there are too few queries
+	// to give every worker one (the APS val sets).
+	qb := min(knnQueryBlock, max(64, (nq+threads-1)/threads))
+	nBlocks := (nq + qb - 1) / qb
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < min(threads, nBlocks); w++ {
@@ -40,15 +43,15 @@ func (b *bank) smallestK(q []float32, nq, k int, alpha float32, threads int) []f
 		go func() {
 			defer wg.Done()
 			gemm := kernels.NewGemm(1)
-			tile := make([]float32, knnQueryBlock*knnBankBlock)
-			heaps := make([]float32, knnQueryBlock*k)
+			tile := make([]float32, qb*knnBankBlock)
+			heaps := make([]float32, qb*k)
 			for {
 				blk := int(next.Add(1) - 1)
 				if blk >= nBlocks {
 					return
 				}
-				q0 := blk * knnQueryBlock
-				m := min(knnQueryBlock, nq-q0)
+				q0 := blk * qb
+				m := min(qb, nq-q0)
 				b.searchBlock(gemm, q[q0*b.d:(q0+m)*b.d], m, k, alpha, tile, heaps[:m*k], out[q0*k:(q0+m)*k])
 			}
 		}()
