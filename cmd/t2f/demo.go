@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,25 @@ type demoOptions struct {
 	Fonts        string // letters --input
 	TexturesPK3  string // nexuiz-textures archive; "" = not available
 	Install      bool   // try apt-get for missing Debian packages
+	// Set sizes (defaults: the demo* constants; tests shrink them).
+	IDVal, Letters, LettersVal, Noise int
+}
+
+// withSizes fills the set sizes that are zero with the benchmark's.
+func (o demoOptions) withSizes() demoOptions {
+	if o.IDVal == 0 {
+		o.IDVal = demoIDVal
+	}
+	if o.Letters == 0 {
+		o.Letters = demoLetters
+	}
+	if o.LettersVal == 0 {
+		o.LettersVal = demoLettersVal
+	}
+	if o.Noise == 0 {
+		o.Noise = demoNoise
+	}
+	return o
 }
 
 // demoStep is one step of the plan.
@@ -75,6 +95,7 @@ func stamp(o demoOptions, name string) string { return filepath.Join(o.Out, ".st
 
 // demoPlan returns the steps for o, in order.
 func demoPlan(o demoOptions) []demoStep {
+	o = o.withSizes()
 	var steps []demoStep
 	d := func(name string) string { return filepath.Join(o.Data, name) }
 	man := func(dir string) string { return filepath.Join(dir, "dataset.json") }
@@ -105,9 +126,9 @@ func demoPlan(o demoOptions) []demoStep {
 	idArgs := []string{"--source", "mnist", "--input", idDir, "--name", idName}
 	build("data-"+idName+"-train", idName+" train (60,000)", d(idName+"-train"), idSkip, append(idArgs, "--split", "train")...)
 	build("data-"+idName+"-val", idName+" val: 996 seeded images held out of test", d(idName+"-val"), idSkip,
-		append(idArgs, "--split", "test", "--holdout", strconv.Itoa(demoIDVal), "--holdout-seed", strconv.Itoa(demoHoldoutSeed), "--part", "holdout", "--split-name", "val")...)
+		append(idArgs, "--split", "test", "--holdout", strconv.Itoa(o.IDVal), "--holdout-seed", strconv.Itoa(demoHoldoutSeed), "--part", "holdout", "--split-name", "val")...)
 	build("data-"+idName+"-test", idName+" test: the other 9,004", d(idName+"-test"), idSkip,
-		append(idArgs, "--split", "test", "--holdout", strconv.Itoa(demoIDVal), "--holdout-seed", strconv.Itoa(demoHoldoutSeed), "--part", "rest")...)
+		append(idArgs, "--split", "test", "--holdout", strconv.Itoa(o.IDVal), "--holdout-seed", strconv.Itoa(demoHoldoutSeed), "--part", "rest")...)
 	// OOD sets.
 	type oodSet struct{ name, dir, role string }
 	var ood []oodSet
@@ -117,10 +138,10 @@ func demoPlan(o demoOptions) []demoStep {
 		ood = append(ood, oodSet{otherName, d("ood/" + otherName), "near"})
 	}
 	build("data-ood-letters", "letters A–J (notMNIST-like) as near-OOD", d("ood/letters"), "",
-		"--source", "letters", "--input", o.Fonts, "--count", strconv.Itoa(demoLetters), "--seed", strconv.Itoa(demoLettersSeed), "--name", "letters")
+		"--source", "letters", "--input", o.Fonts, "--count", strconv.Itoa(o.Letters), "--seed", strconv.Itoa(demoLettersSeed), "--name", "letters")
 	ood = append(ood, oodSet{"letters", d("ood/letters"), "near"})
 	build("data-ood-letters-val", "a separate letters set as the OOD val set (OpenOOD's val_notmnist)", d("ood/letters-val"), "",
-		"--source", "letters", "--input", o.Fonts, "--count", strconv.Itoa(demoLettersVal), "--seed", strconv.Itoa(demoLettersVSeed), "--name", "letters", "--split-name", "val")
+		"--source", "letters", "--input", o.Fonts, "--count", strconv.Itoa(o.LettersVal), "--seed", strconv.Itoa(demoLettersVSeed), "--name", "letters", "--split-name", "val")
 	texSkip := ""
 	if o.TexturesPK3 == "" {
 		texSkip = "nexuiz-textures is not installed (apt-get install nexuiz-textures, 456 MB; go tool task data:textures)"
@@ -135,7 +156,7 @@ func demoPlan(o demoOptions) []demoStep {
 	}
 	for i, k := range []string{"gaussian", "uniform", "blobs"} {
 		build("data-ood-"+k, k+" noise as far-OOD", d("ood/"+k), "",
-			"--source", "synthetic", "--input", k, "--count", strconv.Itoa(demoNoise), "--seed", strconv.Itoa(11+i), "--name", k)
+			"--source", "synthetic", "--input", k, "--count", strconv.Itoa(o.Noise), "--seed", strconv.Itoa(11+i), "--name", k)
 		ood = append(ood, oodSet{k, d("ood/" + k), "far"})
 	}
 	// Training, features and scoring, per head and seed.
@@ -352,72 +373,77 @@ Examples:
 				}
 				steps = steps[i : i+1]
 			}
-			type timing struct {
-				name string
-				d    time.Duration
-				note string
-			}
-			var times []timing
-			start := time.Now()
-			for i, s := range steps {
-				prefix := fmt.Sprintf("[%d/%d %s]", i+1, len(steps), time.Since(start).Round(time.Second))
-				if s.Skip != "" {
-					fmt.Fprintf(ew, "%s %s: skipped: %s\n", prefix, s.Name, s.Skip)
-					times = append(times, timing{s.Name, 0, "skipped"})
-					continue
-				}
-				if !c.Bool("force") && upToDate(o, s) {
-					fmt.Fprintf(ew, "%s %s: up to date\n", prefix, s.Name)
-					times = append(times, timing{s.Name, 0, "up to date"})
-					continue
-				}
-				args := s.Args
-				if s.Resume != "" {
-					if _, err := os.Stat(filepath.Join(s.Resume, "config.yaml")); err == nil {
-						args = append(slices.Clone(args), "--resume")
-					}
-				}
-				shown := s
-				shown.Args = args
-				fmt.Fprintf(ew, "%s %s: %s\n    %s\n", prefix, s.Name, s.Desc, shown.command())
-				t0 := time.Now()
-				if err := runDemoStep(c, s, args); err != nil {
-					return fmt.Errorf("demo step %s: %w (rerun 't2f demo' to continue from here)", s.Name, err)
-				}
-				if err := writeStamp(o, s); err != nil {
-					return err
-				}
-				times = append(times, timing{s.Name, time.Since(t0), ""})
-			}
-			if len(steps) > 1 {
-				fmt.Fprintf(ew, "\nsteps and wall times:\n")
-				for _, t := range times {
-					if t.note != "" {
-						fmt.Fprintf(ew, "  %-24s %s\n", t.name, t.note)
-					} else {
-						fmt.Fprintf(ew, "  %-24s %s\n", t.name, t.d.Round(100*time.Millisecond))
-					}
-				}
-				fmt.Fprintf(ew, "  %-24s %s\n", "total", time.Since(start).Round(time.Second))
-				rep := filepath.Join(o.Out, "report.md")
-				if _, err := os.Stat(rep); err == nil {
-					fmt.Fprintf(w, "report: %s\n", rep)
-				}
-			}
-			return nil
+			return runDemo(c.Context, w, ew, o, steps, c.Bool("force"))
 		},
 	}
 }
 
-func runDemoStep(c *cli.Context, s demoStep, args []string) error {
+// runDemo runs steps in order, skipping those that are up to date (unless
+// force) or cannot run here, and prints each command and the wall times.
+func runDemo(ctx context.Context, w, ew io.Writer, o demoOptions, steps []demoStep, force bool) error {
+	type timing struct {
+		name string
+		d    time.Duration
+		note string
+	}
+	var times []timing
+	start := time.Now()
+	for i, s := range steps {
+		prefix := fmt.Sprintf("[%d/%d %s]", i+1, len(steps), time.Since(start).Round(time.Second))
+		if s.Skip != "" {
+			fmt.Fprintf(ew, "%s %s: skipped: %s\n", prefix, s.Name, s.Skip)
+			times = append(times, timing{s.Name, 0, "skipped"})
+			continue
+		}
+		if !force && upToDate(o, s) {
+			fmt.Fprintf(ew, "%s %s: up to date\n", prefix, s.Name)
+			times = append(times, timing{s.Name, 0, "up to date"})
+			continue
+		}
+		args := s.Args
+		if s.Resume != "" {
+			if _, err := os.Stat(filepath.Join(s.Resume, "config.yaml")); err == nil {
+				args = append(slices.Clone(args), "--resume")
+			}
+		}
+		shown := s
+		shown.Args = args
+		fmt.Fprintf(ew, "%s %s: %s\n    %s\n", prefix, s.Name, s.Desc, shown.command())
+		t0 := time.Now()
+		if err := runDemoStep(ctx, w, ew, s, args); err != nil {
+			return fmt.Errorf("demo step %s: %w (rerun 't2f demo' to continue from here)", s.Name, err)
+		}
+		if err := writeStamp(o, s); err != nil {
+			return err
+		}
+		times = append(times, timing{s.Name, time.Since(t0), ""})
+	}
+	if len(steps) > 1 {
+		fmt.Fprintf(ew, "\nsteps and wall times:\n")
+		for _, t := range times {
+			if t.note != "" {
+				fmt.Fprintf(ew, "  %-24s %s\n", t.name, t.note)
+			} else {
+				fmt.Fprintf(ew, "  %-24s %s\n", t.name, t.d.Round(100*time.Millisecond))
+			}
+		}
+		fmt.Fprintf(ew, "  %-24s %s\n", "total", time.Since(start).Round(time.Second))
+		rep := filepath.Join(o.Out, "report.md")
+		if _, err := os.Stat(rep); err == nil {
+			fmt.Fprintf(w, "report: %s\n", rep)
+		}
+	}
+	return nil
+}
+
+func runDemoStep(ctx context.Context, w, ew io.Writer, s demoStep, args []string) error {
 	if s.Exec {
-		cmd := exec.CommandContext(c.Context, args[0], args[1:]...)
-		cmd.Stdout, cmd.Stderr = c.App.ErrWriter, c.App.ErrWriter
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Stdout, cmd.Stderr = ew, ew
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		return cmd.Run()
 	}
-	app := newApp(c.App.Writer, c.App.ErrWriter)
-	return app.RunContext(c.Context, append([]string{"t2f"}, args...))
+	return newApp(w, ew).RunContext(ctx, append([]string{"t2f"}, args...))
 }
 
 func writeStamp(o demoOptions, s demoStep) error {

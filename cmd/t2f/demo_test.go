@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// writeIDX writes an MNIST-layout pair of IDX files (uncompressed) with n
+// 28×28 images whose class k is a bright 6×6 square at a place set by k,
+// over noise.
+func writeIDX(t *testing.T, dir, prefix string, n int, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	img := make([]byte, 16, 16+n*784)
+	binary.BigEndian.PutUint32(img[0:], 0x803)
+	binary.BigEndian.PutUint32(img[4:], uint32(n))
+	binary.BigEndian.PutUint32(img[8:], 28)
+	binary.BigEndian.PutUint32(img[12:], 28)
+	lab := make([]byte, 8, 8+n)
+	binary.BigEndian.PutUint32(lab[0:], 0x801)
+	binary.BigEndian.PutUint32(lab[4:], uint32(n))
+	for i := range n {
+		k := i % 10
+		px := make([]byte, 784)
+		for j := range px {
+			px[j] = byte(rng.IntN(40))
+		}
+		x0, y0 := 2+(k%5)*5, 4+(k/5)*12
+		for y := y0; y < y0+6; y++ {
+			for x := x0; x < x0+6; x++ {
+				px[y*28+x] = 255
+			}
+		}
+		img = append(img, px...)
+		lab = append(lab, byte(k))
+	}
+	if err := os.WriteFile(filepath.Join(dir, prefix+"-images-idx3-ubyte"), img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, prefix+"-labels-idx1-ubyte"), lab, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tinyDemo(t *testing.T) demoOptions {
+	t.Helper()
+	root := t.TempDir()
+	mn := filepath.Join(root, "mnist")
+	if err := os.MkdirAll(mn, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeIDX(t, mn, "train", 300, 1)
+	writeIDX(t, mn, "t10k", 160, 2)
+	return demoOptions{
+		ID: "mnist", Model: "lenet", Width: 1, Seeds: []int{0}, Epochs: 1, LR: 0.05, WarmupEpochs: 0,
+		Data: filepath.Join(root, "data"), Out: filepath.Join(root, "runs"), Methods: "msp,t2fnorm,ebo,knn,mds",
+		MNISTDir: mn, FMNISTDir: filepath.Join(root, "no-fashion-mnist"), Fonts: "gofont",
+		IDVal: 60, Letters: 80, LettersVal: 40, Noise: 50,
+	}
+}
+
+// TestDemoEndToEnd runs the whole plan on tiny generated data, in process:
+// every step must run (or be skipped for the missing Fashion-MNIST and
+// textures), report.md must hold the comparison, and a second run must skip
+// every step.
+func TestDemoEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two small models")
+	}
+	o := tinyDemo(t)
+	steps := demoPlan(o)
+	var out, errb bytes.Buffer
+	if err := runDemo(context.Background(), &out, &errb, o, steps, false); err != nil {
+		t.Fatalf("demo: %v\n%s", err, errb.String())
+	}
+	log := errb.String()
+	for _, s := range []string{"data-ood-fashionmnist: skipped", "data-ood-textures: skipped", "train-ce-s0: train lenet", "report: compare"} {
+		if !strings.Contains(log, s) {
+			t.Errorf("log lacks %q:\n%s", s, log)
+		}
+	}
+	rep, err := os.ReadFile(filepath.Join(o.Out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"## Did T2FNorm help?", "| **nearood** |", "| **farood** |", "| letters | test | near |", "| gaussian | test | far |", "| knn |"} {
+		if !bytes.Contains(rep, []byte(s)) {
+			t.Errorf("report.md lacks %q:\n%s", s, rep)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(o.Out, "norm_ratio.png")); err != nil {
+		t.Error(err)
+	}
+	// The score step scored exactly the sets that exist here.
+	for _, s := range steps {
+		if s.Name == "score-ce" && !slices.Contains(s.Args, "letters") && !slices.Contains(s.Args, "gaussian,uniform,blobs") {
+			t.Errorf("score-ce: %v, want near letters and far gaussian,uniform,blobs", s.Args)
+		}
+	}
+	// Second run: nothing to do.
+	errb.Reset()
+	if err := runDemo(context.Background(), &out, &errb, o, steps, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range steps {
+		if s.Skip == "" && !strings.Contains(errb.String(), s.Name+": up to date") {
+			t.Errorf("second run did not skip %s:\n%s", s.Name, errb.String())
+		}
+	}
+	// A changed input (a rebuilt training set) makes training stale again.
+	later := filepath.Join(o.Data, "mnist-train", "dataset.json")
+	st, _ := os.Stat(filepath.Join(o.Out, ".steps", "train-ce-s0"))
+	if err := os.Chtimes(later, st.ModTime().Add(1e9), st.ModTime().Add(1e9)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range steps {
+		if s.Name == "train-ce-s0" && upToDate(o, s) {
+			t.Error("train-ce-s0 up to date after its training set changed")
+		}
+		if s.Name == "score-ce" && !upToDate(o, s) {
+			t.Error("score-ce stale although its inputs did not change")
+		}
+	}
+}
+
+// TestDemoTaskfile checks that the Taskfile's demo tasks run the plan's
+// steps (one definition: the tasks call t2f demo --step NAME) and that each
+// task's generates holds the step's stamp.
+func TestDemoTaskfile(t *testing.T) {
+	b, err := os.ReadFile("../../Taskfile.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	tasks := raw["tasks"].(map[string]any)
+	cmdsOf := func(name string) (cmds []string, forItems []string, subtasks []string, generates []string) {
+		task, ok := tasks[name].(map[string]any)
+		if !ok {
+			t.Fatalf("Taskfile has no task %s", name)
+		}
+		for _, c := range task["cmds"].([]any) {
+			switch c := c.(type) {
+			case string:
+				cmds = append(cmds, c)
+			case map[string]any:
+				if s, ok := c["cmd"].(string); ok {
+					cmds = append(cmds, s)
+				}
+				if s, ok := c["task"].(string); ok {
+					subtasks = append(subtasks, s)
+				}
+				if f, ok := c["for"].([]any); ok {
+					for _, x := range f {
+						forItems = append(forItems, x.(string))
+					}
+				}
+			}
+		}
+		if g, ok := task["generates"].([]any); ok {
+			for _, x := range g {
+				generates = append(generates, x.(string))
+			}
+		}
+		return
+	}
+	o := demoOptions{ID: "mnist", Model: "lenet", Width: 1, Seeds: []int{0}, Epochs: 5, LR: 0.1, WarmupEpochs: 1,
+		Data: "data", Out: "runs/demo", Methods: demoMethods, MNISTDir: "m", FMNISTDir: ".", Fonts: "gofont", TexturesPK3: "x", Install: true}
+	_, dataItems, _, _ := cmdsOf("data")
+	_, _, demoTasks, _ := cmdsOf("demo")
+	var wantData []string
+	for _, s := range demoPlan(o) {
+		switch {
+		case s.Name == "install":
+		case strings.HasPrefix(s.Name, "data-"):
+			wantData = append(wantData, s.Name)
+		default:
+			task := "demo:" + s.Name
+			if !slices.Contains(demoTasks, task) {
+				t.Errorf("task demo does not run %s", task)
+			}
+			cmds, _, _, gen := cmdsOf(task)
+			if !slices.Equal(cmds, []string{"{{.BIN}} demo --step " + s.Name}) {
+				t.Errorf("%s runs %q, want {{.BIN}} demo --step %s", task, cmds, s.Name)
+			}
+			if !slices.Contains(gen, stamp(o, s.Name)) {
+				t.Errorf("%s generates %v, want it to include the stamp %s", task, gen, stamp(o, s.Name))
+			}
+		}
+	}
+	if !slices.Equal(dataItems, wantData) {
+		t.Errorf("task data builds %v, the plan's data steps are %v", dataItems, wantData)
+	}
+}
