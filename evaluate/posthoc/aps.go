@@ -132,10 +132,16 @@ func SearchTrials(s Scorer, in FitInput, idVal, oodVal *Data, auroc func(scores 
 	for i := idVal.N; i < len(labels); i++ {
 		labels[i] = -1
 	}
+	var pre map[float64]sweepResult
+	if sw, ok := t.(sweeper); ok && len(t.Params()) == 1 {
+		if pre, err = presweep(sw, grid, idVal, oodVal); err != nil {
+			return nil, nil, err
+		}
+	}
 	trials := make([]Trial, 0, len(grid))
 	bestIdx, bestAUROC := -1, 0.0
 	for _, combo := range grid {
-		tr, err := trial(t, combo, idVal, oodVal, labels, auroc)
+		tr, err := trial(t, combo, idVal, oodVal, labels, auroc, pre)
 		if err != nil {
 			return nil, trials, err
 		}
@@ -153,7 +159,42 @@ func SearchTrials(s Scorer, in FitInput, idVal, oodVal *Data, auroc func(scores 
 	return t.Setting(), trials, nil
 }
 
-func trial(t Tunable, combo []float64, idVal, oodVal *Data, labels []int32, auroc func([]float64, []int32) float64) (Trial, error) {
+// sweeper is implemented by one-parameter methods that can score every value
+// of their sweep in one pass (KNN: one search for the largest K).
+type sweeper interface {
+	scoreSweep(d *Data, values []float64) ([][]float64, []error, error)
+}
+
+type sweepResult struct {
+	scores []float64 // ID val then OOD val
+	err    error     // per value (ErrNotApplicable)
+}
+
+func presweep(sw sweeper, grid [][]float64, idVal, oodVal *Data) (map[float64]sweepResult, error) {
+	vals := make([]float64, len(grid))
+	for i, c := range grid {
+		vals[i] = c[0]
+	}
+	id, idErr, err := sw.scoreSweep(idVal, vals)
+	if err != nil {
+		return nil, err
+	}
+	ood, oodErr, err := sw.scoreSweep(oodVal, vals)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[float64]sweepResult, len(vals))
+	for i, v := range vals {
+		r := sweepResult{err: errors.Join(idErr[i], oodErr[i])}
+		if r.err == nil {
+			r.scores = append(append(r.scores, id[i]...), ood[i]...)
+		}
+		out[v] = r
+	}
+	return out, nil
+}
+
+func trial(t Tunable, combo []float64, idVal, oodVal *Data, labels []int32, auroc func([]float64, []int32) float64, pre map[float64]sweepResult) (Trial, error) {
 	if err := t.Set(combo...); err != nil {
 		if errors.Is(err, ErrNotApplicable) {
 			return Trial{Setting: namedSetting(t.Params(), combo), AUROC: math.NaN(), Skipped: err}, nil
@@ -161,11 +202,17 @@ func trial(t Tunable, combo []float64, idVal, oodVal *Data, labels []int32, auro
 		return Trial{}, err
 	}
 	tr := Trial{Setting: t.Setting(), AUROC: math.NaN()}
-	id, err := t.Score(idVal)
-	if err == nil {
-		var ood []float64
-		ood, err = t.Score(oodVal)
-		id = append(id, ood...)
+	var id []float64
+	var err error
+	if r, ok := pre[combo[0]]; ok && len(combo) == 1 {
+		id, err = r.scores, r.err
+	} else {
+		id, err = t.Score(idVal)
+		if err == nil {
+			var ood []float64
+			ood, err = t.Score(oodVal)
+			id = append(id, ood...)
+		}
 	}
 	if errors.Is(err, ErrNotApplicable) {
 		tr.Skipped = err

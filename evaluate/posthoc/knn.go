@@ -189,27 +189,57 @@ func (kn *knn) Score(d *Data) ([]float64, error) {
 	if kn.bank.x == nil {
 		return nil, errNotFitted("knn")
 	}
-	if err := d.check("knn", "scored data", true, false, false); err != nil {
-		return nil, err
-	}
-	if err := d.sameShape("knn", "scored data", kn.bank.d, 0); err != nil {
-		return nil, err
-	}
-	K := int(kn.vals[0])
-	if K > kn.bank.n {
-		return nil, errorf("knn: K = %d exceeds the %d ID-train features: %w", K, kn.bank.n, ErrNotApplicable)
-	}
-	q, qsq, err := normalizeRows("knn", "scored data", d.Feature, d.N, d.D)
+	out, errs, err := kn.scoreSweep(d, kn.vals[:1])
 	if err != nil {
 		return nil, err
 	}
-	vals := kn.bank.smallestK(q, d.N, K, -2, kn.threads)
-	out := make([]float64, d.N)
-	for i := range out {
-		dist := qsq[i] + vals[i*K+K-1]
-		out[i] = -float64(max(dist, 0))
+	return out[0], errs[0]
+}
+
+// scoreSweep scores d for each K in ks with one search for the largest
+// applicable K (the K-th smallest distance is read off the sorted list).
+// errs[i] is ErrNotApplicable when ks[i] exceeds the bank.
+func (kn *knn) scoreSweep(d *Data, ks []float64) ([][]float64, []error, error) {
+	if kn.bank.x == nil {
+		return nil, nil, errNotFitted("knn")
 	}
-	return out, nil
+	if err := d.check("knn", "scored data", true, false, false); err != nil {
+		return nil, nil, err
+	}
+	if err := d.sameShape("knn", "scored data", kn.bank.d, 0); err != nil {
+		return nil, nil, err
+	}
+	kmax := 0
+	errs := make([]error, len(ks))
+	for i, k := range ks {
+		if int(k) > kn.bank.n {
+			errs[i] = errorf("knn: K = %d exceeds the %d ID-train features: %w", int(k), kn.bank.n, ErrNotApplicable)
+			continue
+		}
+		kmax = max(kmax, int(k))
+	}
+	out := make([][]float64, len(ks))
+	if kmax == 0 {
+		return out, errs, nil
+	}
+	q, qsq, err := normalizeRows("knn", "scored data", d.Feature, d.N, d.D)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals := kn.bank.smallestK(q, d.N, kmax, -2, kn.threads)
+	for j, k := range ks {
+		if errs[j] != nil {
+			continue
+		}
+		K := int(k)
+		o := make([]float64, d.N)
+		for i := range o {
+			dist := qsq[i] + vals[i*kmax+K-1]
+			o[i] = -float64(max(dist, 0))
+		}
+		out[j] = o
+	}
+	return out, errs, nil
 }
 
 // nnguide is NNGuide: the bank is the first batches of ID train (batches of

@@ -103,3 +103,27 @@ func TestSyrkUpperBlocks(t *testing.T) {
 		}
 	}
 }
+
+// One search for the largest K gives the same scores as a search per K.
+func TestKNNSweepMatchesScore(t *testing.T) {
+	fx := loadFixture(t)
+	kn := newKNN(Options{Threads: 2})
+	if err := kn.Fit(fx.in); err != nil {
+		t.Fatal(err)
+	}
+	ks := []float64{3, 50, 1, float64(fx.train.N + 1)}
+	sweep, errs, err := kn.scoreSweep(fx.tst, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range ks {
+		mustSet(t, kn, k)
+		got, err := kn.Score(fx.tst)
+		if (err == nil) != (errs[i] == nil) {
+			t.Fatalf("K=%v: Score error %v, sweep error %v", k, err, errs[i])
+		}
+		if err == nil {
+			compareScores(t, "sweep vs Score", sweep[i], got, 0, 0)
+		}
+	}
+}
