@@ -38,6 +38,9 @@ func DecodeFile(path string, maxPixels int) (Image, error) {
 // DecodeBytes decodes an encoded image (PNG, JPEG, GIF, BMP, WebP) with the
 // same checks as [DecodeFile].
 func DecodeBytes(b []byte, maxPixels int) (Image, error) {
+	if img, handled, err := decodePNGFast(b, maxPixels); handled {
+		return img, err
+	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
 		return Image{}, fmt.Errorf("undecodable image: %w", err)
