@@ -266,3 +266,24 @@ func TestGemmClose(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// FuzzSgemm compares the default Gemm with SgemmRef on fuzzed small shapes,
+// transposes, strides and scalars (the seed corpus runs with go test).
+func FuzzSgemm(f *testing.F) {
+	f.Add(uint8(3), uint8(5), uint8(7), uint8(0), uint8(0), float32(1), float32(0), uint64(1))
+	f.Add(uint8(9), uint8(33), uint8(17), uint8(3), uint8(2), float32(-2), float32(0.5), uint64(2))
+	f.Add(uint8(1), uint8(1), uint8(0), uint8(1), uint8(1), float32(1), float32(1), uint64(3))
+	g := NewGemm(2)
+	f.Fuzz(func(t *testing.T, m, n, k, trans, pad uint8, alpha, beta float32, seed uint64) {
+		// Keep the scalars finite and moderate (the tolerance model's domain).
+		bound := func(x float32) float32 {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return 1
+			}
+			return float32(math.Remainder(float64(x), 1000))
+		}
+		alpha, beta = bound(alpha), bound(beta)
+		rng := rand.New(rand.NewPCG(seed, 0))
+		runGemmCase(t, g, rng, gemmCase{trans&1 != 0, trans&2 != 0, int(m % 70), int(n % 70), int(k) + int(k)/2, alpha, beta, int(pad % 5)})
+	})
+}
