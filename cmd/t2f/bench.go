@@ -124,7 +124,33 @@ func runBenchGemm(c *cli.Context) error {
 		enc.SetIndent("", " ")
 		return enc.Encode(rows)
 	}
+	if r := scalingCheck(rows); r != "" {
+		fmt.Fprintln(w, r)
+	}
 	return nil
+}
+
+// scalingCheck reports how the square product scaled from 1 thread to the
+// most threads measured: about the thread count on an idle machine, much less
+// when other processes hold the cores (then 2-thread figures are unreliable).
+func scalingCheck(rows []gemmBenchRow) string {
+	var one, many *gemmBenchRow
+	for i := range rows {
+		r := &rows[i]
+		if r.Shape != "square.1024" {
+			continue
+		}
+		if r.Threads == 1 {
+			one = r
+		} else if many == nil || r.Threads > many.Threads {
+			many = r
+		}
+	}
+	if one == nil || many == nil {
+		return ""
+	}
+	return fmt.Sprintf("square.1024 scaling: %d threads run at %.2f× 1 thread (≈%d on an idle machine; much less means the cores are shared and multi-thread figures are unreliable)",
+		many.Threads, many.GFLOPS/one.GFLOPS, many.Threads)
 }
 
 // opName is the BLAS-style transpose pair, e.g. "NT" for A·Bᵀ.

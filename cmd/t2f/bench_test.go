@@ -68,3 +68,17 @@ func TestBenchGemmBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestScalingCheck(t *testing.T) {
+	rows := []gemmBenchRow{
+		{Shape: "square.1024", Threads: 1, GFLOPS: 100},
+		{Shape: "lenet.fc1.fwd", Threads: 2, GFLOPS: 50},
+		{Shape: "square.1024", Threads: 2, GFLOPS: 190},
+	}
+	if got := scalingCheck(rows); !strings.Contains(got, "2 threads run at 1.90× 1 thread") {
+		t.Errorf("scalingCheck = %q, want the 1.90× ratio of square.1024", got)
+	}
+	if got := scalingCheck(rows[:2]); got != "" {
+		t.Errorf("scalingCheck without both square rows = %q, want empty", got)
+	}
+}
