@@ -46,8 +46,9 @@ func newGemmKernel(threads int, k *microKernel) *Gemm {
 	return &Gemm{threads: threads, minParallel: parallelMinWork, kern: k}
 }
 
-// Close stops the Gemm's helper goroutines; the Gemm must not be used after.
-// A Gemm that becomes unreachable without Close is stopped by a cleanup.
+// Close stops the Gemm's helper goroutines; later products run on the calling
+// goroutine only. A Gemm that becomes unreachable without Close has its
+// helpers stopped by a cleanup.
 func (g *Gemm) Close() {
 	for _, h := range g.helpers {
 		h.shutdown()
@@ -68,7 +69,8 @@ func (g *Gemm) Kernel() string { return g.kern.name }
 //
 // with op(X) = Xᵀ when transX. A is stored m×k (k×m when transA) with row
 // stride lda, B k×n (n×k when transB) with stride ldb, C m×n with stride ldc.
-// beta == 0 overwrites C without reading it. All four transpose combinations
+// beta == 0 overwrites C without reading it; alpha == 0 (or k == 0) only
+// scales C, without reading A and B (as BLAS does). All four transpose combinations
 // run at packed speed (transposes are absorbed by the packing). Products of at
 // least parallelMinWork multiply-adds are split over the Gemm's threads.
 //
