@@ -88,26 +88,9 @@ func col2imSame(g kernels.ConvGeom, col []float32, ld int, dx []float32) {
 				off := dy*w + dxs
 				lo, hi := shiftRange(p, off)
 				if lo < hi {
-					addTo(plane[lo+off:hi+off], row[lo:hi])
+					kernels.AddTo(plane[lo+off:hi+off], row[lo:hi])
 				}
 			}
 		}
-	}
-}
-
-// addTo is dst += src, unrolled by 4.
-func addTo(dst, src []float32) {
-	src = src[:len(dst)]
-	i := 0
-	for ; i+4 <= len(dst); i += 4 {
-		d := dst[i : i+4 : i+4]
-		s := src[i : i+4 : i+4]
-		d[0] += s[0]
-		d[1] += s[1]
-		d[2] += s[2]
-		d[3] += s[3]
-	}
-	for ; i < len(dst); i++ {
-		dst[i] += src[i]
 	}
 }
