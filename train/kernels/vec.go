@@ -20,3 +20,72 @@ func addToGo(dst, src []float32) {
 		dst[i] += v
 	}
 }
+
+// Affine computes dst = src·a + c element-wise, rounding the product and the
+// sum separately (as Go evaluates float32(v*a) + c), then, when relu,
+// replaces every value that is not > 0 and not NaN with +0 (ReLU that
+// propagates NaN, like PyTorch's). It is the BatchNorm apply step and a
+// conv bias + ReLU epilogue (a = 1); dst and src have equal length and may be
+// the same slice.
+func Affine(dst, src []float32, a, c float32, relu bool) {
+	if len(dst) != len(src) {
+		panic("kernels: Affine: lengths differ")
+	}
+	affine(dst, src, a, c, relu)
+}
+
+// AddVec computes dst = x + y element-wise, then ReLU as Affine when relu
+// (the residual sum of a ResNet block). All three have equal length; dst may
+// alias x or y.
+func AddVec(dst, x, y []float32, relu bool) {
+	if len(dst) != len(x) || len(dst) != len(y) {
+		panic("kernels: AddVec: lengths differ")
+	}
+	addVec(dst, x, y, relu)
+}
+
+// ReLUMask computes the ReLU gradient: dst[i] = dy[i] where y[i] > 0 or y[i]
+// is NaN, else +0 (y is the ReLU's output or input). All three have equal
+// length; dst may alias dy.
+func ReLUMask(dst, dy, y []float32) {
+	if len(dst) != len(dy) || len(dst) != len(y) {
+		panic("kernels: ReLUMask: lengths differ")
+	}
+	reluMask(dst, dy, y)
+}
+
+// keep reports whether ReLU keeps v: v > 0 or v is NaN.
+func keep(v float32) bool { return v > 0 || v != v }
+
+func affineGo(dst, src []float32, a, c float32, relu bool) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		r := float32(v*a) + c
+		if relu && !keep(r) {
+			r = 0
+		}
+		dst[i] = r
+	}
+}
+
+func addVecGo(dst, x, y []float32, relu bool) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		r := x[i] + y[i]
+		if relu && !keep(r) {
+			r = 0
+		}
+		dst[i] = r
+	}
+}
+
+func reluMaskGo(dst, dy, y []float32) {
+	dy, y = dy[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		if keep(y[i]) {
+			dst[i] = dy[i]
+		} else {
+			dst[i] = 0
+		}
+	}
+}

@@ -58,3 +58,54 @@ func vecLevels() []int {
 	}
 	return ls
 }
+
+//go:noescape
+func affineAVX512(dst, src *float32, n int, a, c float32, relu int)
+
+//go:noescape
+func addVecAVX512(dst, x, y *float32, n int, relu int)
+
+//go:noescape
+func reluMaskAVX512(dst, dy, y *float32, n int)
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func affine(dst, src []float32, a, c float32, relu bool) {
+	affineLevel(vecLevel, dst, src, a, c, relu)
+}
+
+func addVec(dst, x, y []float32, relu bool) { addVecLevel(vecLevel, dst, x, y, relu) }
+
+func reluMask(dst, dy, y []float32) { reluMaskLevel(vecLevel, dst, dy, y) }
+
+func affineLevel(level int, dst, src []float32, a, c float32, relu bool) {
+	if level < 2 || len(dst) == 0 {
+		affineGo(dst, src, a, c, relu)
+		return
+	}
+	_ = src[len(dst)-1]
+	affineAVX512(unsafe.SliceData(dst), unsafe.SliceData(src), len(dst), a, c, flag(relu))
+}
+
+func addVecLevel(level int, dst, x, y []float32, relu bool) {
+	if level < 2 || len(dst) == 0 {
+		addVecGo(dst, x, y, relu)
+		return
+	}
+	_, _ = x[len(dst)-1], y[len(dst)-1]
+	addVecAVX512(unsafe.SliceData(dst), unsafe.SliceData(x), unsafe.SliceData(y), len(dst), flag(relu))
+}
+
+func reluMaskLevel(level int, dst, dy, y []float32) {
+	if level < 2 || len(dst) == 0 {
+		reluMaskGo(dst, dy, y)
+		return
+	}
+	_, _ = dy[len(dst)-1], y[len(dst)-1]
+	reluMaskAVX512(unsafe.SliceData(dst), unsafe.SliceData(dy), unsafe.SliceData(y), len(dst))
+}
