@@ -319,3 +319,49 @@ func TestExtractFileRoundTrip(t *testing.T) {
 		t.Errorf("meta %+v, want %+v", got.Meta, meta)
 	}
 }
+
+// countingNet wraps linearNet (safe for concurrent use) and counts calls
+// per instance, failing if one instance is entered twice at once.
+type countingNet struct {
+	*linearNet
+	busy  atomic.Int32
+	calls atomic.Int32
+}
+
+func (c *countingNet) Forward(x []float32, k int, f, l, o []float32) error {
+	if c.busy.Add(1) > 1 {
+		panic("instance used by two goroutines at once")
+	}
+	defer c.busy.Add(-1)
+	c.calls.Add(1)
+	return c.linearNet.Forward(x, k, f, l, o)
+}
+
+func TestPool(t *testing.T) {
+	delay := func(first float32) time.Duration { return time.Duration(int(first*10)%5) * time.Millisecond }
+	nets := []*countingNet{{linearNet: &linearNet{failAt: -1, nanAt: -1, delay: delay}},
+		{linearNet: &linearNet{failAt: -1, nanAt: -1, delay: delay}}, {linearNet: &linearNet{failAt: -1, nanAt: -1, delay: delay}}}
+	p, err := NewPool(nets[0], nets[1], nets[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Extract(context.Background(), p, &gridSource{n: 90}, Options{BatchSize: 3, Workers: p.Size()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, got, wantRows(90))
+	var total int32
+	for i, n := range nets {
+		if n.calls.Load() == 0 {
+			t.Errorf("instance %d never ran", i)
+		}
+		total += n.calls.Load()
+	}
+	if total != 30 {
+		t.Errorf("%d Forward calls, want 30 batches", total)
+	}
+	if _, err := NewPool(&linearNet{}, fixedNet{f: [][]float32{{1}}, logits: [][]float32{{1, 2}}}); err == nil ||
+		!strings.Contains(err.Error(), "pool network 1 has input [N 1 1 1], dim 1, 2 classes") {
+		t.Errorf("NewPool of different networks: error %v", err)
+	}
+}

@@ -238,7 +238,7 @@ func TestFeaturesBareStateDict(t *testing.T) {
 		t.Fatalf("without --model/--head: exit %d %q, want %d asking for --model and --head", code, msg, exitUsage)
 	}
 	code, msg = runFeaturesCLI(t, "--checkpoint", bare, "--model", "lenet", "--head", "t2fnorm", "--tau", "0.1",
-		"--data", f.id.dir, "--out", out, "--quiet")
+		"--data", f.id.dir, "--out", out, "--quiet", "--workers", "1", "--threads", "1")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, msg)
 	}
@@ -292,7 +292,8 @@ func TestFeaturesBareStateDict(t *testing.T) {
 // generated images, and, as the reference in the same run, the engine's
 // forward pass alone on the same, already normalised batches
 // (ForwardHost + Download). The ratio is the cost of everything around the
-// network. Random weights: speed does not depend on them.
+// network. Random weights: speed does not depend on them. extract-2workers
+// is the default of t2f features: two model instances of one thread each.
 //
 //	go test ./cmd/t2f -run '^$' -bench Extract -benchtime 3x -count 5
 func BenchmarkExtract(b *testing.B) {
@@ -339,6 +340,18 @@ func BenchmarkExtract(b *testing.B) {
 			b.Fatal(err)
 		}
 		net := engineNetwork{model}
+		var single [2]features.Network // two 1-thread instances, as t2f features runs by default
+		for i := range single {
+			m, err := nn.New(cpu.New(1), model.Config(), 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			single[i] = engineNetwork{m}
+		}
+		pool, err := features.NewPool(single[:]...)
+		if err != nil {
+			b.Fatal(err)
+		}
 		norm, _ := augment.Preset("mnist")
 		aug, err := augment.NewAugmenter(augment.TestTransform(norm), augment.Shape{H: tc.size, W: tc.size, C: tc.ch})
 		if err != nil {
@@ -349,6 +362,16 @@ func BenchmarkExtract(b *testing.B) {
 			b.Fatal(err)
 		}
 		out := filepath.Join(b.TempDir(), "bench_test.parquet")
+		b.Run(tc.arch+"/extract-2workers", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := features.ExtractFile(context.Background(), pool, src, features.Options{BatchSize: batch, Workers: 2,
+					Meta: features.Meta{Dataset: "bench", Split: "test"}}, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
 		b.Run(tc.arch+"/extract", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
