@@ -84,3 +84,25 @@ func TestASHTies(t *testing.T) {
 		t.Fatalf("score %v, want %v", got[0], want)
 	}
 }
+
+// A rejected Set leaves the previous values in place.
+func TestSetRejectsAndKeeps(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		bad  []float64
+	}{
+		{"ebo", []float64{0}}, {"react", []float64{101}}, {"ash", []float64{-1}}, {"knn", []float64{2.5}},
+		{"gen", []float64{0.1, 0}}, {"vim", []float64{-3}}, {"fdbd", []float64{0.5}}, {"nnguide", []float64{100, 2}},
+		{"dice", []float64{90, 1}}, {"residual", []float64{1.5}},
+	} {
+		s, _ := New(c.name)
+		tu := s.(Tunable)
+		before := tu.Setting().String()
+		if err := tu.Set(c.bad...); err == nil {
+			t.Errorf("%s: Set(%v) accepted", c.name, c.bad)
+		}
+		if after := tu.Setting().String(); after != before {
+			t.Errorf("%s: rejected Set changed %q to %q", c.name, before, after)
+		}
+	}
+}

@@ -57,11 +57,12 @@ func (*ebo) Name() string          { return "ebo" }
 func (*ebo) Needs() Needs          { return Needs{Logits: true, APS: true} }
 func (*ebo) Fit(in FitInput) error { return nil }
 func (e *ebo) Set(v ...float64) error {
+	old := e.vals[0]
 	if err := e.setVals("ebo", v); err != nil {
 		return err
 	}
 	if v[0] <= 0 {
-		e.vals[0] = 1
+		e.vals[0] = old
 		return errorf("ebo: temperature = %v, want > 0", v[0])
 	}
 	return nil
