@@ -140,8 +140,16 @@ func BenchmarkAffine(b *testing.B) {
 	for i := range x {
 		x[i] = float32(i%7) - 3
 	}
-	b.SetBytes(int64(8 * len(x)))
-	for b.Loop() {
-		Affine(x, x, 0.5, 0.1, true)
-	}
+	b.Run("asm", func(b *testing.B) {
+		b.SetBytes(int64(8 * len(x)))
+		for b.Loop() {
+			Affine(x, x, 0.5, 0.1, true)
+		}
+	})
+	b.Run("go", func(b *testing.B) {
+		b.SetBytes(int64(8 * len(x)))
+		for b.Loop() {
+			affineGo(x, x, 0.5, 0.1, true)
+		}
+	})
 }
