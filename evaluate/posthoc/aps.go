@@ -151,6 +151,15 @@ func SearchTrials(s Scorer, in FitInput, idVal, oodVal *Data, auroc func(scores 
 		}
 	}
 	if bestIdx < 0 {
+		skipped := 0
+		for _, tr := range trials {
+			if tr.Skipped != nil {
+				skipped++
+			}
+		}
+		if skipped == len(trials) {
+			return nil, trials, fmt.Errorf("posthoc: %s: none of the %d swept settings applies to this data (first: %w)", s.Name(), skipped, trials[0].Skipped)
+		}
 		return nil, trials, fmt.Errorf("posthoc: %s: no hyper-parameter setting reached an AUROC above 0 on ID val ∪ OOD val", s.Name())
 	}
 	if err := t.Set(grid[bestIdx]...); err != nil {

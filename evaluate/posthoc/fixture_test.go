@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -309,8 +310,8 @@ func TestSearchAllSkipped(t *testing.T) {
 	fx := loadFixture(t)
 	s, _ := New("vim")
 	_, trials, err := SearchTrials(s, fx.in, fx.val, fx.oodval, testAUROC)
-	if err == nil {
-		t.Fatal("vim search on D=16: got no error")
+	if !errors.Is(err, ErrNotApplicable) || !strings.Contains(err.Error(), "none of the 2 swept settings") {
+		t.Fatalf("vim search on D=16: got %v, want ErrNotApplicable for both settings", err)
 	}
 	if len(trials) != 2 || trials[0].Skipped == nil || trials[1].Skipped == nil {
 		t.Fatalf("trials %+v, want two skipped", trials)
