@@ -4,7 +4,8 @@
 # Creates DIR/{png32,jpg32,png64,jpg64}/c{0,1}/NNNN.{png,jpg} (2,000 smooth-noise RGB
 # images per set, made once) and times, in one process, what `t2f pipeline build
 # --size 32` does per image: open + decode + convert("RGB") + torchvision-style
-# Resize(32, bilinear) + CenterCrop(32) + np.asarray. Prints the median of 5 runs.
+# Resize(32, bilinear) + CenterCrop(32) + np.asarray. Prints the median of 5 runs in
+# images/s (wall clock) and images/cpu-s (process CPU time, robust to machine load).
 # The Go benchmark reads the same files: go test ./pipeline -bench Build -benchdata DIR
 import os, sys, time, statistics
 import numpy as np
@@ -33,7 +34,7 @@ def make(kind, side):
 
 def pil_build(d, size=32):
     files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(d) for f in fs)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for f in files:
         im = Image.open(f).convert("RGB")
         w, h = im.size
@@ -46,7 +47,7 @@ def pil_build(d, size=32):
         l, tp = int(round((w - size) / 2.0)), int(round((h - size) / 2.0))
         im = im.crop((l, tp, l + size, tp + size))
         np.asarray(im)
-    return len(files) / (time.perf_counter() - t)
+    return len(files) / (time.perf_counter() - t), len(files) / (time.process_time() - c)
 
 # Optional: --set png32 --runs 1 times one set (scripts/bench_pipeline.sh interleaves
 # PIL and Go runs this way so both see the same machine load).
@@ -59,5 +60,7 @@ if "--runs" in sys.argv:
     runs = int(sys.argv[sys.argv.index("--runs") + 1])
 for kind, side in sets:
     d = make(kind, side)
-    rates = [pil_build(d) for _ in range(runs)]
-    print(f"PIL {kind}{side}->32: median {statistics.median(rates):,.0f} images/s (runs: {', '.join(f'{r:,.0f}' for r in rates)})")
+    res = [pil_build(d) for _ in range(runs)]
+    rates, cpu = [r for r, _ in res], [c for _, c in res]
+    print(f"PIL {kind}{side}->32: median {statistics.median(rates):,.0f} images/s (runs: {', '.join(f'{r:,.0f}' for r in rates)})"
+          f" cpu: {statistics.median(cpu):,.0f} images/cpu-s (cpuruns: {', '.join(f'{r:,.0f}' for r in cpu)})")

@@ -20,17 +20,23 @@ for set in png32 jpg32 png64 jpg64; do
 done
 /usr/bin/python3 - "$LOG" <<'PY'
 import re, statistics, sys
-pil, go = {}, {}
+pil, go, pilc, goc = {}, {}, {}, {}
 for line in open(sys.argv[1]):
     s = line.split()[0]
-    m = re.search(r"runs: ([\d,]+)\)", line)
-    if m: pil.setdefault(s, []).append(float(m.group(1).replace(",", "")))
-    m = re.search(r"([\d.]+) images/s", line)
-    if m and "Benchmark" in line: go.setdefault(s, []).append(float(m.group(1)))
-print("set    Go 1 worker (median)  PIL 1 process (median)  Go/PIL (median of per-round ratios)")
+    m = re.search(r"\(runs: ([\d,]+)\)", line)
+    if m:
+        pil.setdefault(s, []).append(float(m.group(1).replace(",", "")))
+        pilc.setdefault(s, []).append(float(re.search(r"cpuruns: ([\d,]+)\)", line).group(1).replace(",", "")))
+    if "Benchmark" in line:
+        go.setdefault(s, []).append(float(re.search(r"([\d.]+) images/s", line).group(1)))
+        goc.setdefault(s, []).append(float(re.search(r"([\d.]+) images/cpu-s", line).group(1)))
+med = statistics.median
+print("set    | wall: Go 1 worker, PIL 1 process, Go/PIL (median of round ratios) | CPU: Go, PIL images/cpu-s, Go/PIL")
 for s in pil:
     r = [g / p for g, p in zip(go[s], pil[s])]
-    print(f"{s:6} {statistics.median(go[s]):>10,.0f} img/s      {statistics.median(pil[s]):>10,.0f} img/s          {statistics.median(r):.2f}  (rounds: {', '.join(f'{x:.2f}' for x in r)})")
+    rc = [g / p for g, p in zip(goc[s], pilc[s])]
+    print(f"{s:6} | {med(go[s]):>7,.0f} {med(pil[s]):>7,.0f} {med(r):.2f} (rounds {', '.join(f'{x:.2f}' for x in r)})"
+          f" | {med(goc[s]):>7,.0f} {med(pilc[s]):>7,.0f} {med(rc):.2f} (rounds {', '.join(f'{x:.2f}' for x in rc)})")
 PY
 rm -f "$LOG"
 (cd pipeline && /tmp/t2f-pipeline.test -test.run '^$' -test.bench 'BuildIDX' -test.benchtime 3x -test.count 5) | grep '^Benchmark'
