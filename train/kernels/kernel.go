@@ -18,6 +18,9 @@ type microKernel struct {
 	transB    func(dst, src []float32, ldb, kc int)
 	// transA: one full sliver from a row-major A, dst[p*mr+r] = src[r*lda+p].
 	transA func(dst, src []float32, lda, kc int)
+	// copyA: one sliver from a transposed A, dst[p*mr+r] = src[p*lda+r] for
+	// r < rows, zero up to mr.
+	copyA func(dst, src []float32, lda, kc, rows int)
 }
 
 // goKernel is the pure-Go micro-kernel, used under the noasm tag, on other

@@ -18,7 +18,7 @@ func kernAVX512x8x32(kc int, a, b, c *float32, ldc, mr, nr int, alpha, beta floa
 func kernAVX2x6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, loadC int)
 
 // avx512Kernel is 8×32: sixteen zmm accumulators, masked stores for edges.
-var avx512Kernel = &microKernel{name: "avx512", mr: 8, nr: 32, run: runAVX512, copyBlock: copyBlock32, transB: transB32, transA: transA8}
+var avx512Kernel = &microKernel{name: "avx512", mr: 8, nr: 32, run: runAVX512, copyBlock: copyBlock32, transB: transB32, transA: transA8, copyA: copyA8}
 
 // avx2Kernel is 6×16: twelve ymm accumulators; edge tiles go through a
 // scratch tile.
@@ -71,6 +71,9 @@ func availableKernels() []*microKernel {
 
 //go:noescape
 func packCopy32(dst, src *float32, ldb, kc, cols int)
+
+//go:noescape
+func packCopy8(dst, src *float32, lda, kc, rows int)
 
 //go:noescape
 func packTrans8(dst, src *float32, lda, kb int)
@@ -128,4 +131,12 @@ func transA8(dst, src []float32, lda, kc int) {
 			d[r] = src[r*lda+p]
 		}
 	}
+}
+
+// copyA8 packs rows ≤ 8 contiguous values per p of a transposed A (stride
+// lda) into an 8-wide A sliver, zero-filling rows past rows.
+func copyA8(dst, src []float32, lda, kc, rows int) {
+	_ = dst[8*kc-1]
+	_ = src[(kc-1)*lda+rows-1]
+	packCopy8(unsafe.SliceData(dst), unsafe.SliceData(src), lda, kc, rows)
 }

@@ -10,6 +10,10 @@ func packA(kern *microKernel, dst []float32, transA bool, a []float32, lda, ic, 
 		d := dst[ir*kc : (ir+mr)*kc]
 		if transA {
 			// op(A)(i, p) = a[p*lda+i]: each p is a contiguous run of rows.
+			if kern.copyA != nil {
+				kern.copyA(d, a[pc*lda+ic+ir:], lda, kc, rows)
+				continue
+			}
 			for p := range kc {
 				src := a[(pc+p)*lda+ic+ir:]
 				dp := d[p*mr : p*mr+mr]

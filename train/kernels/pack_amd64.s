@@ -368,3 +368,27 @@ pt8loop:
 	JNZ  pt8loop
 	VZEROUPPER
 	RET
+
+// func packCopy8(dst, src *float32, lda, kc, rows int)
+// dst[p*8+r] = src[p*lda+r] for r < rows, 0 for rows ≤ r < 8, p < kc (kc ≥ 1):
+// the A sliver of a transposed A (each p is a contiguous run of rows).
+TEXT ·packCopy8(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+24(FP), BX
+	MOVQ rows+32(FP), CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+pc8loop:
+	VMOVUPS.Z (SI), K1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ R8, SI
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  pc8loop
+	VZEROUPPER
+	RET
