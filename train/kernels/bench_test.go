@@ -43,3 +43,15 @@ func benchGemm(b *testing.B, g *Gemm, s GemmShape) {
 	}
 	b.ReportMetric(s.Flops()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkSgemmSplit compares 1 and 2 goroutines on products just above
+// the split threshold (where the helper's start latency decides).
+func BenchmarkSgemmSplit(b *testing.B) {
+	for _, s := range [][3]int{{128, 84, 120}, {128, 128, 128}, {64, 1024, 64}, {256, 256, 256}} {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%dx%dx%d/threads%d", s[0], s[1], s[2], threads), func(b *testing.B) {
+				benchGemm(b, NewGemm(threads), GemmShape{"", false, false, s[0], s[1], s[2]})
+			})
+		}
+	}
+}
