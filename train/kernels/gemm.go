@@ -30,6 +30,7 @@ type Gemm struct {
 type gemmWorker struct {
 	packA []float32 // (blockMC rounded up to MR) × blockKC
 	packB []float32 // (blockNC rounded up to NR) × blockKC
+	edge  []float32 // max(MR, NR) × blockKC: partial slivers before packing
 }
 
 // NewGemm returns a GEMM engine that splits work over threads goroutines
@@ -148,6 +149,7 @@ func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, a
 	if w.packA == nil {
 		w.packA = make([]float32, (blockMC+mr)*blockKC)
 		w.packB = make([]float32, (blockNC+nr)*blockKC)
+		w.edge = make([]float32, max(mr, nr)*blockKC)
 	}
 	// Equal blocks (rounded to the tile size) rather than full blocks and a
 	// thin remainder: k = 576 runs as 3×192, not 256+256+64.
@@ -156,14 +158,14 @@ func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, a
 		nc := min(bn, n-jc)
 		for pc := 0; pc < k; pc += bk {
 			kc := min(bk, k-pc)
-			packB(kern, w.packB, transB, b, ldb, pc, jc, kc, nc)
+			packB(kern, w.packB, w.edge, transB, b, ldb, pc, jc, kc, nc)
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
 			for ic := 0; ic < m; ic += bm {
 				mc := min(bm, m-ic)
-				packA(kern, w.packA, transA, a, lda, ic, pc, mc, kc)
+				packA(kern, w.packA, w.edge, transA, a, lda, ic, pc, mc, kc)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bp := w.packB[jr*kc : (jr+nr)*kc]

@@ -2,8 +2,9 @@ package kernels
 
 // packA copies the mc×kc block of op(A) at (ic, pc) into dst as slivers of mr
 // rows: sliver s holds, for p < kc, the mr values op(A)(ic+s·mr+r, pc+p) at
-// dst[s·mr·kc + p·mr + r]. Rows past mc are zero.
-func packA(kern *microKernel, dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc int) {
+// dst[s·mr·kc + p·mr + r]. Rows past mc are zero. edge (mr·kc floats, or
+// nil) is scratch for a partial sliver, so it can use the kernel's fast path.
+func packA(kern *microKernel, dst, edge []float32, transA bool, a []float32, lda, ic, pc, mc, kc int) {
 	mr := kern.mr
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
@@ -31,6 +32,16 @@ func packA(kern *microKernel, dst []float32, transA bool, a []float32, lda, ic, 
 			transposeInto(d, a, (ic+ir)*lda+pc, lda, mr, kc)
 			continue
 		}
+		if kern.transA != nil && edge != nil {
+			// Copy the rows into zero-padded scratch and transpose it whole.
+			e := edge[:mr*kc]
+			for r := range rows {
+				copy(e[r*kc:(r+1)*kc], a[(ic+ir+r)*lda+pc:])
+			}
+			clear(e[rows*kc:])
+			kern.transA(d, e, kc, kc)
+			continue
+		}
 		clear(d)
 		for r := range rows {
 			src := a[(ic+ir+r)*lda+pc:]
@@ -44,8 +55,9 @@ func packA(kern *microKernel, dst []float32, transA bool, a []float32, lda, ic, 
 
 // packB copies the kc×nc block of op(B) at (pc, jc) into dst as slivers of nr
 // columns: sliver s holds, for p < kc, the nr values op(B)(pc+p, jc+s·nr+j) at
-// dst[s·nr·kc + p·nr + j]. Columns past nc are zero.
-func packB(kern *microKernel, dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc int) {
+// dst[s·nr·kc + p·nr + j]. Columns past nc are zero. edge (nr·kc floats, or
+// nil) is scratch for a partial sliver, so it can use the kernel's fast path.
+func packB(kern *microKernel, dst, edge []float32, transB bool, b []float32, ldb, pc, jc, kc, nc int) {
 	nr := kern.nr
 	if !transB && kern.copyBlock != nil {
 		kern.copyBlock(dst, b[pc*ldb+jc:], ldb, kc, nc)
@@ -71,6 +83,16 @@ func packB(kern *microKernel, dst []float32, transB bool, b []float32, ldb, pc, 
 		}
 		if cols == nr {
 			transposeInto(d, b, (jc+jr)*ldb+pc, ldb, nr, kc)
+			continue
+		}
+		if kern.transB != nil && edge != nil {
+			// Copy the rows into zero-padded scratch and transpose it whole.
+			e := edge[:nr*kc]
+			for j := range cols {
+				copy(e[j*kc:(j+1)*kc], b[(jc+jr+j)*ldb+pc:])
+			}
+			clear(e[cols*kc:])
+			kern.transB(d, e, kc, kc)
 			continue
 		}
 		clear(d)

@@ -53,9 +53,14 @@ func TestPackB(t *testing.T) {
 						}
 					}
 				}
-				packB(kern, got, transB, b, ldb, pc, jc, kc, nc)
-				if i := sameBits(got, want); i >= 0 {
-					t.Fatalf("%s kc=%d nc=%d transB=%v: packed[%d] = %v, want %v", kern.name, kc, nc, transB, i, got[i], want[i])
+				for _, edge := range [][]float32{nil, make([]float32, kern.nr*kc)} {
+					for i := range got {
+						got[i] = guard
+					}
+					packB(kern, got, edge, transB, b, ldb, pc, jc, kc, nc)
+					if i := sameBits(got, want); i >= 0 {
+						t.Fatalf("%s kc=%d nc=%d transB=%v edge=%v: packed[%d] = %v, want %v", kern.name, kc, nc, transB, edge != nil, i, got[i], want[i])
+					}
 				}
 			}
 		}
@@ -80,7 +85,7 @@ func BenchmarkPackB(b *testing.B) {
 			for b.Loop() {
 				for pc := 0; pc < k; pc += blockKC {
 					for jc := 0; jc < n; jc += blockNC {
-						packB(kern, dst, transB, src, ldb, pc, jc, min(blockKC, k-pc), min(blockNC, n-jc))
+						packB(kern, dst, nil, transB, src, ldb, pc, jc, min(blockKC, k-pc), min(blockNC, n-jc))
 					}
 				}
 			}
@@ -128,9 +133,14 @@ func TestPackA(t *testing.T) {
 						}
 					}
 				}
-				packA(kern, got, transA, a, lda, ic, pc, mc, kc)
-				if i := sameBits(got, want); i >= 0 {
-					t.Fatalf("%s mc=%d kc=%d transA=%v: packed[%d] = %v, want %v", kern.name, mc, kc, transA, i, got[i], want[i])
+				for _, edge := range [][]float32{nil, make([]float32, kern.mr*kc)} {
+					for i := range got {
+						got[i] = guard
+					}
+					packA(kern, got, edge, transA, a, lda, ic, pc, mc, kc)
+					if i := sameBits(got, want); i >= 0 {
+						t.Fatalf("%s mc=%d kc=%d transA=%v edge=%v: packed[%d] = %v, want %v", kern.name, mc, kc, transA, edge != nil, i, got[i], want[i])
+					}
 				}
 			}
 		}
