@@ -75,8 +75,9 @@ func (g *Gemm) Kernel() string { return g.kern.name }
 // run at packed speed (transposes are absorbed by the packing). Products of at
 // least parallelMinWork multiply-adds are split over the Gemm's threads.
 //
-// It panics on negative sizes, leading dimensions smaller than a row, or
-// slices too short for the given shapes (programmer errors).
+// C must not overlap A or B. It panics on negative sizes, leading dimensions
+// smaller than a row, or slices too short for the given shapes (programmer
+// errors).
 func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
