@@ -88,7 +88,9 @@ func (d *emuDevice) memset32(dst devPtr, v uint32, n int) {
 
 func (d *emuDevice) launch(name string, gx, gy, blk int, args []uint64) {
 	if gridStride[name] && d.gridCap > 0 {
-		gx = min(gx, d.gridCap)
+		// the stride loops cover any grid and block size: fewer emulated
+		// threads, fewer barriers
+		gx, blk = min(gx, d.gridCap), min(blk, 32)
 	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))

@@ -12,6 +12,7 @@ import (
 	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/backend/backendtest"
 	"github.com/t2f/t2f/train/backend/cuda/cublasload"
+	"github.com/t2f/t2f/train/nn"
 )
 
 // The conformance suite on the CPU emulation of the device: the kernels of
@@ -104,5 +105,20 @@ func TestKernelTables(t *testing.T) {
 		if !regexp.MustCompile(`\.visible \.entry ` + string(m[1]) + `\(`).Match(ptx) {
 			t.Errorf("kernels.ptx lacks kernel %s: regenerate it (go tool task cuda:ptx)", m[1])
 		}
+	}
+}
+
+// A few training steps of small networks match the CPU backend.
+func TestEmuTrainStepsMatchCPU(t *testing.T) {
+	for _, tc := range []struct {
+		cfg nn.Config
+		n   int
+	}{
+		{nn.Config{Arch: nn.ArchLeNet, InChannels: 1, Classes: 10, Head: nn.HeadT2FNorm}, 6},
+		{nn.Config{Arch: nn.ArchSmallResNet, InChannels: 1, ImageSize: 12, Classes: 5, Head: nn.HeadLinear}, 3},
+	} {
+		t.Run(modelName(tc.cfg, tc.n), func(t *testing.T) {
+			checkTrainSteps(t, emuBackend(t, Options{GEMM: GEMMPTX}, 3, 0), tc.cfg, tc.n, 3)
+		})
 	}
 }

@@ -1,0 +1,102 @@
+//go:build cuda || cudaemu
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/t2f/t2f/train/backend"
+	"github.com/t2f/t2f/train/backend/cpu"
+	"github.com/t2f/t2f/train/nn"
+)
+
+// checkTrainSteps trains cfg's network for a few SGD steps on be and on the
+// CPU backend from the same initialisation and batch, and compares the
+// losses, the eval-mode logits and the OOD logits afterwards.
+func checkTrainSteps(t *testing.T, be backend.Backend, cfg nn.Config, n, steps int) {
+	t.Helper()
+	const seed = 7
+	ref, err := nn.New(cpu.New(1), cfg, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := nn.New(be, cfg, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sgd := nn.SGDConfig{Momentum: 0.9, WeightDecay: 5e-4, Nesterov: true}
+	refOpt, err := nn.NewSGD(ref, sgd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotOpt, err := nn.NewSGD(got, sgd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, 3))
+	x := make([]float32, ref.InputShape(n).Numel())
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	labels := make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(r.IntN(cfg.Classes))
+	}
+	step := func(m *nn.Model, o *nn.SGD) float64 {
+		t.Helper()
+		if _, err := m.ForwardHost(x, true); err != nil {
+			t.Fatal(err)
+		}
+		loss, dl, err := m.CrossEntropy(labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Backward(dl); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Step(0.05); err != nil {
+			t.Fatal(err)
+		}
+		return loss
+	}
+	for s := range steps {
+		lr, lg := step(ref, refOpt), step(got, gotOpt)
+		if math.Abs(lr-lg) > 2e-4*math.Max(1, math.Abs(lr)) {
+			t.Fatalf("step %d: loss %v, cpu %v", s, lg, lr)
+		}
+	}
+	host := func(m *nn.Model, tt *backend.Tensor) []float32 {
+		h := make([]float32, tt.Numel())
+		m.Backend().Download(h, tt)
+		return h
+	}
+	ro, err := ref.ForwardHost(x, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, wantOOD := host(ref, ro.Logits), host(ref, ro.OODLogits)
+	g, err := got.ForwardHost(x, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what      string
+		got, want []float32
+	}{{"eval logits", host(got, g.Logits), want}, {"ood logits", host(got, g.OODLogits), wantOOD}} {
+		for i := range c.want {
+			if d := math.Abs(float64(c.got[i] - c.want[i])); d > 2e-3+2e-3*math.Abs(float64(c.want[i])) {
+				t.Fatalf("after %d steps: %s[%d] = %v, cpu %v", steps, c.what, i, c.got[i], c.want[i])
+			}
+		}
+	}
+}
+
+func modelName(cfg nn.Config, n int) string {
+	if r, err := cfg.Resolve(); err == nil {
+		cfg = r
+	}
+	return fmt.Sprintf("%s_w%g_%dx%d_%s_batch%d", cfg.Arch, cfg.Width, cfg.InChannels, cfg.ImageSize, cfg.Head, n)
+}
