@@ -34,6 +34,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			newFeaturesCommand(),
 			newCompareCommand(),
 			newDemoCommand(),
+			newRecipeCommand(),
 		},
 	}
 	app.ExitErrHandler = func(*cli.Context, error) {} // run maps errors to exit codes

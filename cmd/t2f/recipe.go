@@ -1,0 +1,330 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// The T2FNorm repository's recipes (scripts/ood/t2fnorm/<bench>_{train,test}_t2fnorm.sh) for
+// users who have OpenOOD's data folder, as t2f step plans (the same step
+// machinery as t2f demo): build shards from OpenOOD's image lists, train
+// with the paper's settings, evaluate near/far (and full-spectrum) OOD with
+// the T2FNorm postprocessor as scripts/eval_ood.py does.
+
+// recipeSet is one OpenOOD image list of a benchmark.
+type recipeSet struct {
+	name, split, role string // role: train, val, test, oodval, near, far, csid
+	list, dataDir     string // benchmark_imglist/<bench>/<list>, under <root>/<dataDir>
+}
+
+// recipeBench is one benchmark of the seed's scripts (OpenOOD v1.5
+// DATA_INFO and §1.4 of the protocol reference).
+type recipeBench struct {
+	name     string
+	classes  int
+	size     int
+	model    string
+	epochs   int
+	lr       float64
+	augment  string
+	sets     []recipeSet
+	missing  string // what t2f cannot do yet for this recipe ("" = nothing)
+	classNms []string
+}
+
+func recipeBenchmarks() map[string]recipeBench {
+	classic := "images_classic"
+	large := "images_largescale"
+	cifar := func(id, other string, classes int, csid bool) recipeBench {
+		b := recipeBench{name: id, classes: classes, size: 32, model: "resnet18_32x32", epochs: 100, lr: 0.1, augment: "crop"}
+		l := func(f string) string { return "benchmark_imglist/" + id + "/" + f }
+		b.sets = []recipeSet{
+			{id, "train", "train", l("train_" + id + ".txt"), classic},
+			{id, "val", "val", l("val_" + id + ".txt"), classic},
+			{id, "test", "test", l("test_" + id + ".txt"), classic},
+			{"tin", "val", "oodval", l("val_tin.txt"), classic},
+			{other, "test", "near", l("test_" + other + ".txt"), classic},
+			{"tin", "test", "near", l("test_tin.txt"), classic},
+			{"mnist", "test", "far", l("test_mnist.txt"), classic},
+			{"svhn", "test", "far", l("test_svhn.txt"), classic},
+			{"texture", "test", "far", l("test_texture.txt"), classic},
+			{"places365", "test", "far", l("test_places365.txt"), classic},
+		}
+		if csid {
+			b.sets = append(b.sets, recipeSet{"cifar10c", "test", "csid", l("test_cifar10c.txt"), classic})
+		}
+		return b
+	}
+	imagenet := func(id, csidPrefix string, classes int) recipeBench {
+		b := recipeBench{name: id, classes: classes, size: 224, model: "resnet18_224x224", epochs: 90, lr: 0.1, augment: "resized_crop"}
+		l := func(f string) string { return "benchmark_imglist/" + id + "/" + f }
+		b.sets = []recipeSet{
+			{id, "train", "train", l("train_" + id + ".txt"), large},
+			{id, "val", "val", l("val_" + id + ".txt"), large},
+			{id, "test", "test", l("test_" + id + ".txt"), large},
+			{"openimage_o", "val", "oodval", l("val_openimage_o.txt"), large},
+			{"ssb_hard", "test", "near", l("test_ssb_hard.txt"), large},
+			{"ninco", "test", "near", l("test_ninco.txt"), large},
+			{"inaturalist", "test", "far", l("test_inaturalist.txt"), large},
+			{"textures", "test", "far", l("test_textures.txt"), classic},
+			{"openimage_o", "test", "far", l("test_openimage_o.txt"), large},
+			{"imagenet_v2", "test", "csid", l("test_" + csidPrefix + "_v2.txt"), large},
+			{"imagenet_c", "test", "csid", l("test_" + csidPrefix + "_c.txt"), large},
+			{"imagenet_r", "test", "csid", l("test_" + csidPrefix + "_r.txt"), large},
+		}
+		return b
+	}
+	c10 := cifar("cifar10", "cifar100", 10, true)
+	c10.classNms = []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
+	in1k := imagenet("imagenet", "imagenet", 1000)
+	in1k.model, in1k.epochs, in1k.lr = "resnet50", 30, 0.001
+	in1k.missing = "the seed fine-tunes torchvision's pretrained ResNet-50 (resnet50_imagenet1k_v1.pth); t2f train cannot start from pretrained weights yet, so this trains from scratch"
+	return map[string]recipeBench{
+		"cifar10":     c10,
+		"cifar100":    cifar("cifar100", "cifar10", 100, false),
+		"imagenet200": imagenet("imagenet200", "imagenet200", 200),
+		"imagenet":    in1k,
+	}
+}
+
+// recipeOptions are what a recipe plan depends on.
+type recipeOptions struct {
+	Bench     recipeBench
+	Root      string // OpenOOD data folder (images_classic/, images_largescale/, benchmark_imglist/)
+	Data, Out string
+	Seeds     []int
+	Epochs    int     // 0 = the paper's
+	Width     float64 // 1 = the paper's
+	BatchSize int
+	Methods   string
+	Phase     string // train or test
+}
+
+// recipePlan returns the steps of the train or the test phase.
+func recipePlan(o recipeOptions) []demoStep {
+	b := o.Bench
+	var steps []demoStep
+	dir := func(s recipeSet) string { return filepath.Join(o.Data, b.name, s.name+"-"+s.split) }
+	man := func(s recipeSet) string { return filepath.Join(dir(s), "dataset.json") }
+	var classes []string
+	if b.classNms != nil {
+		classes = b.classNms
+	} else {
+		for i := range b.classes {
+			classes = append(classes, strconv.Itoa(i))
+		}
+	}
+	want := func(role string) bool {
+		if o.Phase == "train" {
+			return role == "train" || role == "val"
+		}
+		return role != "train" || o.Methods != "t2fnorm" // the test phase needs ID train features only for methods fitted on them
+	}
+	var trainSet, valSet recipeSet
+	var near, far, csid []string
+	oodVal := ""
+	var dataDirs []string
+	for _, s := range b.sets {
+		list := filepath.Join(o.Root, s.list)
+		_, statErr := os.Stat(list)
+		isID := s.role == "train" || s.role == "val" || s.role == "test"
+		if statErr != nil && !isID {
+			// An OOD or CSID list the user does not have: leave the set out, say so.
+			steps = append(steps, demoStep{Name: "data-" + s.name + "-" + s.split, Desc: s.name + " " + s.split + " (" + s.role + ")",
+				Skip: fmt.Sprintf("no image list %s: %s is left out of the evaluation", list, s.name)})
+			continue
+		}
+		switch s.role {
+		case "train":
+			trainSet = s
+		case "val":
+			valSet = s
+		case "near":
+			near = append(near, s.name)
+		case "far":
+			far = append(far, s.name)
+		case "csid":
+			csid = append(csid, s.name)
+		case "oodval":
+			oodVal = s.name + ":" + s.split
+		}
+		if !want(s.role) {
+			continue
+		}
+		args := []string{"pipeline", "build", "--source", "imglist", "--input", list, "--root", filepath.Join(o.Root, s.dataDir),
+			"--name", s.name, "--split-name", s.split, "--size", strconv.Itoa(b.size), "--channels", "3"}
+		if isID || s.role == "csid" {
+			args = append(args, "--classes", strings.Join(classes, ","))
+		} else {
+			args = append(args, "--label-ood")
+		}
+		args = append(args, "--out", dir(s))
+		steps = append(steps, demoStep{Name: "data-" + s.name + "-" + s.split, Desc: fmt.Sprintf("%s %s (%s) from %s", s.name, s.split, s.role, s.list),
+			Args: args, Inputs: []string{list}, Outputs: []string{man(s)}})
+		if s.role != "train" || o.Methods != "t2fnorm" {
+			dataDirs = append(dataDirs, dir(s))
+		}
+	}
+	epochs := b.epochs
+	if o.Epochs > 0 {
+		epochs = o.Epochs
+	}
+	runName := fmt.Sprintf("%s_t2fnorm_net_t2fnorm_e%d_lr%s_alpha0.1_default", b.name, epochs, fmtF(b.lr))
+	var featDirs, featOuts []string
+	for _, seed := range o.Seeds {
+		run := filepath.Join(o.Out, runName, fmt.Sprintf("s%d", seed))
+		if o.Phase == "train" {
+			args := []string{"train", "--train", dir(trainSet), "--val", dir(valSet), "--model", b.model, "--head", "t2fnorm", "--tau", "0.1",
+				"--epochs", strconv.Itoa(epochs), "--lr", fmtF(b.lr), "--batch-size", strconv.Itoa(o.BatchSize), "--augment", b.augment,
+				"--seed", strconv.Itoa(seed), "--out", run}
+			if o.Width != 1 {
+				args = append(args, "--width", fmtF(o.Width))
+			}
+			desc := fmt.Sprintf("train %s with T2FNorm (τ 0.1), %d epochs, lr %s, seed %d", b.model, epochs, fmtF(b.lr), seed)
+			if b.missing != "" {
+				desc += " — NOTE: " + b.missing
+			}
+			steps = append(steps, demoStep{Name: fmt.Sprintf("train-s%d", seed), Desc: desc, Args: args,
+				Inputs: []string{man(trainSet), man(valSet)}, Outputs: []string{filepath.Join(run, "best.safetensors")}, Resume: run})
+			continue
+		}
+		feat := filepath.Join(run, "features")
+		fa := []string{"features", "--checkpoint", filepath.Join(run, "best.safetensors")}
+		in := []string{filepath.Join(run, "best.safetensors")}
+		for _, d := range dataDirs {
+			fa = append(fa, "--data", d)
+			in = append(in, filepath.Join(d, "dataset.json"))
+		}
+		fa = append(fa, "--batch-size", "200", "--out", feat)
+		steps = append(steps, demoStep{Name: fmt.Sprintf("features-s%d", seed), Desc: "features of every split (test transform, batch 200 as the evaluator)",
+			Args: fa, Inputs: in, Outputs: []string{filepath.Join(feat, "head.safetensors")}})
+		featDirs = append(featDirs, feat)
+		featOuts = append(featOuts, filepath.Join(feat, "head.safetensors"))
+	}
+	if o.Phase == "test" {
+		out := filepath.Join(o.Out, runName, "ood")
+		sc := []string{"score"}
+		for _, f := range featDirs {
+			sc = append(sc, "--features", f)
+		}
+		sc = append(sc, "--id", b.name, "--near", strings.Join(near, ","), "--far", strings.Join(far, ","))
+		if len(csid) > 0 {
+			sc = append(sc, "--csid", strings.Join(csid, ","))
+		}
+		if o.Methods != "t2fnorm" {
+			sc = append(sc, "--ood-val", oodVal)
+		}
+		sc = append(sc, "--methods", o.Methods, "--out", out)
+		steps = append(steps, demoStep{Name: "score", Desc: "near/far (and full-spectrum) OOD as scripts/eval_ood.py --postprocessor " + o.Methods,
+			Args: sc, Inputs: featOuts, Outputs: []string{filepath.Join(out, "results.json")}})
+	}
+	return steps
+}
+
+func newRecipeCommand() *cli.Command {
+	sub := func(phase, usage string) *cli.Command {
+		return &cli.Command{
+			Name:      phase,
+			Usage:     usage,
+			UsageText: "t2f recipe " + phase + " --bench cifar10|cifar100|imagenet200|imagenet --openood DIR [--seeds 0,1,2] [--epochs N] [--list]",
+			Flags:     recipeFlags(),
+			Action:    func(c *cli.Context) error { return recipeAction(c, phase) },
+		}
+	}
+	return &cli.Command{
+		Name: "recipe",
+		Subcommands: []*cli.Command{
+			sub("train", "build the ID train/val shards from the image lists and train with the paper's settings"),
+			sub("test", "build the test and OOD shards, dump features of every seed, score as the seed's test script"),
+		},
+		Usage:     "the T2FNorm repository's train/test scripts on an OpenOOD data folder (CIFAR-10/100, ImageNet-200, ImageNet-1k)",
+		UsageText: "t2f recipe train|test --bench BENCH --openood DIR [--seeds 0,1,2] [--epochs N] [--list]",
+		Description: `Does what the seed's scripts/ood/t2fnorm/<bench>_train_t2fnorm.sh and _test_t2fnorm.sh do, given
+OpenOOD's data folder (the one holding images_classic/, images_largescale/ and benchmark_imglist/):
+
+   train: build shards of the ID train and val image lists (--size 32 for CIFAR, 224 for ImageNet),
+          then t2f train with the paper's settings: T2FNorm head, τ 0.1, SGD Nesterov momentum 0.9,
+          weight decay 5e-4, batch 128, per-step cosine to 1e-6, no warm-up; CIFAR: resnet18_32x32,
+          100 epochs, lr 0.1, flip + crop; ImageNet-200: resnet18_224x224, 90 epochs, lr 0.1,
+          RandomResizedCrop; ImageNet-1k: resnet50, 30 epochs, lr 0.001 (see the note printed:
+          the seed fine-tunes pretrained weights, t2f cannot yet).
+   test:  build shards of the ID test list and every OOD list of OpenOOD v1.5's benchmark (near,
+          far, and the covariate-shifted ID sets for full-spectrum OOD: cifar10c; imagenet_v2/c/r),
+          dump features of every seed's best checkpoint and score them with the T2FNorm
+          postprocessor: per-dataset rows, nearood/farood means, mean ± std over seeds, in the
+          seed's layout (FPR@95, AUROC, AUPR_IN, AUPR_OUT, ACC), CSVs in <out>/<run>/ood/.
+
+Runs are stored as the seed names them: <out>/<bench>_t2fnorm_net_t2fnorm_e<E>_lr<LR>_alpha0.1_default/s<seed>.
+Finished steps are skipped on a rerun (stamps in <out>/.steps); --list shows every command.
+
+Examples:
+   t2f recipe train --bench cifar10 --openood ~/OpenOOD/data --seeds 0,1,2
+   t2f recipe test --bench cifar10 --openood ~/OpenOOD/data --seeds 0,1,2
+   t2f recipe test --bench imagenet200 --openood ~/OpenOOD/data --methods all   # every post-hoc method`,
+	}
+}
+
+func recipeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "bench", Required: true, Usage: "cifar10, cifar100, imagenet200 or imagenet"},
+		&cli.StringFlag{Name: "openood", Required: true, Usage: "OpenOOD data folder (images_classic/, images_largescale/, benchmark_imglist/)"},
+		&cli.StringFlag{Name: "seeds", Value: "0", Usage: "comma-separated seeds (one run each; the seed scripts' $RANDOM)"},
+		&cli.IntFlag{Name: "epochs", Usage: "training epochs (default: the paper's)"},
+		&cli.Float64Flag{Name: "width", Value: 1, Usage: "ResNet width multiplier (1 = the paper's network)"},
+		&cli.IntFlag{Name: "batch-size", Value: 128, Usage: "training batch"},
+		&cli.StringFlag{Name: "methods", Value: "t2fnorm", Usage: "test: post-hoc methods (t2fnorm as the seed's test script; all for every method, with the OOD val search)"},
+		&cli.StringFlag{Name: "data", Value: "data/openood", Usage: "folder for the shards"},
+		&cli.StringFlag{Name: "out", Value: "runs/recipes", Usage: "folder for the runs and results"},
+		&cli.BoolFlag{Name: "list", Usage: "print the steps and their commands"},
+		&cli.BoolFlag{Name: "force", Usage: "run steps even when their stamp says they are done"},
+	}
+}
+
+func recipeAction(c *cli.Context, phase string) error {
+	b, ok := recipeBenchmarks()[c.String("bench")]
+	if !ok {
+		return usageError{fmt.Sprintf("--bench %q: want cifar10, cifar100, imagenet200 or imagenet", c.String("bench"))}
+	}
+	o := recipeOptions{Bench: b, Root: c.String("openood"), Data: c.String("data"), Out: c.String("out"), Epochs: c.Int("epochs"),
+		Width: c.Float64("width"), BatchSize: c.Int("batch-size"), Methods: c.String("methods"), Phase: phase}
+	for _, f := range strings.Split(c.String("seeds"), ",") {
+		s, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || s < 0 || slices.Contains(o.Seeds, s) {
+			return usageError{fmt.Sprintf("--seeds %q: want distinct non-negative integers", c.String("seeds"))}
+		}
+		o.Seeds = append(o.Seeds, s)
+	}
+	if !isDir(filepath.Join(o.Root, "benchmark_imglist")) {
+		return fmt.Errorf("recipe: %s has no benchmark_imglist/ folder; give OpenOOD's data folder with --openood", o.Root)
+	}
+	for _, s := range b.sets {
+		if s.role == "train" || s.role == "val" || s.role == "test" {
+			if _, err := os.Stat(filepath.Join(o.Root, s.list)); err != nil {
+				return fmt.Errorf("recipe: %s: the ID %s list is missing: %w", b.name, s.split, err)
+			}
+		}
+	}
+	steps := recipePlan(o)
+	// Stamps per benchmark, beside the runs.
+	so := demoOptions{Out: filepath.Join(o.Out, b.name)}
+	if c.Bool("list") {
+		for _, s := range steps {
+			state := "to do"
+			switch {
+			case s.Skip != "":
+				state = "skipped: " + s.Skip
+			case upToDate(so, s):
+				state = "done"
+			}
+			fmt.Fprintf(c.App.Writer, "%-28s %s [%s]\n    %s\n", s.Name, s.Desc, state, s.command())
+		}
+		return nil
+	}
+	return runDemo(c.Context, c.App.Writer, c.App.ErrWriter, so, steps, c.Bool("force"))
+}
