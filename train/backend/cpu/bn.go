@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/t2f/t2f/train/backend"
+	"github.com/t2f/t2f/train/kernels"
 )
 
 func (b *Backend) bnShape(op string, x, y *backend.Tensor, perChannel ...*backend.Tensor) (n, c, hw int) {
@@ -52,18 +53,9 @@ func rowSqDev(row []float32, m float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// affine writes y = max?(x·a + c) over one plane.
+// affine writes y = x·a + c, then ReLU when relu (kernels.Affine).
 func affine(x, y []float32, a, c float32, relu bool) {
-	y = y[:len(x)]
-	if relu {
-		for i, v := range x {
-			y[i] = relu32(v*a + c)
-		}
-		return
-	}
-	for i, v := range x {
-		y[i] = v*a + c
-	}
+	kernels.Affine(y[:len(x)], x, a, c, relu)
 }
 
 // BatchNormTrain normalises with batch statistics and updates the running

@@ -88,15 +88,7 @@ func epilogue(y, bias []float32, oc, p int, relu bool) {
 		if bias != nil {
 			bv = bias[o]
 		}
-		if relu {
-			for i, v := range row {
-				row[i] = relu32(v + bv)
-			}
-		} else {
-			for i := range row {
-				row[i] += bv
-			}
-		}
+		kernels.Affine(row, row, 1, bv, relu)
 	}
 }
 

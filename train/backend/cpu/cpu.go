@@ -151,10 +151,7 @@ func (b *Backend) ReLU(x, y *backend.Tensor) {
 	mustNumel("relu", x, y)
 	xd, yd := Data(x), Data(y)
 	b.parallel(len(xd), elemGrain, func(_, lo, hi int) {
-		ys := yd[lo:hi]
-		for i, v := range xd[lo:hi] {
-			ys[i] = relu32(v)
-		}
+		kernels.Affine(yd[lo:hi], xd[lo:hi], 1, 0, true)
 	})
 }
 
@@ -169,11 +166,7 @@ func (b *Backend) ReLUBackward(y, dy, dx *backend.Tensor) {
 }
 
 func reluMask(y, dy, dx []float32) {
-	dy = dy[:len(y)]
-	dx = dx[:len(y)]
-	for i, v := range y {
-		dx[i] = keepIf(dy[i], v)
-	}
+	kernels.ReLUMask(dx[:len(y)], dy[:len(y)], y)
 }
 
 // Add: y = a + b.
@@ -182,10 +175,7 @@ func (b *Backend) Add(a, c, y *backend.Tensor) {
 	mustNumel("add", a, y)
 	ad, cd, yd := Data(a), Data(c), Data(y)
 	b.parallel(len(ad), elemGrain, func(_, lo, hi int) {
-		cs, ys := cd[lo:hi], yd[lo:hi]
-		for i, v := range ad[lo:hi] {
-			ys[i] = v + cs[i]
-		}
+		kernels.AddVec(yd[lo:hi], ad[lo:hi], cd[lo:hi], false)
 	})
 }
 
@@ -195,10 +185,7 @@ func (b *Backend) AddReLU(a, c, y *backend.Tensor) {
 	mustNumel("add relu", a, y)
 	ad, cd, yd := Data(a), Data(c), Data(y)
 	b.parallel(len(ad), elemGrain, func(_, lo, hi int) {
-		cs, ys := cd[lo:hi], yd[lo:hi]
-		for i, v := range ad[lo:hi] {
-			ys[i] = relu32(v + cs[i])
-		}
+		kernels.AddVec(yd[lo:hi], ad[lo:hi], cd[lo:hi], true)
 	})
 }
 
