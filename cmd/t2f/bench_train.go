@@ -46,6 +46,7 @@ EXAMPLES:
 			&cli.IntFlag{Name: "rounds", Value: 5, Usage: "timed rounds per phase (the median is reported)"},
 			&cli.DurationFlag{Name: "min-round", Value: time.Second, Usage: "minimum duration of one round"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object (train_images_per_s, infer_images_per_s, …)"},
+			deviceFlag(),
 		},
 		Action: runBenchTrain,
 	}
@@ -92,7 +93,7 @@ func runBenchTrain(c *cli.Context) error {
 	if err != nil {
 		return usageError{fmt.Sprintf("%v (check --model, --width, --channels, --size, --classes, --head)", err)}
 	}
-	res, err := perf.Measure(c.Context, perf.Config{Model: cfg, Batch: c.Int("batch-size"), Threads: threads,
+	res, err := measureTrain(c, perf.Config{Model: cfg, Batch: c.Int("batch-size"), Threads: threads,
 		Rounds: c.Int("rounds"), MinRound: c.Duration("min-round"), Seed: 1})
 	if err != nil {
 		return err

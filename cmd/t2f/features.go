@@ -17,7 +17,6 @@ import (
 	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/shards"
 	"github.com/t2f/t2f/train"
-	"github.com/t2f/t2f/train/backend/cpu"
 	"github.com/t2f/t2f/train/nn"
 	"github.com/t2f/t2f/train/safetensors"
 )
@@ -62,6 +61,7 @@ Examples:
 			&cli.StringFlag{Name: "normalization", Usage: "cifar10, cifar100, imagenet or mnist (0.5/0.5) (default: from config.yaml, else OpenOOD's choice for the ID dataset: the first --data with one class name per output)"},
 			&cli.IntFlag{Name: "batch-size", Value: 128, Usage: "images per forward pass"},
 			&cli.IntFlag{Name: "threads", Value: 2, Usage: "compute threads in all"},
+			deviceFlag(),
 			&cli.IntFlag{Name: "workers", Usage: "model instances, each running its own batch with threads/workers threads (default: --threads, one thread each: fastest for small models, e.g. 1.2–1.9× for LeNet; equal for ResNets; each instance holds its own activations)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar and no per-file lines"},
 		},
@@ -309,7 +309,11 @@ func runFeatures(c *cli.Context) error {
 	instances := make([]features.Network, workers)
 	var model *nn.Model
 	for i := range instances {
-		m, err := nn.New(cpu.New(max(1, c.Int("threads")/workers)), fm.cfg, 0)
+		be, err := newBackend(c, max(1, c.Int("threads")/workers))
+		if err != nil {
+			return err
+		}
+		m, err := nn.New(be, fm.cfg, 0)
 		if err != nil {
 			return usageError{fmt.Sprintf("features: model from %s: %v", fm.from, err)}
 		}

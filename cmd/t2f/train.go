@@ -12,7 +12,6 @@ import (
 	"github.com/t2f/t2f/augment"
 	"github.com/t2f/t2f/shards"
 	"github.com/t2f/t2f/train"
-	"github.com/t2f/t2f/train/backend/cpu"
 )
 
 func newTrainCommand() *cli.Command {
@@ -63,6 +62,7 @@ Examples:
 			&cli.IntFlag{Name: "in-channels", Usage: "model input channels; 3 with grey shards replicates the channel (OpenOOD's LeNet); default: the shards'"},
 			&cli.IntFlag{Name: "workers", Value: d.Workers, Usage: "augmentation goroutines (results do not depend on it)"},
 			&cli.IntFlag{Name: "threads", Value: d.Threads, Usage: "compute threads"},
+			deviceFlag(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar and no per-epoch lines"},
 		},
 		Action: runTrain,
@@ -144,6 +144,10 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	be, err := newBackend(c, cfg.Threads)
+	if err != nil {
+		return err
+	}
 	trainReader, trainSplit, err := openSplit(cfg.Train)
 	if err != nil {
 		return err
@@ -183,7 +187,7 @@ func runTrain(c *cli.Context) error {
 			cfg.Model, cfg.Head, cfg.Width, cfg.Train, trainReader.Len(), trainSplit.Classes, cfg.Val, valReader.Len(), cfg.Epochs, c.String("out"))
 	}
 	sum, err := train.Run(c.Context, cfg, trainSplit, valSplit, c.String("out"), train.Options{
-		Backend: cpu.New(cfg.Threads), Resume: c.Bool("resume"), Hooks: hooks,
+		Backend: be, Resume: c.Bool("resume"), Hooks: hooks,
 	})
 	bar.Finish()
 	if err != nil {
