@@ -190,7 +190,7 @@ func testLinear(t *testing.T, be backend.Backend) {
 	for _, tc := range []struct {
 		n, in, out int
 		relu       bool
-	}{{1, 3, 2, false}, {7, 20, 9, true}, {33, 84, 10, false}} {
+	}{{1, 3, 2, false}, {7, 20, 9, true}, {33, 84, 10, false}, {67, 130, 129, true}} { // the last one large enough to be split over threads
 		x, xv := up(be, randVec(r, tc.n*tc.in, 1), tc.n, tc.in)
 		w, wv := up(be, randVec(r, tc.out*tc.in, 0.5), tc.out, tc.in)
 		b, bv := up(be, randVec(r, tc.out, 0.5), tc.out)

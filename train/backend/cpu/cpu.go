@@ -12,7 +12,6 @@ import (
 type Backend struct {
 	threads int
 	workers []worker
-	gemm    *kernels.Gemm // all threads, for the linear layers
 	team    *kernels.Team // the goroutines of parallel loops
 }
 
@@ -32,7 +31,7 @@ var _ backend.Backend = (*Backend)(nil)
 // (threads < 1 means 1).
 func New(threads int) *Backend {
 	threads = max(threads, 1)
-	b := &Backend{threads: threads, workers: make([]worker, threads), gemm: kernels.NewGemm(threads), team: kernels.NewTeam(threads)}
+	b := &Backend{threads: threads, workers: make([]worker, threads), team: kernels.NewTeam(threads)}
 	for i := range b.workers {
 		b.workers[i].gemm = kernels.NewGemm(1)
 	}

@@ -6,6 +6,30 @@ import (
 	"github.com/t2f/t2f/train/backend"
 )
 
+// linearSplitWork is the smallest product (m·n·k) whose rows are split over
+// the workers; smaller ones (LeNet's layers) run on the calling goroutine.
+const linearSplitWork = 1 << 20
+
+// sgemmRows computes rows [0, m) of C = op(A)·op(B) (β = 0), splitting the
+// rows over the workers (each with its single-threaded Gemm) when the
+// product is large. aRow(i) is the offset of row i of op(A) in a and aStep
+// the stride between consecutive rows' first elements.
+func (b *Backend) sgemmRows(transA, transB bool, m, n, k int, a []float32, lda int, bm []float32, ldb int, c []float32, ldc int) {
+	rowOff := func(i int) int {
+		if transA {
+			return i // op(A) row i is column i of A
+		}
+		return i * lda
+	}
+	grain := m
+	if m*n*k >= linearSplitWork {
+		grain = 8
+	}
+	b.parallel(m, grain, func(w, lo, hi int) {
+		b.workers[w].gemm.Sgemm(transA, transB, hi-lo, n, k, 1, a[rowOff(lo):], lda, bm, ldb, 0, c[lo*ldc:], ldc)
+	})
+}
+
 // LinearForward: y = x·wᵀ + b, then ReLU when relu.
 func (b *Backend) LinearForward(x, w, bias, y *backend.Tensor, relu bool) {
 	n, in := dims2("linear", x)
@@ -15,7 +39,7 @@ func (b *Backend) LinearForward(x, w, bias, y *backend.Tensor, relu bool) {
 	}
 	mustShape("linear", y, n, out)
 	yd := Data(y)
-	b.gemm.Sgemm(false, true, n, out, in, 1, Data(x), in, Data(w), in, 0, yd, out)
+	b.sgemmRows(false, true, n, out, in, Data(x), in, Data(w), in, yd, out)
 	var bd []float32
 	if bias != nil {
 		mustShape("linear", bias, out)
@@ -44,10 +68,11 @@ func (b *Backend) LinearBackward(x, w, dy, dx, dw, db *backend.Tensor) {
 	mustShape("linear backward", dy, n, out)
 	mustShape("linear backward", dw, out, in)
 	dyd := Data(dy)
-	b.gemm.Sgemm(true, false, out, in, n, 1, dyd, out, Data(x), in, 0, Data(dw), in)
+	// dw (out, in) = dyᵀ (out, n) · x (n, in)
+	b.sgemmRows(true, false, out, in, n, dyd, out, Data(x), in, Data(dw), in)
 	if dx != nil {
 		mustShape("linear backward", dx, n, in)
-		b.gemm.Sgemm(false, false, n, in, out, 1, dyd, out, Data(w), in, 0, Data(dx), in)
+		b.sgemmRows(false, false, n, in, out, dyd, out, Data(w), in, Data(dx), in)
 	}
 	if db != nil {
 		mustShape("linear backward", db, out)
