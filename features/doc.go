@@ -63,5 +63,11 @@
 // Extract runs a Network (defined here: what extraction needs from a model,
 // in eval mode) over a Source (test-transformed NCHW float32 batches with ids
 // and labels) and returns the rows in source order; ExtractTo streams them
-// into a Writer instead. See Network for the concurrency contract.
+// into a Writer instead. See Network for the concurrency contract; Pool
+// puts several instances of a network that is not safe for concurrent use
+// behind one that is. ShardSource is the Source over shard images with the
+// test transform.
+//
+// ReadFile decodes Parquet pages straight into the table (leaves.go);
+// writing cuts row groups itself and hands each to pqarrow unbuffered.
 package features
