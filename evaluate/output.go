@@ -1,13 +1,10 @@
 package evaluate
 
 import (
-	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/t2f/t2f/internal/atomicfile"
 )
 
 // Column names of the OpenOOD-layout tables. FPR@95 is OpenOOD v1.5's (OOD
@@ -25,33 +24,10 @@ import (
 // OpenOOD's columns.
 var csvHeader = []string{"dataset", "FPR@95", "AUROC", "AUPR_IN", "AUPR_OUT", "ACC", "FPR@95_IDpos"}
 
-// writeAtomic writes path through a temporary file in the same directory
-// that is renamed over path only when write and close succeed.
+// writeAtomic writes path through a temporary file that replaces it only
+// when write succeeded.
 func writeAtomic(path string, write func(w io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("evaluate: write %q: %w", path, err)
-	}
-	tmp := f.Name()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteWith(path, write); err != nil {
 		return fmt.Errorf("evaluate: write %q: %w", path, err)
 	}
 	return nil

@@ -1,12 +1,9 @@
 package features
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/t2f/t2f/internal/atomicfile"
 )
 
 // FormatVersion is the value of the "t2f_features_version" metadata key
@@ -136,9 +135,8 @@ func checkMeta(m Meta) error {
 // so a failed or abandoned write never leaves a half-written file under the
 // final name. A Writer is not safe for concurrent use.
 type Writer struct {
-	path, tmp    string
-	f            *os.File
-	bw           *bufio.Writer
+	path         string
+	f            *atomicfile.File
 	fw           *pqarrow.FileWriter
 	schema       *arrow.Schema
 	meta         Meta
@@ -186,20 +184,18 @@ func NewWriter(path string, meta Meta, dim, numClasses int, opts ...Option) (*Wr
 	)
 	arrProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(o.mem))
 
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("features: write %q: %w", path, err)
 	}
-	// Buffered, and not an io.Closer, so the Parquet writer's Close leaves
-	// the file to us: flush, fsync, close, rename.
-	bw := bufio.NewWriterSize(f, 4<<20)
-	fw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{bw}, props, arrProps)
+	// Not an io.Closer, so the Parquet writer's Close leaves the file to
+	// us: Commit renames it into place.
+	fw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{f}, props, arrProps)
 	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
+		f.Abort()
 		return nil, fmt.Errorf("features: write %q: %w", path, err)
 	}
-	return &Writer{path: path, tmp: f.Name(), f: f, bw: bw, fw: fw, schema: schema, meta: meta,
+	return &Writer{path: path, f: f, fw: fw, schema: schema, meta: meta,
 		dim: dim, ncls: numClasses, mem: o.mem, rowGroupRows: rg,
 		pending: Table{Dim: dim, NumClasses: numClasses}}, nil
 }
@@ -358,23 +354,10 @@ func (w *Writer) Close() error {
 	w.closed = true
 	err = w.fw.Close()
 	if err == nil {
-		err = w.bw.Flush()
-	}
-	if err == nil {
-		err = w.f.Sync()
-	}
-	if err == nil {
-		err = w.f.Close()
-	}
-	if err == nil {
-		err = os.Chmod(w.tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(w.tmp, w.path)
+		err = w.f.Commit()
 	}
 	if err != nil {
-		w.f.Close()
-		os.Remove(w.tmp)
+		w.f.Abort()
 		w.err = fmt.Errorf("features: write %q: %w", w.path, err)
 		return w.err
 	}
@@ -399,8 +382,7 @@ func (w *Writer) abort() {
 	}
 	w.closed = true
 	w.fw.Close()
-	w.f.Close()
-	os.Remove(w.tmp)
+	w.f.Abort()
 }
 
 // WriteFile writes t to path as a feature file (see the package comment for

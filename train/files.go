@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/t2f/t2f/internal/atomicfile"
 )
 
 // EpochRecord is one row of epochs.csv.
@@ -117,25 +118,9 @@ func writeConfig(path string, c Config) error {
 	return writeFileAtomic(path, append([]byte("# t2f training run: the resolved configuration (defaults + config file + flags)\n"), data...))
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path, so readers never see a partial file.
+// writeFileAtomic writes data so readers never see a partial file.
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("train: write %s: %w", path, err)
 	}
 	return nil

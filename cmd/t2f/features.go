@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -226,20 +223,6 @@ func resolveFeatureModel(c *cli.Context, ckpt *safetensors.File, ckptPath string
 	return fm, nil
 }
 
-// fileSHA256 is the hex SHA-256 of the file at path.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("features: hash %q: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // roundTau is τ as the shortest decimal of its float32 value (0.1, not
 // 0.10000000149011612).
 func roundTau(t float32) float64 {
@@ -294,7 +277,7 @@ func runFeatures(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("features: --checkpoint: %w", err)
 	}
-	sum, err := fileSHA256(ckptPath)
+	sum, err := shards.FileSHA256(ckptPath)
 	if err != nil {
 		return fmt.Errorf("features: --checkpoint: %w", err)
 	}
