@@ -39,7 +39,7 @@ func energyOf(z []float64, n, C int) []float64 {
 	return out
 }
 
-// scoreFeatures validates d (features) against the fitted head.
+// scoreData validates d (features) against the fitted head.
 func (h *linearHead) scoreData(method string, d *Data) error {
 	if h.w == nil {
 		return errNotFitted(method)

@@ -195,7 +195,7 @@ func pinvhEigen(a *mat.SymDense) (*mat.SymDense, error) {
 	return out, nil
 }
 
-// pinvApply returns −pinv(W)·b (ViM's origin u) with numpy's pinv cutoff
+// vimOrigin returns −pinv(W)·b (ViM's origin u) with numpy's pinv cutoff
 // σ ≤ 1e-15·σmax. W is C×D row-major.
 func vimOrigin(w, b []float64, C, D int) ([]float64, error) {
 	var svd mat.SVD

@@ -76,7 +76,7 @@ func sortedCopy64(x []float32) []float64 {
 	return s
 }
 
-// mean64 returns the column means of an N×D float32 matrix in float64.
+// colMeans returns the column means of an N×D float32 matrix in float64.
 func colMeans(x []float32, n, d int) []float64 {
 	m := make([]float64, d)
 	for i := 0; i < n; i++ {
