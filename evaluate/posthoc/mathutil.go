@@ -38,7 +38,7 @@ func argmax32(z []float32) int {
 	return best
 }
 
-// percentile is numpy.percentile(x, p) with the default linear method over
+// percentileSorted is numpy.percentile(x, p) with the default linear method over
 // all elements of x: with s = sort(x), virtual index v = (n−1)·p/100,
 // result = lerp(s[⌊v⌋], s[⌊v⌋+1], v−⌊v⌋) using numpy's two-sided lerp.
 // sorted must be sorted ascending.
