@@ -6,7 +6,8 @@
 #
 #   go tool task cuda:bundle      # on the build machine: bin/t2f-cuda.gz, bin/cuda.test.gz,
 #                                 # data/fmnist-raw/*.gz (about 50 MB in all)
-#   then on the device, from the repository root, with bin and data/fmnist-raw carried:
+#   then on the device, from the repository root, carrying exactly bin/t2f-cuda.gz,
+#   bin/cuda.test.gz and data/fmnist-raw (≈50 MB; all of bin/ exceeds 64 MiB):
 #   bash scripts/device-check.sh  # writes everything to $OUT (default ./device-out)
 #
 # Stages (each under its own timeout; the whole script stays under 8 minutes):
@@ -22,6 +23,10 @@
 #      on the device, 3 epochs of T2FNorm ResNet-18 on the GPU (accuracy, images/s,
 #      data wait per epoch in epochs.csv), then the GPU checkpoint loaded on the CPU
 #      (t2f-cuda features --device cpu) and in PyTorch (scripts/torch_load_check.py)
+#
+# For a dry run of the script itself on a machine without a GPU (CPU binaries in
+# bin/, a fake nvidia-smi on PATH): CHECK_DEVICE=cpu CHECK_EPOCHS=1 CHECK_WIDTH=0.125
+# CHECK_LIMIT=3000 PYTHON=/usr/bin/python3 bash scripts/device-check.sh
 #
 # Results: $OUT/summary.txt (one line per stage with its status and seconds)
 # and one file per stage. Exit status 0 when every stage passed.
@@ -67,7 +72,11 @@ stage() {
 	grep PRETTY_NAME /etc/os-release 2>/dev/null
 	nproc
 } >"$OUT/versions.txt" 2>&1
-PY=$(command -v python || command -v python3)
+PY=${PYTHON:-$(command -v python || command -v python3)}
+DEV=${CHECK_DEVICE:-cuda}
+EPOCHS=${CHECK_EPOCHS:-3}
+WIDTH=${CHECK_WIDTH:-1}
+LIMIT=${CHECK_LIMIT:-0}
 "$PY" -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' >>"$OUT/versions.txt" 2>&1
 cat "$OUT/versions.txt"
 GLIBC=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
@@ -114,8 +123,8 @@ stage cuda-test 150 "$WORK/cuda.test" -test.v -test.timeout 140s
 grep -E '^(--- |ok|FAIL|PASS)|cuda_test.go' "$OUT/cuda-test.txt" | head -40 >>"$SUMMARY"
 
 # --- 4. throughput ------------------------------------------------------------
-stage bench-t2f-cublas 60 env T2F_GEMM=cublas "$T2F" bench train --model resnet18_32x32 --batch-size 128 --device cuda --rounds 5 --min-round 1s --json
-stage bench-t2f-ptx 60 env T2F_GEMM=ptx "$T2F" bench train --model resnet18_32x32 --batch-size 128 --device cuda --rounds 3 --min-round 1s --json
+stage bench-t2f-cublas 60 env T2F_GEMM=cublas "$T2F" bench train --model resnet18_32x32 --batch-size 128 --device "$DEV" --rounds 5 --min-round 1s --json
+stage bench-t2f-ptx 60 env T2F_GEMM=ptx "$T2F" bench train --model resnet18_32x32 --batch-size 128 --device "$DEV" --rounds 3 --min-round 1s --json
 stage bench-torch 90 "$PY" scripts/bench_torch_gpu.py --rounds 5 --min-round 1 --json "$OUT/bench-torch.json"
 for f in bench-t2f-cublas bench-t2f-ptx; do
 	grep -E '"(backend|train_images_per_s|infer_images_per_s)"' "$OUT/$f.txt" | tr -d ' \n' | sed "s/^/$f: /" >>"$SUMMARY"
@@ -129,14 +138,14 @@ if [ "$(elapsed)" -gt 330 ]; then
 	note "fmnist                 SKIPPED (t=$(elapsed)s: no time left for training)"
 	FAILED=1
 else
-	stage fmnist-shards 60 bash -c "'$T2F' pipeline build --source mnist --input '$FM' --split train --name fashion-mnist --size 32 --channels 1 --holdout 5000 --holdout-seed 1 --part rest --workers 8 -q --out '$WORK/fm-train' &&
-		'$T2F' pipeline build --source mnist --input '$FM' --split train --name fashion-mnist --size 32 --channels 1 --holdout 5000 --holdout-seed 1 --part holdout --workers 8 -q --out '$WORK/fm-val'"
-	stage fmnist-train 170 "$T2F" train --train "$WORK/fm-train" --val "$WORK/fm-val" --model resnet18_32x32 --head t2fnorm \
-		--epochs 3 --batch-size 128 --lr 0.1 --normalization mnist --workers 12 --device cuda --out "$WORK/run"
+	stage fmnist-shards 60 bash -c "'$T2F' pipeline build --source mnist --input '$FM' --split train --name fashion-mnist --size 32 --channels 1 --limit $LIMIT --holdout 5000 --holdout-seed 1 --part rest --workers 8 -q --out '$WORK/fm-train' &&
+		'$T2F' pipeline build --source mnist --input '$FM' --split train --name fashion-mnist --size 32 --channels 1 --limit $LIMIT --holdout 5000 --holdout-seed 1 --part holdout --workers 8 -q --out '$WORK/fm-val'"
+	stage fmnist-train 170 "$T2F" train --train "$WORK/fm-train" --val "$WORK/fm-val" --model resnet18_32x32 --width "$WIDTH" --head t2fnorm \
+		--epochs "$EPOCHS" --batch-size 128 --lr 0.1 --normalization mnist --workers 12 --device "$DEV" --out "$WORK/run"
 	cp "$WORK/run/epochs.csv" "$WORK/run/config.yaml" "$OUT/" 2>/dev/null
 	grep -E '^epoch|^done' "$OUT/fmnist-train.txt" >>"$SUMMARY"
 	stage ckpt-cpu 40 "$T2F" features --checkpoint "$WORK/run/best.safetensors" --data "$WORK/fm-val" --out "$WORK/feat" --device cpu --threads 8 -q
-	stage ckpt-torch 40 "$PY" scripts/torch_load_check.py "$WORK/run/best.safetensors" --model resnet18_32x32 --t2fnorm
+	stage ckpt-torch 40 "$PY" scripts/torch_load_check.py "$WORK/run/best.safetensors" --model resnet18_32x32 --width "$WIDTH" --t2fnorm
 fi
 
 note "total $(elapsed)s; $([ $FAILED -eq 0 ] && echo 'every stage passed' || echo 'some stage FAILED')"
