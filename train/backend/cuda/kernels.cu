@@ -137,20 +137,30 @@ extern "C" __global__ void __launch_bounds__(256) sgemm_tt(int M, int N, int K, 
 // ---------------------------------------------------------------- convolution
 
 // im2col: col (C·KH·KW, nb·OH·OW), row (c·KH + kh)·KW + kw, column
-// img·OH·OW + oh·OW + ow, from x (nb, C, H, W); zero outside the image.
+// img·OH·OW + oh·OW + ow, from x (nb, C, H, W); zero outside the image. One
+// thread per column walks down its rows (neighbouring threads write
+// neighbouring addresses; the index divisions happen once per column).
 extern "C" __global__ void im2col(const float *x, float *col, int nb, int C, int H, int W, int KH, int KW,
 		int SH, int SW, int PH, int PW, int OH, int OW) {
-	int ohw = OH * OW, ncol = nb * ohw, total = C * KH * KW * ncol;
-	FOR_EACH(idx, total) {
-		int r = idx / ncol, j = idx - r * ncol;
+	int ohw = OH * OW, ncol = nb * ohw;
+	FOR_EACH(j, ncol) {
 		int img = j / ohw, p = j - img * ohw;
 		int oh = p / OW, ow = p - oh * OW;
-		int c = r / (KH * KW), kk = r - c * (KH * KW);
-		int kh = kk / KW, kw = kk - kh * KW;
-		int ih = oh * SH - PH + kh, iw = ow * SW - PW + kw;
-		float v = 0.0f;
-		if (ih >= 0 && ih < H && iw >= 0 && iw < W) v = x[((size_t)(img * C + c) * H + ih) * W + iw];
-		col[idx] = v;
+		int ih0 = oh * SH - PH, iw0 = ow * SW - PW;
+		const float *xi = x + (size_t)img * C * H * W;
+		float *dst = col + j;
+		for (int c = 0; c < C; c++) {
+			const float *plane = xi + (size_t)c * H * W;
+			for (int kh = 0; kh < KH; kh++) {
+				int ih = ih0 + kh;
+				bool rowIn = ih >= 0 && ih < H;
+				for (int kw = 0; kw < KW; kw++) {
+					int iw = iw0 + kw;
+					*dst = rowIn && iw >= 0 && iw < W ? plane[ih * W + iw] : 0.0f;
+					dst += ncol;
+				}
+			}
+		}
 	}
 }
 

@@ -42,7 +42,7 @@ func convShapes(op string, x, w, y *backend.Tensor, p backend.ConvParams) convDi
 }
 
 func (b *Backend) im2col(x devPtr, col devPtr, nb int, d convDims, p backend.ConvParams) {
-	b.each("im2col", d.c*d.kh*d.kw*nb*d.oh*d.ow, ap(x), ap(col), ai(nb), ai(d.c), ai(d.h), ai(d.w), ai(d.kh), ai(d.kw),
+	b.each("im2col", nb*d.oh*d.ow, ap(x), ap(col), ai(nb), ai(d.c), ai(d.h), ai(d.w), ai(d.kh), ai(d.kw),
 		ai(p.StrideH), ai(p.StrideW), ai(p.PadH), ai(p.PadW), ai(d.oh), ai(d.ow))
 }
 
