@@ -460,11 +460,18 @@ func accWord(o Outcome) string {
 	return "unchanged within the threshold"
 }
 
+// ComparisonLinks are folders, relative to the Markdown file, that the
+// report links plots from; an empty folder leaves its plots out.
+type ComparisonLinks struct {
+	Plots    string // where WriteComparisonPlots wrote NormRatioPlot
+	Baseline string // the baseline's `t2f score --out` folder (norm_<set>.png, roc_msp.png, ...)
+	T2FNorm  string // the T2FNorm model's
+}
+
 // WriteComparison writes the comparison as Markdown: the answer, the
-// headline table, every OOD set, the other methods and the feature norms.
-// plotDir, if not empty, is the folder (relative to the Markdown file) of
-// the norm plots written by WriteComparisonPlots.
-func WriteComparison(w io.Writer, c *Comparison, plotDir string) error {
+// headline table, every OOD set, the other methods and the feature norms,
+// with the plots of links.
+func WriteComparison(w io.Writer, c *Comparison, links ComparisonLinks) error {
 	var b strings.Builder
 	multi := len(c.Baseline.Runs) > 1 || len(c.T2FNorm.Runs) > 1
 	cell := func(s Stat) string {
@@ -565,9 +572,24 @@ func WriteComparison(w io.Writer, c *Comparison, plotDir string) error {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", n.Dataset, n.Split, n.Role,
 				ncell(n.Mean.Base), ncell(n.Mean.T2F), rcell(n.Ratio.Base), rcell(n.Ratio.T2F))
 		}
-		if plotDir != "" {
-			fmt.Fprintf(&b, "\n![OOD/ID norm ratio, both models](%s)\n", joinRel(plotDir, NormRatioPlot))
+		if links.Plots != "" {
+			fmt.Fprintf(&b, "\n![OOD/ID norm ratio, both models](%s)\n", joinRel(links.Plots, NormRatioPlot))
 		}
+		if links.Baseline != "" && links.T2FNorm != "" {
+			b.WriteString("\nNorm histograms (ID test vs each OOD set, first seed), baseline left, T2FNorm right:\n\n")
+			for _, n := range c.Norms {
+				if n.Role == RoleNear || n.Role == RoleFar {
+					f := "norm_" + fileSafe(n.Dataset) + ".png"
+					fmt.Fprintf(&b, "![%s, baseline](%s) ![%s, T2FNorm](%s)\n", n.Dataset, joinRel(links.Baseline, f), n.Dataset, joinRel(links.T2FNorm, f))
+				}
+			}
+		}
+	}
+	if links.Baseline != "" && links.T2FNorm != "" {
+		fmt.Fprintf(&b, "\nROC curves: ![%s on the baseline](%s) ![%s on T2FNorm](%s)\n\nEvery method's OpenOOD tables, ROC curves and score histograms: [`%s/report.md`](%s) and [`%s/report.md`](%s).\n",
+			c.BaselineMethod, joinRel(links.Baseline, "roc_"+fileSafe(c.BaselineMethod)+".png"),
+			c.T2FNormMethod, joinRel(links.T2FNorm, "roc_"+fileSafe(c.T2FNormMethod)+".png"),
+			links.Baseline, joinRel(links.Baseline, "report.md"), links.T2FNorm, joinRel(links.T2FNorm, "report.md"))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

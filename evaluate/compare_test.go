@@ -173,7 +173,7 @@ func TestWriteComparison(t *testing.T) {
 		t.Errorf("plot %s: %v", plots[0], err)
 	}
 	var b bytes.Buffer
-	if err := WriteComparison(&b, c, "."); err != nil {
+	if err := WriteComparison(&b, c, ComparisonLinks{Plots: ".", Baseline: "score-ce", T2FNorm: "score-t2f"}); err != nil {
 		t.Fatal(err)
 	}
 	md := b.String()
@@ -184,6 +184,8 @@ func TestWriteComparison(t *testing.T) {
 		"| knn | 90.00 | 90.00 | +0.00 | 10.00 | 10.00 | 80.00 | 90.00 | +10.00 ✓ |",
 		"| letters | test | near | 12 | 4 | 1.200 | 0.800 |",
 		"![OOD/ID norm ratio, both models](norm_ratio.png)",
+		"![letters, baseline](score-ce/norm_letters.png) ![letters, T2FNorm](score-t2f/norm_letters.png)",
+		"![t2fnorm on T2FNorm](score-t2f/roc_t2fnorm.png)",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)

@@ -72,12 +72,25 @@ Example:
 			if err != nil {
 				return err
 			}
-			plotDir := ""
+			var links evaluate.ComparisonLinks
 			if len(plots) > 0 {
-				plotDir = "."
+				links.Plots = "."
 			}
+			// The score folders' plots, linked relative to the report.
+			rel := func(flag string) string {
+				p := c.String(flag)
+				if filepath.Ext(p) == ".json" {
+					p = filepath.Dir(p)
+				}
+				r, err := filepath.Rel(dir, p)
+				if err != nil {
+					return ""
+				}
+				return filepath.ToSlash(r)
+			}
+			links.Baseline, links.T2FNorm = rel("baseline"), rel("t2fnorm")
 			var b bytes.Buffer
-			if err := evaluate.WriteComparison(&b, cmp, plotDir); err != nil {
+			if err := evaluate.WriteComparison(&b, cmp, links); err != nil {
 				return err
 			}
 			tmp := out + ".tmp"
