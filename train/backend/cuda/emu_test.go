@@ -3,7 +3,6 @@
 package cuda
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -89,22 +88,12 @@ func TestEmuGemmSelection(t *testing.T) {
 	}
 }
 
-// Every kernel of kernels.cu is in the emulator's table (so the conformance
-// suite can reach it) and the committed PTX exports every one.
+// Every kernel of kernels.cu is in the emulator's table, so the
+// conformance suite can reach it.
 func TestKernelTables(t *testing.T) {
-	src := []byte(kernelsSource)
-	ptx, err := os.ReadFile("kernels.ptx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := regexp.MustCompile(`extern "C" __global__ void (?:__launch_bounds__\(\w+\) )?(\w+)\(`).FindAllSubmatch(src, -1)
+	names := regexp.MustCompile(`extern "C" __global__ void (?:__launch_bounds__\(\w+\) )?(\w+)\(`).FindAllStringSubmatch(kernelsSource, -1)
 	if len(names) != emuKernelCount() {
 		t.Fatalf("kernels.cu defines %d kernels, the emulator table has %d", len(names), emuKernelCount())
-	}
-	for _, m := range names {
-		if !regexp.MustCompile(`\.visible \.entry ` + string(m[1]) + `\(`).Match(ptx) {
-			t.Errorf("kernels.ptx lacks kernel %s: regenerate it (go tool task cuda:ptx)", m[1])
-		}
 	}
 }
 
