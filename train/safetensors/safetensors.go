@@ -401,6 +401,9 @@ func readStringMap(dec *json.Decoder) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tok == nil { // "__metadata__": null, which the reference reads as absent
+		return nil, nil
+	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, fmt.Errorf("want an object of strings, got %v", tok)
 	}

@@ -170,6 +170,19 @@ func mustTensor(t *testing.T, f *File, name string) *Tensor {
 	return x
 }
 
+func TestParseAcceptsNullMetadata(t *testing.T) {
+	f, err := Parse("null", build(`{"__metadata__":null,"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}`, []byte{7, 9}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Metadata != nil || f.Len() != 1 || !bytes.Equal(mustTensor(t, f, "a").Data, []byte{7, 9}) {
+		t.Errorf("got metadata %v, %d tensors", f.Metadata, f.Len())
+	}
+	if _, err := Parse("arr", build(`{"__metadata__":[1]}`, nil)); err == nil {
+		t.Error("a non-object __metadata__ was accepted")
+	}
+}
+
 func TestTypedAccessorsCheckDType(t *testing.T) {
 	x := FromInt64s("n", nil, []int64{1})
 	if _, err := x.Float32s(); err == nil || !strings.Contains(err.Error(), `"n" has dtype I64`) {
