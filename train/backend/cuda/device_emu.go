@@ -4,7 +4,6 @@ package cuda
 
 /*
 #cgo CXXFLAGS: -std=c++17 -O2 -Wno-unknown-pragmas -Wno-div-by-zero
-#cgo LDFLAGS: -lpthread
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +88,7 @@ func (d *emuDevice) memset32(dst devPtr, v uint32, n int) {
 func (d *emuDevice) launch(name string, gx, gy, blk int, args []uint64) {
 	if gridStride[name] && d.gridCap > 0 {
 		// the stride loops cover any grid and block size: fewer emulated
-		// threads, fewer barriers
+		// blocks and threads
 		gx, blk = min(gx, d.gridCap), min(blk, 32)
 	}
 	cname := C.CString(name)

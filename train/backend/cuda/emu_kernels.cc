@@ -2,15 +2,18 @@
 
 // CPU emulation of kernels.cu for the cudaemu test build: the CUDA source is
 // compiled as C++ with the few CUDA built-ins it uses defined here. A launch
-// runs each block in turn on blockDim OS threads; __syncthreads is a barrier
-// of those threads and __shared__ arrays are statics (one block runs at a
-// time). Not fast; meant for the conformance suite on machines without a GPU.
+// runs each block in turn; the block's threads are coroutines (ucontext) on
+// one OS thread, run round-robin: each runs until it reaches __syncthreads
+// (or returns), and none passes a barrier before every thread of the block
+// has reached it. __shared__ arrays are statics (one block runs at a time).
+// Meant for the conformance suite on machines without a GPU.
 
 #pragma GCC optimize("fp-contract=off")
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include <algorithm>
 #include <utility>
@@ -18,9 +21,10 @@
 struct emu_uint3 {
 	unsigned x, y, z;
 };
-static thread_local emu_uint3 threadIdx, blockIdx;
+static emu_uint3 threadIdx, blockIdx; // of the coroutine running now
 static emu_uint3 blockDim, gridDim;
-static pthread_barrier_t emu_barrier;
+static ucontext_t emu_sched;          // the scheduler's context
+static ucontext_t *emu_fibers;        // one per thread of the block
 
 #define __global__
 #define __device__
@@ -29,7 +33,9 @@ static pthread_barrier_t emu_barrier;
 #define __shared__ static
 #define __restrict__ __restrict
 
-static inline void __syncthreads() { pthread_barrier_wait(&emu_barrier); }
+// __syncthreads yields to the scheduler, which resumes this thread after
+// every other thread of the block has reached the barrier too.
+static inline void __syncthreads() { swapcontext(&emu_fibers[threadIdx.x], &emu_sched); }
 static inline float __fadd_rn(float a, float b) { return a + b; }
 static inline float __fmul_rn(float a, float b) { return a * b; }
 static inline float __fdiv_rn(float a, float b) { return a / b; }
@@ -88,23 +94,13 @@ static const emu_kernel kernels[] = {
 	K(rownorm_fwd), K(rownorm_bwd), K(softmax_ce),
 };
 
-struct emu_job {
-	const emu_kernel *k;
-	const uint64_t *args;
-	unsigned tid;
-};
+static const emu_kernel *emu_cur;
+static const uint64_t *emu_args;
+static bool *emu_done;
 
-static void *emu_thread(void *p) {
-	emu_job *j = (emu_job *)p;
-	threadIdx = {j->tid, 0, 0};
-	for (unsigned by = 0; by < gridDim.y; by++) {
-		for (unsigned bx = 0; bx < gridDim.x; bx++) {
-			blockIdx = {bx, by, 0};
-			j->k->run(j->args);
-			pthread_barrier_wait(&emu_barrier); // the block is done before the next reuses shared memory
-		}
-	}
-	return nullptr;
+static void emu_entry(void) {
+	emu_cur->run(emu_args);
+	emu_done[threadIdx.x] = true; // uc_link returns to the scheduler
 }
 
 extern "C" {
@@ -114,8 +110,8 @@ extern "C" {
 int emu_kernel_count(void) { return (int)(sizeof(kernels) / sizeof(kernels[0])); }
 
 // emu_launch runs kernel name synchronously. Returns 0, or -1 for an unknown
-// kernel, -2 for an argument count that differs from the kernel's, -3 when
-// threads cannot be started.
+// kernel, -2 for an argument count that differs from the kernel's, -3 when out of
+// memory.
 int emu_launch(const char *name, int gx, int gy, int block, const uint64_t *args, int nargs) {
 	const emu_kernel *k = nullptr;
 	for (const emu_kernel &c : kernels) {
@@ -125,26 +121,39 @@ int emu_launch(const char *name, int gx, int gy, int block, const uint64_t *args
 	if (k->nargs != nargs) return -2;
 	gridDim = {(unsigned)gx, (unsigned)gy, 1};
 	blockDim = {(unsigned)block, 1, 1};
-	pthread_barrier_init(&emu_barrier, nullptr, (unsigned)block);
-	pthread_t *th = new pthread_t[block];
-	emu_job *jobs = new emu_job[block];
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 1 << 18);
-	int rc = 0;
-	for (int t = 0; t < block; t++) {
-		jobs[t] = {k, args, (unsigned)t};
-		if (pthread_create(&th[t], &attr, emu_thread, &jobs[t]) != 0) {
-			rc = -3; // cannot recover a half-started barrier: abort below
-			break;
+	const size_t stackSize = 1 << 16;
+	char *stacks = (char *)malloc(stackSize * block);
+	if (!stacks) return -3;
+	emu_fibers = new ucontext_t[block];
+	emu_done = new bool[block];
+	emu_cur = k;
+	emu_args = args;
+	for (unsigned by = 0; by < gridDim.y; by++) {
+		for (unsigned bx = 0; bx < gridDim.x; bx++) {
+			blockIdx = {bx, by, 0};
+			for (int t = 0; t < block; t++) {
+				getcontext(&emu_fibers[t]);
+				emu_fibers[t].uc_stack.ss_sp = stacks + stackSize * t;
+				emu_fibers[t].uc_stack.ss_size = stackSize;
+				emu_fibers[t].uc_link = &emu_sched;
+				makecontext(&emu_fibers[t], emu_entry, 0);
+				emu_done[t] = false;
+			}
+			// rounds: every unfinished thread runs to its next barrier or its end
+			for (int live = block; live > 0;) {
+				live = 0;
+				for (int t = 0; t < block; t++) {
+					if (emu_done[t]) continue;
+					threadIdx = {(unsigned)t, 0, 0};
+					swapcontext(&emu_sched, &emu_fibers[t]);
+					if (!emu_done[t]) live++;
+				}
+			}
 		}
 	}
-	if (rc != 0) abort();
-	for (int t = 0; t < block; t++) pthread_join(th[t], nullptr);
-	pthread_attr_destroy(&attr);
-	pthread_barrier_destroy(&emu_barrier);
-	delete[] th;
-	delete[] jobs;
+	free(stacks);
+	delete[] emu_fibers;
+	delete[] emu_done;
 	return 0;
 }
 
