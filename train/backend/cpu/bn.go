@@ -129,43 +129,41 @@ func (b *Backend) BatchNormBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, d
 		yd = Data(y)
 	}
 	gd, sm, si, dgd, dbd := Data(gamma), Data(saveMean), Data(saveInvStd), Data(dgamma), Data(dbeta)
-	b.parallel(c, 1, func(_, lo, hi int) {
+	b.parallel(c, 1, func(wk, lo, hi int) {
+		st := &b.workers[wk]
+		st.tmp = grow(st.tmp, hw)
+		tmp := st.tmp
 		for ch := lo; ch < hi; ch++ {
 			m := sm[ch]
+			// g: dy, or dy masked by y > 0 (kept in dx until dx is written).
 			var sum, dot float64
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
-				var s, d float32
+				g := dyd[o : o+hw]
 				if relu {
-					s, d = sumDotMasked(xd[o:o+hw], dyd[o:o+hw], yd[o:o+hw], m)
-				} else {
-					s, d = sumDot(xd[o:o+hw], dyd[o:o+hw], m)
+					reluMask(yd[o:o+hw], g, dxd[o:o+hw])
+					g = dxd[o : o+hw]
 				}
+				s, d := sumDot(xd[o:o+hw], g, m)
 				sum += float64(s)
 				dot += float64(d)
 			}
 			invstd := float64(si[ch])
 			dgd[ch] = float32(dot * invstd)
 			dbd[ch] = float32(sum)
-			k := float32(dot * invstd * invstd / cnt)
-			gm := float32(sum / cnt)
-			w := float32(invstd * float64(gd[ch]))
+			k := dot * invstd * invstd / cnt
+			gm := sum / cnt
+			w := invstd * float64(gd[ch])
+			// dx = w·g − w·k·x + w·(m·k − gm)
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
-				xr, dr, dxr := xd[o:o+hw], dyd[o:o+hw], dxd[o:o+hw]
-				dr = dr[:len(xr)]
-				dxr = dxr[:len(xr)]
+				g := dyd[o : o+hw]
 				if relu {
-					yr := yd[o : o+hw]
-					yr = yr[:len(xr)]
-					for j, xv := range xr {
-						dxr[j] = (keepIf(dr[j], yr[j]) - gm - (xv-m)*k) * w
-					}
-					continue
+					g = dxd[o : o+hw]
 				}
-				for j, xv := range xr {
-					dxr[j] = (dr[j] - gm - (xv-m)*k) * w
-				}
+				kernels.Affine(tmp, xd[o:o+hw], float32(-w*k), float32(w*(float64(m)*k-gm)), false)
+				kernels.Affine(dxd[o:o+hw], g, float32(w), 0, false)
+				kernels.AddTo(dxd[o:o+hw], tmp)
 			}
 		}
 	})
@@ -185,27 +183,6 @@ func sumDot(x, dy []float32, m float32) (float32, float32) {
 	for ; j < len(x); j++ {
 		s0 += dy[j]
 		d0 += (x[j] - m) * dy[j]
-	}
-	return s0 + s1, d0 + d1
-}
-
-// sumDotMasked is sumDot of dy masked by y > 0 (the fused ReLU's gradient).
-func sumDotMasked(x, dy, y []float32, m float32) (float32, float32) {
-	dy = dy[:len(x)]
-	y = y[:len(x)]
-	var s0, s1, d0, d1 float32
-	j := 0
-	for ; j+2 <= len(x); j += 2 {
-		g0, g1 := keepIf(dy[j], y[j]), keepIf(dy[j+1], y[j+1])
-		s0 += g0
-		s1 += g1
-		d0 += (x[j] - m) * g0
-		d1 += (x[j+1] - m) * g1
-	}
-	for ; j < len(x); j++ {
-		g := keepIf(dy[j], y[j])
-		s0 += g
-		d0 += (x[j] - m) * g
 	}
 	return s0 + s1, d0 + d1
 }
