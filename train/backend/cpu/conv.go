@@ -196,11 +196,14 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 // lower is im2col with leading dimension ld: whole-plane shifts for same
 // convolutions, kernels.Im2colStride otherwise.
 func lower(g kernels.ConvGeom, x, col []float32, ld int) {
-	if sameConv(g) {
+	switch {
+	case sameConv(g):
 		im2colSame(g, x, col, ld)
-		return
+	case g.StrideH == 2 && g.StrideW == 2:
+		im2colS2(g, x, col, ld)
+	default:
+		kernels.Im2colStride(g, x, col, ld)
 	}
-	kernels.Im2colStride(g, x, col, ld)
 }
 
 // unlower is the matching col2im (it may clear padding entries of col).

@@ -94,3 +94,42 @@ func col2imSame(g kernels.ConvGeom, col []float32, ld int, dx []float32) {
 		}
 	}
 }
+
+// im2colS2 is kernels.Im2colStride for stride 2 in both directions (the
+// downsampling convolutions): the column ranges inside the image are found
+// once per kernel offset and the gather loop has no bounds checks.
+func im2colS2(g kernels.ConvGeom, x, col []float32, ld int) {
+	oh, ow := g.OutH(), g.OutW()
+	for c := 0; c < g.C; c++ {
+		plane := x[c*g.H*g.W : (c+1)*g.H*g.W]
+		for kh := 0; kh < g.KH; kh++ {
+			for kw := 0; kw < g.KW; kw++ {
+				row := col[((c*g.KH+kh)*g.KW+kw)*ld:]
+				row = row[:oh*ow]
+				// ox with 0 ≤ 2·ox − PadW + kw < W
+				lo := max(0, (g.PadW-kw+1)/2)
+				hi := min(ow, (g.W-1+g.PadW-kw)/2+1)
+				if g.W-1+g.PadW-kw < 0 {
+					hi = 0
+				}
+				lo = min(lo, max(hi, 0))
+				for y := 0; y < oh; y++ {
+					out := row[y*ow : (y+1)*ow]
+					iy := 2*y - g.PadH + kh
+					if iy < 0 || iy >= g.H || lo >= hi {
+						clear(out)
+						continue
+					}
+					clear(out[:lo])
+					clear(out[hi:])
+					ix0 := 2*lo - g.PadW + kw
+					src := plane[iy*g.W+ix0 : iy*g.W+ix0+2*(hi-lo-1)+1]
+					d := out[lo:hi]
+					for i := range d {
+						d[i] = src[2*i]
+					}
+				}
+			}
+		}
+	}
+}

@@ -82,3 +82,41 @@ func TestSameLowering(t *testing.T) {
 		t.Fatal("stride 2 taken for a same convolution")
 	}
 }
+
+// im2colS2 against the reference, in a NaN-guarded wider matrix.
+func TestIm2colS2(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, g := range []kernels.ConvGeom{
+		{C: 2, H: 7, W: 7, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{C: 3, H: 8, W: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{C: 2, H: 8, W: 8, KH: 1, KW: 1, StrideH: 2, StrideW: 2},
+		{C: 1, H: 15, W: 13, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3},
+		{C: 1, H: 2, W: 2, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{C: 2, H: 1, W: 1, KH: 1, KW: 1, StrideH: 2, StrideW: 2},
+		{C: 1, H: 5, W: 5, KH: 5, KW: 5, StrideH: 2, StrideW: 2},
+	} {
+		p, k := g.OutH()*g.OutW(), g.C*g.KH*g.KW
+		x := make([]float32, g.C*g.H*g.W)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		want := make([]float32, k*p)
+		kernels.Im2colRef(g, x, want)
+		ld := p + 2
+		col := make([]float32, k*ld)
+		for i := range col {
+			col[i] = float32(math.NaN())
+		}
+		im2colS2(g, x, col, ld)
+		for row := 0; row < k; row++ {
+			for j := 0; j < p; j++ {
+				if got := col[row*ld+j]; got != want[row*p+j] {
+					t.Fatalf("%+v: col[%d][%d] = %v, want %v", g, row, j, got, want[row*p+j])
+				}
+			}
+			if v := col[row*ld+p]; v == v {
+				t.Fatalf("%+v: wrote the gap after row %d", g, row)
+			}
+		}
+	}
+}
