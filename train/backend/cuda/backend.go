@@ -103,6 +103,9 @@ func (b *Backend) Close() error {
 		if b.staging[i].p != nil {
 			b.dev.freeHost(b.staging[i].p)
 		}
+		if b.staging[i].done != nil {
+			b.staging[i].done.destroy()
+		}
 		b.staging[i] = stagingBuf{}
 	}
 	for _, p := range b.pinned {

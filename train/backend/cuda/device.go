@@ -40,4 +40,5 @@ type device interface {
 type event interface {
 	record()
 	wait()
+	destroy()
 }

@@ -61,9 +61,12 @@ func openDevice(ordinal int) (d *cuDevice, err error) {
 	d.bind()
 	defer runtime.UnlockOSThread()
 	if d.strm, err = cu.MakeStream(cu.NonBlocking); err != nil {
+		_ = dev.ReleasePrimaryCtx()
 		return nil, fmt.Errorf("cuda: create stream: %w", err)
 	}
 	if d.mod, err = cu.LoadData(kernelsPTX); err != nil {
+		_ = d.strm.Destroy()
+		_ = dev.ReleasePrimaryCtx()
 		return nil, fmt.Errorf("cuda: load the embedded PTX (driver JIT): %w", err)
 	}
 	return d, nil
@@ -179,6 +182,12 @@ func (e *cuEvent) wait() {
 	e.d.bind()
 	defer runtime.UnlockOSThread()
 	check("wait for event", e.ev.Synchronize())
+}
+
+func (e *cuEvent) destroy() {
+	e.d.bind()
+	defer runtime.UnlockOSThread()
+	_ = cu.DestroyEvent(&e.ev)
 }
 
 func (d *cuDevice) sync() {

@@ -110,8 +110,9 @@ func (d *emuDevice) launch(name string, gx, gy, blk int, args []uint64) {
 
 type emuEvent struct{}
 
-func (emuEvent) record() {}
-func (emuEvent) wait()   {}
+func (emuEvent) record()  {}
+func (emuEvent) wait()    {}
+func (emuEvent) destroy() {}
 
 func (d *emuDevice) newEvent() event        { return emuEvent{} }
 func (d *emuDevice) sync()                  {}
