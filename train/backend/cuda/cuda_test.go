@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
-	"unsafe"
 
 	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/backend/backendtest"
@@ -128,40 +127,7 @@ func randF(r *rand.Rand, n int) []float32 {
 	return v
 }
 
-// Pinned uploads: the values arrive, and a staging buffer is not overwritten
-// while its copy is pending (many uploads in a row, then one check each).
-func TestUploads(t *testing.T) {
-	b := newGPU(t, GEMMAuto)
-	const n = 1 << 20
-	pinned := b.PinnedAlloc(n)
-	ts := make([]*backend.Tensor, 6)
-	want := make([][]float32, len(ts))
-	for i := range ts {
-		ts[i] = b.Alloc(n)
-		want[i] = make([]float32, n)
-		for j := range want[i] {
-			want[i][j] = float32(i*n + j)
-		}
-		if i == 5 {
-			copy(pinned, want[i])
-			b.Upload(ts[i], pinned)
-		} else {
-			b.Upload(ts[i], want[i])
-		}
-	}
-	got := make([]float32, n)
-	for i := range ts {
-		b.Download(got, ts[i])
-		for j := range got {
-			if got[j] != want[i][j] {
-				t.Fatalf("upload %d: [%d] = %v, want %v", i, j, got[j], want[i][j])
-			}
-		}
-	}
-	if uintptr(unsafe.Pointer(&pinned[0]))%4 != 0 {
-		t.Fatal("pinned memory misaligned")
-	}
-}
+func TestUploads(t *testing.T) { checkUploads(t, newGPU(t, GEMMAuto)) }
 
 // Training steps of the real networks match the CPU backend.
 func TestTrainStepsMatchCPU(t *testing.T) {

@@ -111,3 +111,7 @@ func TestEmuTrainStepsMatchCPU(t *testing.T) {
 		})
 	}
 }
+
+func TestEmuUploads(t *testing.T) {
+	checkUploads(t, emuBackend(t, Options{GEMM: GEMMPTX}, 3, 0).(*Backend))
+}

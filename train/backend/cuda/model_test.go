@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/backend/cpu"
@@ -99,4 +100,44 @@ func modelName(cfg nn.Config, n int) string {
 		cfg = r
 	}
 	return fmt.Sprintf("%s_w%g_%dx%d_%s_batch%d", cfg.Arch, cfg.Width, cfg.InChannels, cfg.ImageSize, cfg.Head, n)
+}
+
+// checkUploads: staged and pinned uploads arrive, and a staging buffer is not
+// overwritten while its copy may be pending (many uploads in a row, then one
+// check each).
+func checkUploads(t *testing.T, b *Backend) {
+	t.Helper()
+	const n = 1 << 16
+	pinned := b.PinnedAlloc(n)
+	if len(pinned) != n || uintptr(unsafe.Pointer(&pinned[0]))%4 != 0 {
+		t.Fatalf("PinnedAlloc(%d): %d values", n, len(pinned))
+	}
+	if !b.isPinned(pinned[10:20]) || b.isPinned(make([]float32, 4)) {
+		t.Fatal("isPinned does not tell pinned from Go memory")
+	}
+	ts := make([]*backend.Tensor, 6)
+	want := make([][]float32, len(ts))
+	for i := range ts {
+		ts[i] = b.Alloc(n)
+		want[i] = make([]float32, n)
+		for j := range want[i] {
+			want[i][j] = float32(i*n + j)
+		}
+		if i == 5 {
+			copy(pinned, want[i])
+			b.Upload(ts[i], pinned)
+		} else {
+			b.Upload(ts[i], want[i])
+		}
+	}
+	got := make([]float32, n)
+	for i := range ts {
+		b.Download(got, ts[i])
+		for j := range got {
+			if got[j] != want[i][j] {
+				t.Fatalf("upload %d: [%d] = %v, want %v", i, j, got[j], want[i][j])
+			}
+		}
+		b.Free(ts[i])
+	}
 }
