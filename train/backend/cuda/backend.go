@@ -187,11 +187,13 @@ func grid1(n int) int {
 }
 
 // each launches a grid-stride kernel over n elements (nothing for n == 0).
-func (b *Backend) each(name string, n int, args ...uint64) {
+func (b *Backend) each(name string, n int, args ...uint64) { launchEach(b.dev, name, n, args...) }
+
+func launchEach(dev device, name string, n int, args ...uint64) {
 	if n == 0 {
 		return
 	}
-	b.dev.launch(name, grid1(n), 1, block, args)
+	dev.launch(name, grid1(n), 1, block, args)
 }
 
 // Alloc returns a zero-filled device tensor.

@@ -68,7 +68,8 @@ func TestConformanceChunkedConv(t *testing.T) {
 func TestGemmPaths(t *testing.T) {
 	paths := map[string]*Backend{GEMMCublas: newGPU(t, GEMMCublas), GEMMPTX: newGPU(t, GEMMPTX)}
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, sh := range [][3]int{{1, 1, 1}, {67, 130, 33}, {64, 8192, 576}, {576, 4096, 64}, {128, 10, 512}} {
+	// {64, 576, 8192} and {10, 512, 5000} take the PTX split-K path
+	for _, sh := range [][3]int{{1, 1, 1}, {67, 130, 33}, {64, 8192, 576}, {576, 4096, 64}, {128, 10, 512}, {64, 576, 8192}, {10, 512, 5000}} {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			a, bm, c0 := randF(r, m*k), randF(r, k*n), randF(r, m*n)

@@ -43,7 +43,7 @@ type emuDevice struct {
 
 // gridStride are the kernels whose loops cover any grid (FOR_EACH).
 var gridStride = map[string]bool{
-	"im2col": true, "col2im": true, "cn_to_nchw": true, "nchw_to_cn": true, "bias_rows": true, "col_sum": true,
+	"splitk_reduce": true, "im2col": true, "col2im": true, "cn_to_nchw": true, "nchw_to_cn": true, "bias_rows": true, "col_sum": true,
 	"bn_stats_final": true, "bn_apply": true, "bn_eval": true, "bn_bwd_final": true, "bn_bwd_dx": true,
 	"relu_fwd": true, "relu_bwd": true, "add": true, "add_relu": true, "div_scalar": true, "sgd": true, "nonfinite": true,
 	"maxpool_fwd": true, "maxpool_bwd": true, "gap_fwd": true, "gap_bwd": true,

@@ -84,7 +84,7 @@ struct emu_kernel {
 	{ #fn, arity(fn), [](const uint64_t *a) { callWith(fn, a, std::make_index_sequence<arity(fn)>{}); } }
 
 static const emu_kernel kernels[] = {
-	K(sgemm_nn), K(sgemm_nt), K(sgemm_tn), K(sgemm_tt),
+	K(sgemm_nn), K(sgemm_nt), K(sgemm_tn), K(sgemm_tt), K(splitk_reduce),
 	K(im2col), K(col2im), K(cn_to_nchw), K(nchw_to_cn), K(channel_sum),
 	K(bias_rows), K(col_sum),
 	K(bn_stats_partial), K(bn_stats_final), K(bn_apply), K(bn_eval),

@@ -41,6 +41,17 @@ func TestEmuConformanceChunkedConv(t *testing.T) {
 	backendtest.Run(t, func() backend.Backend { return emuBackend(t, Options{GEMM: GEMMPTX}, 0, 300) })
 }
 
+// The PTX SGEMM split along K (GEMMs with K ≥ 20 and few tiles, in chunks
+// of at least 16).
+func TestEmuConformanceSplitK(t *testing.T) {
+	backendtest.Run(t, func() backend.Backend {
+		b := emuBackend(t, Options{GEMM: GEMMPTX}, 3, 0).(*Backend)
+		g := b.gemmImpl.(*ptxGemm)
+		g.splitMinK, g.minChunk = 20, 16
+		return b
+	})
+}
+
 func fakeCublas(t *testing.T) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "libcublas.so.13")

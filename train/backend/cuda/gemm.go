@@ -14,19 +14,72 @@ type gemmer interface {
 	gemm(transA, transB bool, m, n, k int, alpha float32, a devPtr, lda int, b devPtr, ldb int, beta float32, c devPtr, ldc int)
 }
 
-// ptxGemm launches the tiled SGEMM kernels of kernels.cu.
-type ptxGemm struct{ dev device }
+// ptxGemm launches the tiled SGEMM kernels of kernels.cu. A GEMM with few
+// output tiles and a long K (the weight gradients: K = images × pixels) is
+// split along K into partial products that splitk_reduce adds in order, so
+// it still spreads over the GPU.
+type ptxGemm struct {
+	dev       device
+	splitMinK int // split when K ≥ splitMinK and the output has < splitTiles tiles
+	minChunk  int // shortest K chunk of a split
+	parts     devPtr
+	partBytes int
+}
 
-func (g ptxGemm) gemm(transA, transB bool, m, n, k int, alpha float32, a devPtr, lda int, b devPtr, ldb int, beta float32, c devPtr, ldc int) {
+const (
+	defaultSplitMinK = 4096
+	splitTiles       = 128
+)
+
+func newPTXGemm(dev device) *ptxGemm { return &ptxGemm{dev: dev, splitMinK: defaultSplitMinK, minChunk: 256} }
+
+var sgemmKernel = map[[2]bool]string{{false, false}: "sgemm_nn", {false, true}: "sgemm_nt", {true, false}: "sgemm_tn", {true, true}: "sgemm_tt"}
+
+func (g *ptxGemm) gemm(transA, transB bool, m, n, k int, alpha float32, a devPtr, lda int, b devPtr, ldb int, beta float32, c devPtr, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	name := map[[2]bool]string{{false, false}: "sgemm_nn", {false, true}: "sgemm_nt", {true, false}: "sgemm_tn", {true, true}: "sgemm_tt"}[[2]bool{transA, transB}]
-	gy := (m + 63) / 64
+	name := sgemmKernel[[2]bool{transA, transB}]
+	gx, gy := (n+63)/64, (m+63)/64
 	if gy > maxGrid {
 		panic(fmt.Sprintf("cuda: sgemm: %d rows exceed the grid", m))
 	}
-	g.dev.launch(name, (n+63)/64, gy, 256, []uint64{ai(m), ai(n), ai(k), af(alpha), ap(a), ai(lda), ap(b), ai(ldb), af(beta), ap(c), ai(ldc)})
+	tiles := gx * gy
+	if k < g.splitMinK || tiles >= splitTiles {
+		g.dev.launch(name, gx, gy, 256, []uint64{ai(m), ai(n), ai(k), af(alpha), ap(a), ai(lda), ap(b), ai(ldb), af(beta), ap(c), ai(ldc)})
+		return
+	}
+	s := min(max(2*splitTiles/tiles, 2), 64, (k+g.minChunk-1)/g.minChunk)
+	kc := ((k+s-1)/s + 15) / 16 * 16 // chunk length, a multiple of the K step
+	s = (k + kc - 1) / kc
+	if need := 4 * s * m * n; need > g.partBytes {
+		if g.parts != 0 {
+			g.dev.sync()
+			g.dev.free(g.parts)
+		}
+		g.parts, g.partBytes = g.dev.alloc(need), need
+	}
+	for i := 0; i < s; i++ {
+		k0 := i * kc
+		kk := min(kc, k-k0)
+		ao, bo := devPtr(4*k0), devPtr(4*k0*ldb) // op(A) columns / op(B) rows k0…
+		if transA {
+			ao = devPtr(4 * k0 * lda)
+		}
+		if transB {
+			bo = devPtr(4 * k0)
+		}
+		g.dev.launch(name, gx, gy, 256, []uint64{ai(m), ai(n), ai(kk), af(alpha), ap(a + ao), ai(lda), ap(b + bo), ai(ldb), af(0),
+			ap(g.parts + devPtr(4*i*m*n)), ai(n)})
+	}
+	launchEach(g.dev, "splitk_reduce", m*n, ap(g.parts), ai(s), ai(m), ai(n), af(beta), ap(c), ai(ldc))
+}
+
+func (g *ptxGemm) close() {
+	if g.parts != 0 {
+		g.dev.free(g.parts)
+		g.parts, g.partBytes = 0, 0
+	}
 }
 
 // cublasGemm calls cuBLAS's SGEMM on the backend's stream.
@@ -60,7 +113,7 @@ func (g *cublasGemm) close() {
 func selectGemm(dev device, opts Options) (gemmer, string, error) {
 	switch opts.GEMM {
 	case GEMMPTX:
-		return ptxGemm{dev}, "ptx", nil
+		return newPTXGemm(dev), "ptx", nil
 	case "", GEMMAuto, GEMMCublas:
 	default:
 		return nil, "", fmt.Errorf("cuda: GEMM %q, want %s, %s or %s", opts.GEMM, GEMMAuto, GEMMCublas, GEMMPTX)
@@ -78,5 +131,5 @@ func selectGemm(dev device, opts Options) (gemmer, string, error) {
 	if opts.GEMM == GEMMCublas {
 		return nil, "", fmt.Errorf("cuda: cuBLAS required (GEMM %q): %w", GEMMCublas, err)
 	}
-	return ptxGemm{dev}, fmt.Sprintf("ptx (cuBLAS unavailable: %v)", err), nil
+	return newPTXGemm(dev), fmt.Sprintf("ptx (cuBLAS unavailable: %v)", err), nil
 }

@@ -134,6 +134,20 @@ extern "C" __global__ void __launch_bounds__(256) sgemm_tt(int M, int N, int K, 
 	sgemm<true, true>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+// splitk_reduce: C (M×N, ldc) = Σ over s of parts[s] (S partial products of
+// M×N, each row-major with leading dimension N, summed in order) + beta·C
+// (C not read when beta == 0).
+extern "C" __global__ void splitk_reduce(const float *parts, int S, int M, int N, float beta, float *C, int ldc) {
+	FOR_EACH(idx, M * N) {
+		int i = idx / N, j = idx - i * N;
+		float v = 0.0f;
+		for (int s = 0; s < S; s++) v += parts[(size_t)s * M * N + idx];
+		float *dst = &C[(size_t)i * ldc + j];
+		if (beta != 0.0f) v += beta * *dst;
+		*dst = v;
+	}
+}
+
 // ---------------------------------------------------------------- convolution
 
 // im2col: col (C·KH·KW, nb·OH·OW), row (c·KH + kh)·KW + kw, column
