@@ -31,7 +31,9 @@ const (
 	splitTiles       = 128
 )
 
-func newPTXGemm(dev device) *ptxGemm { return &ptxGemm{dev: dev, splitMinK: defaultSplitMinK, minChunk: 256} }
+func newPTXGemm(dev device) *ptxGemm {
+	return &ptxGemm{dev: dev, splitMinK: defaultSplitMinK, minChunk: 256}
+}
 
 var sgemmKernel = map[[2]bool]string{{false, false}: "sgemm_nn", {false, true}: "sgemm_nt", {true, false}: "sgemm_tn", {true, true}: "sgemm_tt"}
 
