@@ -91,7 +91,14 @@ const (
 	demoLettersVSeed = 2
 )
 
-func stamp(o demoOptions, name string) string { return filepath.Join(o.Out, ".steps", name) }
+// stamp is the file marking step name as done: the data steps' in the data
+// folder (shared by every run that uses it), the others' in the run folder.
+func stamp(o demoOptions, name string) string {
+	if name == "install" || strings.HasPrefix(name, "data-") {
+		return filepath.Join(o.Data, ".steps", name)
+	}
+	return filepath.Join(o.Out, ".steps", name)
+}
 
 // demoPlan returns the steps for o, in order.
 func demoPlan(o demoOptions) []demoStep {

@@ -312,7 +312,7 @@ func recipeAction(c *cli.Context, phase string) error {
 	}
 	steps := recipePlan(o)
 	// Stamps per benchmark, beside the runs.
-	so := demoOptions{Out: filepath.Join(o.Out, b.name)}
+	so := demoOptions{Out: filepath.Join(o.Out, b.name), Data: filepath.Join(o.Data, b.name)}
 	if c.Bool("list") {
 		for _, s := range steps {
 			state := "to do"

@@ -7,8 +7,11 @@
 //
 //	go run ./scripts/textures -in /usr/share/games/nexuiz/data/textures.pk3 -out data/raw/textures/nexuiz
 //
-// Files are written under a temporary name and renamed; a rerun overwrites
-// them with the same bytes.
+// Files are written under a temporary name and renamed, and get the
+// archive entry's modification time, so a rerun (or another machine) gives
+// files with the same names, sizes and times — the input fingerprint that
+// t2f pipeline build checks stays the same. A file already there with the
+// entry's size and time is left alone.
 package main
 
 import (
@@ -53,6 +56,10 @@ func extract(in, out string) (int, error) {
 			continue
 		}
 		dst := filepath.Join(out, strings.ReplaceAll(f.Name, "/", "__"))
+		if st, err := os.Stat(dst); err == nil && st.Size() == int64(f.UncompressedSize64) && st.ModTime().Equal(f.Modified) {
+			n++
+			continue
+		}
 		if err := copyFile(f, dst); err != nil {
 			return n, fmt.Errorf("%s: %w", f.Name, err)
 		}
@@ -78,6 +85,10 @@ func copyFile(f *zip.File, dst string) error {
 		return err
 	}
 	if err := w.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chtimes(tmp, f.Modified, f.Modified); err != nil {
 		os.Remove(tmp)
 		return err
 	}
