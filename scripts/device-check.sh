@@ -72,11 +72,20 @@ stage() {
 	grep PRETTY_NAME /etc/os-release 2>/dev/null
 	nproc
 } >"$OUT/versions.txt" 2>&1
-PY=${PYTHON:-$(command -v python || command -v python3)}
+# the Python with torch: $PYTHON, the active venv, python/python3 on PATH, common venv places
+PY=
+for cand in "${PYTHON:-}" "${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}" python python3 /opt/*/bin/python3 /root/*/bin/python3 /home/*/*/bin/python3 /venv/bin/python3 /usr/bin/python3; do
+	if [ -n "$cand" ] && "$cand" -c 'import torch' >/dev/null 2>&1; then
+		PY=$cand
+		break
+	fi
+done
+[ -z "$PY" ] && PY=$(command -v python3 || command -v python)
 DEV=${CHECK_DEVICE:-cuda}
 EPOCHS=${CHECK_EPOCHS:-3}
 WIDTH=${CHECK_WIDTH:-1}
 LIMIT=${CHECK_LIMIT:-0}
+echo "python: $PY" >>"$OUT/versions.txt"
 "$PY" -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' >>"$OUT/versions.txt" 2>&1
 cat "$OUT/versions.txt"
 GLIBC=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
@@ -108,7 +117,7 @@ for sp in $("$PY" -c 'import site; print(" ".join(site.getsitepackages() + [site
 	done
 done
 if [ -z "$CUB" ]; then
-	CUB=$(find / -xdev \( -name 'libcublas.so.13' -o -name 'libcublas.so.12' \) 2>/dev/null | head -1)
+	CUB=$(timeout 30 find / \( -path /proc -o -path /sys \) -prune -o \( -name 'libcublas.so.13' -o -name 'libcublas.so.12' \) -print 2>/dev/null | head -1)
 fi
 if [ -n "$CUB" ]; then
 	export LD_LIBRARY_PATH=$(dirname "$CUB")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
