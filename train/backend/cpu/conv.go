@@ -15,6 +15,8 @@ type convShape struct {
 	n, oc, k, p int
 	g           kernels.ConvGeom
 	pointwise   bool // 1×1, stride 1, no padding: x itself is the column matrix
+	wide        bool // the wide lowering (wide.go): pw columns per image
+	pw          int  // GEMM columns per image: p, or OutH·W when wide
 	chunk       int  // images per GEMM
 }
 
@@ -28,7 +30,11 @@ func (b *Backend) convShape(op string, x, w, y *backend.Tensor, p backend.ConvPa
 	mustShape(op, y, n, oc, g.OutH(), g.OutW())
 	cs := convShape{n: n, oc: oc, k: c * kh * kw, p: g.OutH() * g.OutW(), g: g}
 	cs.pointwise = kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
-	cs.chunk = max(1, min(n, (minGemmCols+cs.p-1)/cs.p))
+	cs.pw = cs.p
+	if wideConv(g) {
+		cs.wide, cs.pw = true, widePixels(g)
+	}
+	cs.chunk = max(1, min(n, (minGemmCols+cs.pw-1)/cs.pw))
 	return cs
 }
 
@@ -47,7 +53,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 		st := &b.workers[wk]
 		for n0 := lo; n0 < hi; n0 += cs.chunk {
 			g := min(cs.chunk, hi-n0)
-			ld := g * cs.p
+			ld := g * cs.pw
 			var col []float32
 			if cs.pointwise && g == 1 {
 				col = xd[n0*inSz : (n0+1)*inSz]
@@ -55,10 +61,10 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 				st.col = grow(st.col, cs.k*ld)
 				col = st.col
 				for j := 0; j < g; j++ {
-					lower(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
+					cs.lower(xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.pw:], ld)
 				}
 			}
-			if g == 1 {
+			if g == 1 && !cs.wide {
 				out := yd[n0*outSz : (n0+1)*outSz]
 				st.gemm.Sgemm(false, false, cs.oc, cs.p, cs.k, 1, wd, cs.k, col, ld, 0, out, cs.p)
 				epilogue(out, bd, cs.oc, cs.p, relu)
@@ -68,8 +74,12 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 			st.gemm.Sgemm(false, false, cs.oc, ld, cs.k, 1, wd, cs.k, col, ld, 0, st.out, ld)
 			for j := 0; j < g; j++ {
 				img := yd[(n0+j)*outSz : (n0+j+1)*outSz]
-				for o := 0; o < cs.oc; o++ {
-					copy(img[o*cs.p:(o+1)*cs.p], st.out[o*ld+j*cs.p:])
+				if cs.wide {
+					scatterWide(cs.g, st.out, ld, j, cs.oc, img)
+				} else {
+					for o := 0; o < cs.oc; o++ {
+						copy(img[o*cs.p:(o+1)*cs.p], st.out[o*ld+j*cs.p:])
+					}
 				}
 				epilogue(img, bd, cs.oc, cs.p, relu)
 			}
@@ -125,16 +135,20 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 		beta := float32(0)
 		for n0 := lo; n0 < hi; n0 += cs.chunk {
 			g := min(cs.chunk, hi-n0)
-			ld := g * cs.p
-			// dyc: the chunk's output gradient as an (oc, g·p) matrix.
+			ld := g * cs.pw
+			// dyc: the chunk's output gradient as an (oc, g·pw) matrix.
 			var dyc []float32
-			if g == 1 {
+			if g == 1 && !cs.wide {
 				dyc = dyd[n0*outSz : (n0+1)*outSz]
 			} else {
 				st.out = grow(st.out, cs.oc*ld)
 				dyc = st.out
 				for j := 0; j < g; j++ {
 					img := dyd[(n0+j)*outSz : (n0+j+1)*outSz]
+					if cs.wide {
+						gatherWide(cs.g, img, cs.oc, dyc, ld, j)
+						continue
+					}
 					for o := 0; o < cs.oc; o++ {
 						copy(dyc[o*ld+j*cs.p:o*ld+(j+1)*cs.p], img[o*cs.p:(o+1)*cs.p])
 					}
@@ -156,7 +170,7 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 				st.col = grow(st.col, cs.k*ld)
 				col = st.col
 				for j := 0; j < g; j++ {
-					lower(cs.g, xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.p:], ld)
+					cs.lower(xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.pw:], ld)
 				}
 			}
 			// dW (oc,k) += dyc (oc,ld) · colᵀ (ld,k)
@@ -174,7 +188,7 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 			dcol := st.col
 			st.gemm.Sgemm(true, false, cs.k, ld, cs.oc, 1, wd, cs.k, dyc, ld, 0, dcol, ld)
 			for j := 0; j < g; j++ {
-				unlower(cs.g, dcol[j*cs.p:], ld, dxd[(n0+j)*inSz:(n0+j+1)*inSz])
+				cs.unlower(dcol[j*cs.pw:], ld, dxd[(n0+j)*inSz:(n0+j+1)*inSz])
 			}
 		}
 	})
@@ -213,4 +227,23 @@ func unlower(g kernels.ConvGeom, col []float32, ld int, dx []float32) {
 		return
 	}
 	kernels.Col2imStride(g, col, ld, dx)
+}
+
+// lower writes one image's lowered matrix (columns at col[0:pw], leading
+// dimension ld): wide, whole-plane, stride-2 or generic im2col.
+func (cs *convShape) lower(x, col []float32, ld int) {
+	if cs.wide {
+		im2colWide(cs.g, x, col, ld)
+		return
+	}
+	lower(cs.g, x, col, ld)
+}
+
+// unlower is the matching col2im.
+func (cs *convShape) unlower(col []float32, ld int, dx []float32) {
+	if cs.wide {
+		col2imWide(cs.g, col, ld, dx)
+		return
+	}
+	unlower(cs.g, col, ld, dx)
 }

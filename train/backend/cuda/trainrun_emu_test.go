@@ -16,7 +16,7 @@ import (
 	"github.com/t2f/t2f/train/safetensors"
 )
 
-// memSet is an in-memory augment.Dataset of 28×28 grey images.
+// memSet is an in-memory augment.Dataset of side×side grey images.
 type memSet struct {
 	img    [][]uint8
 	labels []int32
@@ -25,14 +25,14 @@ type memSet struct {
 func (m *memSet) Len() int            { return len(m.img) }
 func (m *memSet) Image(i int) []uint8 { return m.img[i] }
 func (m *memSet) Label(i int) int32   { return m.labels[i] }
-func newMemSet(r *rand.Rand, n int) *memSet {
+func newMemSet(r *rand.Rand, n, side int) *memSet {
 	m := &memSet{}
 	for i := range n {
 		l := int32(i % 3)
-		im := make([]uint8, 28*28)
+		im := make([]uint8, side*side)
 		for p := range im { // a class-dependent band plus noise
 			v := r.IntN(60)
-			if (p/28)/10 == int(l) {
+			if (p/side)*3/side == int(l) {
 				v += 150
 			}
 			im[p] = uint8(v)
@@ -47,12 +47,24 @@ func newMemSet(r *rand.Rand, n int) *memSet {
 // reallocate the activations, checkpoints downloaded at every epoch) on the
 // emulated device follows the CPU backend.
 func TestEmuTrainRunMatchesCPU(t *testing.T) {
+	for _, tc := range []struct {
+		model string
+		side  int
+	}{{"lenet", 28}, {"small_resnet", 10}} {
+		t.Run(tc.model, func(t *testing.T) { checkTrainRun(t, tc.model, tc.side) })
+	}
+}
+
+// checkTrainRun: two epochs on both backends; the validation feature norm
+// may differ by 3e-3 relative (eval-mode BatchNorm with small running
+// variances amplifies the rounding differences of 12 momentum steps).
+func checkTrainRun(t *testing.T, model string, side int) {
 	r := rand.New(rand.NewPCG(1, 1))
-	shape := augment.Shape{H: 28, W: 28, C: 1}
-	trainSet := train.Split{Name: "mem-train", Dataset: "mnist", Data: newMemSet(r, 44), Shape: shape, Classes: 3}
-	valSet := train.Split{Name: "mem-val", Dataset: "mnist", Data: newMemSet(r, 13), Shape: shape, Classes: 3}
+	shape := augment.Shape{H: side, W: side, C: 1}
+	trainSet := train.Split{Name: "mem-train", Dataset: "mnist", Data: newMemSet(r, 44, side), Shape: shape, Classes: 3}
+	valSet := train.Split{Name: "mem-val", Dataset: "mnist", Data: newMemSet(r, 13, side), Shape: shape, Classes: 3}
 	cfg := train.Defaults()
-	cfg.Model, cfg.Head, cfg.Epochs, cfg.BatchSize, cfg.LR, cfg.Workers = "lenet", "t2fnorm", 2, 8, 0.05, 2
+	cfg.Model, cfg.Head, cfg.Epochs, cfg.BatchSize, cfg.LR, cfg.Workers = model, "t2fnorm", 2, 8, 0.05, 2
 	run := func(be backend.Backend, dir string) ([]train.EpochRecord, *safetensors.File) {
 		t.Helper()
 		var recs []train.EpochRecord
@@ -75,7 +87,7 @@ func TestEmuTrainRunMatchesCPU(t *testing.T) {
 	for i := range wantRecs {
 		g, w := gotRecs[i], wantRecs[i]
 		if math.Abs(g.TrainLoss-w.TrainLoss) > 1e-4*math.Max(1, w.TrainLoss) || g.TrainAcc != w.TrainAcc || g.ValAcc != w.ValAcc ||
-			math.Abs(g.ValFeatureNorm-w.ValFeatureNorm) > 1e-4*w.ValFeatureNorm {
+			math.Abs(g.ValFeatureNorm-w.ValFeatureNorm) > 3e-3*w.ValFeatureNorm {
 			t.Fatalf("epoch %d: loss %v acc %v val %v ‖f‖ %v; cpu loss %v acc %v val %v ‖f‖ %v",
 				i+1, g.TrainLoss, g.TrainAcc, g.ValAcc, g.ValFeatureNorm, w.TrainLoss, w.TrainAcc, w.ValAcc, w.ValFeatureNorm)
 		}
