@@ -3,6 +3,7 @@ package evaluate
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/t2f/t2f/evaluate/posthoc"
 	"github.com/t2f/t2f/internal/atomicfile"
 )
 
@@ -79,7 +81,9 @@ func WriteTable(w io.Writer, res *Result) error {
 	}
 	fmt.Fprintf(tw, "ID %s · %s · values ×100 · FPR@95: OOD positive (OpenOOD v1.5) · FPR@95_IDpos: ID positive (classic)\n", res.Config.ID, what)
 	for _, m := range res.Methods {
-		if m.Err != nil {
+		if errors.Is(m.Err, posthoc.ErrNotApplicable) {
+			fmt.Fprintf(tw, "\n%s: not applicable to these features: %v\n", m.Method, m.Err)
+		} else if m.Err != nil {
 			fmt.Fprintf(tw, "\n%s: FAILED: %v\n", m.Method, m.Err)
 			continue
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -74,7 +75,8 @@ Examples:
 
 func runScore(c *cli.Context) error {
 	methods := scoreList([]string{c.String("methods")})
-	if len(methods) == 1 && methods[0] == "all" {
+	all := len(methods) == 1 && methods[0] == "all"
+	if all {
 		methods = posthoc.Names()
 	}
 	for _, m := range methods {
@@ -136,7 +138,25 @@ func runScore(c *cli.Context) error {
 		}
 	}
 	fmt.Fprintf(c.App.ErrWriter, "wrote %d files to %s\n", len(paths), c.String("out"))
-	return res.Failed()
+	return scoreFailure(res, all)
+}
+
+// scoreFailure is the error that fails the command: any failed method, except
+// that with --methods all a method that cannot apply to these features (e.g.
+// ViM with a feature dimension below its dim) is only reported, in the table
+// and in results.json.
+func scoreFailure(res *evaluate.Result, all bool) error {
+	err := res.Failed()
+	if !all || err == nil {
+		return err
+	}
+	var failed []error
+	for _, m := range res.Methods {
+		if m.Err != nil && !errors.Is(m.Err, posthoc.ErrNotApplicable) {
+			failed = append(failed, m.Err)
+		}
+	}
+	return errors.Join(failed...)
 }
 
 // scoreList flattens comma-separated flag values, dropping empty items.

@@ -17,6 +17,12 @@ import (
 // writeScoreFixture writes a small linear-head feature directory: ID "toy"
 // test/train, near "nn", far "ff", with a head file.
 func writeScoreFixture(t *testing.T, dir, sha string, seed uint64) {
+	writeScoreFixtureSplits(t, dir, sha, seed, false)
+}
+
+// writeScoreFixtureSplits is writeScoreFixture with an ID val split too when
+// withVal.
+func writeScoreFixtureSplits(t *testing.T, dir, sha string, seed uint64, withVal bool) {
 	t.Helper()
 	const D, C = 6, 3
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -76,8 +82,12 @@ func writeScoreFixture(t *testing.T, dir, sha string, seed uint64) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, tb := range []*features.Table{table("toy", "test", 80, false), table("toy", "train", 120, false),
-		table("nn", "test", 50, true), table("ff", "test", 40, true)} {
+	tables := []*features.Table{table("toy", "test", 80, false), table("toy", "train", 120, false),
+		table("nn", "test", 50, true), table("ff", "test", 40, true)}
+	if withVal {
+		tables = append(tables, table("toy", "val", 60, false))
+	}
+	for _, tb := range tables {
 		if err := features.WriteFile(filepath.Join(dir, features.FileName(tb.Meta.Dataset, tb.Meta.Split)), tb); err != nil {
 			t.Fatal(err)
 		}
@@ -145,5 +155,25 @@ func TestScoreCommandErrors(t *testing.T) {
 				t.Errorf("exit %d (want %d), stderr %q lacks %q", code, c.code, stderr.String(), c.want)
 			}
 		})
+	}
+}
+
+// With --methods all, a method that cannot apply to the features (ViM's dim
+// 256 exceeds this fixture's feature dimension) is reported, not fatal; asked
+// for by name it fails the command.
+func TestScoreAllSkipsInapplicableMethods(t *testing.T) {
+	tmp := t.TempDir()
+	writeScoreFixtureSplits(t, filepath.Join(tmp, "s0"), "aaaa", 1, true)
+	args := []string{"t2f", "score", "--features", filepath.Join(tmp, "s0"), "--id", "toy", "--near", "nn", "--far", "ff", "--out", filepath.Join(tmp, "out"), "-q"}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), append(args, "--methods", "all"), &stdout, &stderr); code != exitOK {
+		t.Fatalf("--methods all: exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "vim: not applicable") || !strings.Contains(stdout.String(), "nnguide") {
+		t.Errorf("table lacks the not-applicable note or the other methods:\n%s", stdout.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), append(args, "--methods", "vim"), &stdout, &stderr); code != exitFailure || !strings.Contains(stderr.String(), "vim") {
+		t.Errorf("--methods vim: exit %d, %q; want %d naming vim", code, stderr.String(), exitFailure)
 	}
 }
