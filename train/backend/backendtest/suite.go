@@ -136,6 +136,9 @@ func testConv(t *testing.T, be backend.Backend) {
 		{21, 8, 4, 4, 8, 3, 3, backend.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false, true},
 		{19, 8, 2, 2, 16, 1, 1, backend.ConvParams{StrideH: 1, StrideW: 1}, false, false},
 		{1, 2, 5, 5, 3, 3, 3, backend.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, true, false},
+		// a kernel covering the whole input (LeNet's block3)
+		{9, 16, 5, 5, 24, 5, 5, backend.ConvParams{StrideH: 1, StrideW: 1}, true, true},
+		{2, 3, 4, 6, 5, 4, 6, backend.ConvParams{StrideH: 2, StrideW: 3}, false, false},
 		// unpadded stride-1 with a slightly narrower output (LeNet's block2)
 		{5, 6, 14, 14, 16, 5, 5, backend.ConvParams{StrideH: 1, StrideW: 1}, true, true},
 		{3, 2, 9, 12, 3, 3, 5, backend.ConvParams{StrideH: 1, StrideW: 1}, false, false},

@@ -49,6 +49,21 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 	xd, wd, yd := Data(x), Data(w), Data(y)
 	inSz := cs.g.C * cs.g.H * cs.g.W
 	outSz := cs.oc * cs.p
+	if fullConv(cs.g) {
+		// y (N, OC) = x (N, K) · wᵀ: a linear layer, no lowering.
+		b.sgemmRows(false, true, cs.n, cs.oc, cs.k, xd, cs.k, wd, cs.k, yd, cs.oc)
+		b.parallel(cs.n, 64, func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				row := yd[i*cs.oc : (i+1)*cs.oc]
+				if bd != nil {
+					kernels.AddVec(row, row, bd, relu)
+				} else if relu {
+					kernels.Affine(row, row, 1, 0, true)
+				}
+			}
+		})
+		return
+	}
 	b.parallel(cs.n, 1, func(wk, lo, hi int) {
 		st := &b.workers[wk]
 		for n0 := lo; n0 < hi; n0 += cs.chunk {
@@ -118,6 +133,20 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 	xd, wd, dyd, dwd := Data(x), Data(w), Data(dy), Data(dw)
 	inSz := cs.g.C * cs.g.H * cs.g.W
 	outSz := cs.oc * cs.p
+	if fullConv(cs.g) {
+		// dw (OC, K) = dyᵀ (OC, N) · x (N, K); dx (N, K) = dy (N, OC) · w.
+		b.sgemmRows(true, false, cs.oc, cs.k, cs.n, dyd, cs.oc, xd, cs.k, dwd, cs.k)
+		if dxd != nil {
+			b.sgemmRows(false, false, cs.n, cs.k, cs.oc, dyd, cs.oc, wd, cs.k, dxd, cs.k)
+		}
+		if dbd != nil {
+			clear(dbd)
+			for i := 0; i < cs.n; i++ {
+				kernels.AddTo(dbd, dyd[i*cs.oc:(i+1)*cs.oc])
+			}
+		}
+		return
+	}
 	b.parallel(cs.n, 1, func(wk, lo, hi int) {
 		st := &b.workers[wk]
 		dwp, dbp := dwd, dbd
@@ -246,4 +275,11 @@ func (cs *convShape) unlower(col []float32, ld int, dx []float32) {
 		return
 	}
 	unlower(cs.g, col, ld, dx)
+}
+
+// fullConv reports whether the kernel covers the whole unpadded input (a
+// 1×1 output, LeNet's block3): the convolution is then a linear layer on
+// the flattened image.
+func fullConv(g kernels.ConvGeom) bool {
+	return g.PadH == 0 && g.PadW == 0 && g.KH == g.H && g.KW == g.W
 }
