@@ -517,6 +517,16 @@ func WriteComparison(w io.Writer, c *Comparison, links ComparisonLinks) error {
 	for _, e := range c.Verdict.Evidence {
 		fmt.Fprintf(&b, "- %s\n", e)
 	}
+	for _, m := range []struct {
+		name string
+		r    *Results
+	}{{"the baseline", c.Baseline}, {"T2FNorm", c.T2FNorm}} {
+		for _, f := range m.r.Methods {
+			if f.Error != "" {
+				fmt.Fprintf(&b, "- %s failed on %s and is left out: %s\n", f.Method, m.name, f.Error)
+			}
+		}
+	}
 
 	fmt.Fprintf(&b, "\n## %s on the baseline vs %s on T2FNorm\n\n", c.BaselineMethod, c.T2FNormMethod)
 	b.WriteString("| dataset | FPR@95 base | FPR@95 T2FNorm | Δ | AUROC base | AUROC T2FNorm | Δ | AUPR_IN base | AUPR_IN T2FNorm | AUPR_OUT base | AUPR_OUT T2FNorm |\n")

@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -159,7 +160,9 @@ func TestCompareErrors(t *testing.T) {
 func TestWriteComparison(t *testing.T) {
 	one := []float64{0.9}
 	base := roundTrip(t, fakeResult("linear", []string{"msp", "knn"}, one, []float64{0.8}, one, []float64{10}, []float64{12}), "b.json")
-	t2f := roundTrip(t, fakeResult("t2fnorm", []string{"t2fnorm", "knn"}, one, []float64{0.9}, one, []float64{5}, []float64{4}), "t.json")
+	tr := fakeResult("t2fnorm", []string{"t2fnorm", "knn", "klm"}, one, []float64{0.9}, one, []float64{5}, []float64{4})
+	tr.Methods[2].Err = errors.New("klm scored -Inf")
+	t2f := roundTrip(t, tr, "t.json")
 	c, err := Compare(base, t2f)
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +189,7 @@ func TestWriteComparison(t *testing.T) {
 		"![OOD/ID norm ratio, both models](norm_ratio.png)",
 		"![letters, baseline](score-ce/norm_letters.png) ![letters, T2FNorm](score-t2f/norm_letters.png)",
 		"![t2fnorm on T2FNorm](score-t2f/roc_t2fnorm.png)",
+		"- klm failed on T2FNorm and is left out: klm scored -Inf",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)

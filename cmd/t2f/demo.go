@@ -72,6 +72,10 @@ type demoStep struct {
 	Outputs []string // files the step must leave
 	Skip    string   // non-empty: the step cannot run on this machine, and why
 	Resume  string   // train steps: the run directory (rerun with --resume if it holds a started run)
+	// Partial: the step may fail after writing its outputs (t2f score exits
+	// 1 when one method fails, e.g. KLM's −Inf on saturated softmax); the
+	// run goes on with a warning when every output was written by this run.
+	Partial bool
 }
 
 // demoMethods are the post-hoc methods the demo scores: all of them except
@@ -217,7 +221,7 @@ func demoPlan(o demoOptions) []demoStep {
 		sc = append(sc, "--id", idName, "--near", strings.Join(near, ","), "--far", strings.Join(far, ","),
 			"--ood-val", "letters:val", "--methods", o.Methods, "--out", out)
 		steps = append(steps, demoStep{Name: "score-" + head.short, Desc: "score every method (" + head.head + ")", Args: sc,
-			Inputs: featOuts, Outputs: []string{filepath.Join(out, "results.json")}, Skip: idSkip})
+			Inputs: featOuts, Outputs: []string{filepath.Join(out, "results.json")}, Skip: idSkip, Partial: true})
 	}
 	rep := filepath.Join(o.Out, "report.md")
 	steps = append(steps, demoStep{Name: "report", Desc: "compare the two models: report.md",
@@ -418,7 +422,10 @@ func runDemo(ctx context.Context, w, ew io.Writer, o demoOptions, steps []demoSt
 		fmt.Fprintf(ew, "%s %s: %s\n    %s\n", prefix, s.Name, s.Desc, shown.command())
 		t0 := time.Now()
 		if err := runDemoStep(ctx, w, ew, s, args); err != nil {
-			return fmt.Errorf("demo step %s: %w (rerun 't2f demo' to continue from here)", s.Name, err)
+			if !s.Partial || ctx.Err() != nil || !writtenSince(s.Outputs, t0) {
+				return fmt.Errorf("demo step %s: %w (rerun 't2f demo' to continue from here)", s.Name, err)
+			}
+			fmt.Fprintf(ew, "%s %s: WARNING: %v; going on with the results that were written\n", prefix, s.Name, err)
 		}
 		if err := writeStamp(o, s); err != nil {
 			return err
@@ -451,6 +458,17 @@ func runDemoStep(ctx context.Context, w, ew io.Writer, s demoStep, args []string
 		return cmd.Run()
 	}
 	return newApp(w, ew).RunContext(ctx, append([]string{"t2f"}, args...))
+}
+
+// writtenSince reports whether every file in paths was modified at or after t.
+func writtenSince(paths []string, t time.Time) bool {
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || st.ModTime().Before(t.Add(-time.Second)) {
+			return false
+		}
+	}
+	return len(paths) > 0
 }
 
 func writeStamp(o demoOptions, s demoStep) error {

@@ -203,3 +203,29 @@ func TestDemoTaskfile(t *testing.T) {
 		t.Errorf("task data builds %v, the plan's data steps are %v", dataItems, wantData)
 	}
 }
+
+// TestDemoPartialStep: a step marked Partial that fails after writing its
+// outputs (t2f score with one failed method) warns and the run goes on; one
+// that wrote nothing stops the run, and so does a failing ordinary step.
+func TestDemoPartialStep(t *testing.T) {
+	dir := t.TempDir()
+	o := demoOptions{Out: dir, Data: dir}
+	out := filepath.Join(dir, "results.json")
+	writes := demoStep{Name: "score-x", Exec: true, Partial: true, Args: []string{"sh", "-c", "echo {} > " + out + "; exit 1"}, Outputs: []string{out}}
+	after := demoStep{Name: "after", Exec: true, Args: []string{"true"}}
+	var w, ew bytes.Buffer
+	if err := runDemo(context.Background(), &w, &ew, o, []demoStep{writes, after}, false); err != nil {
+		t.Fatalf("partial step with outputs: %v", err)
+	}
+	if !strings.Contains(ew.String(), "score-x: WARNING") || !upToDate(o, after) {
+		t.Errorf("no warning or the next step did not run:\n%s", ew.String())
+	}
+	silent := demoStep{Name: "score-y", Exec: true, Partial: true, Args: []string{"false"}, Outputs: []string{filepath.Join(dir, "none.json")}}
+	plain := writes
+	plain.Name, plain.Partial = "plain", false
+	for _, s := range []demoStep{silent, plain} {
+		if err := runDemo(context.Background(), &w, &ew, o, []demoStep{s}, false); err == nil || !strings.Contains(err.Error(), s.Name) {
+			t.Errorf("%s: error %v, want the run to stop naming the step", s.Name, err)
+		}
+	}
+}
