@@ -657,6 +657,12 @@ func WriteComparisonPlots(dir string, c *Comparison) ([]string, error) {
 	p.Legend.Top = true
 	p.NominalX(names...)
 	p.Y.Min = 0
+	// Head room above the tallest bar (and the ratio-1 line) for the legend.
+	top := 1.0
+	for _, v := range append(slices.Clone(base), t2f...) {
+		top = math.Max(top, v)
+	}
+	p.Y.Max = 1.3 * top
 	path := filepath.Join(dir, NormRatioPlot)
 	if err := savePNG(p, path); err != nil {
 		return nil, err
