@@ -321,12 +321,13 @@ func newDemoCommand() *cli.Command {
       vim and residual, which do not fit an 84-d feature); 5. t2f compare: --out/report.md.
 
 Every step is an ordinary t2f command (--list prints them); the Taskfile's demo:* tasks run
-them one by one with 't2f demo --step NAME'. A finished step leaves a stamp in --out/.steps and
-is skipped on the next run while its inputs are unchanged; an interrupted training resumes.
+them one by one with 't2f demo --step NAME'. A finished step leaves a stamp (data steps in
+--data/.steps, the others in --out/.steps) and is skipped on the next run while its command and
+inputs are unchanged; an interrupted training resumes.
 
 Recipe: LeNet, 5 epochs, lr 0.1 with a 1-epoch linear warm-up, then OpenOOD's cosine; batch 128,
-SGD Nesterov, weight decay 5e-4, flip + crop. Without the warm-up T2FNorm LeNet at lr 0.1 can
-stay at chance for a seed (no BatchNorm); see docs/benchmark.md for the seeds checked.
+SGD Nesterov, weight decay 5e-4, flip + crop. Without the warm-up T2FNorm LeNet at lr 0.1 was
+seen to stay at chance for a seed (no BatchNorm); see docs/benchmark.md for the seeds checked.
 
 Examples:
    t2f demo                                   # everything; runs/demo/report.md
