@@ -1,7 +1,6 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -10,10 +9,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/t2f/t2f/internal/atomicfile"
 )
 
 // Dtype names as they appear in the header.
@@ -662,46 +662,13 @@ func Marshal(tensors []Tensor, meta map[string]string) ([]byte, error) {
 // the bytes go to a temporary file in path's directory, which is fsynced and
 // renamed to path, with mode 0644. On error path is untouched and the
 // temporary file removed.
-func Write(path string, tensors []Tensor, meta map[string]string) (err error) {
+func Write(path string, tensors []Tensor, meta map[string]string) error {
 	if _, err := Header(tensors, meta); err != nil {
 		return fmt.Errorf("safetensors: write %q: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	err := atomicfile.WriteWith(path, func(w io.Writer) error { return Encode(w, tensors, meta) })
 	if err != nil {
 		return fmt.Errorf("safetensors: write %q: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := Encode(bw, tensors, meta); err != nil {
-		return fmt.Errorf("safetensors: write %q: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("safetensors: write %q: %w", path, err)
-	}
-	// os.CreateTemp makes the file 0600; a checkpoint is an ordinary file.
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors: write %q: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: write %q: sync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: write %q: close: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: write %q: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		// Best effort: persist the rename; some file systems refuse to sync a
-		// directory, and the file's own bytes are already durable.
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }
