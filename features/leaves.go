@@ -50,12 +50,21 @@ func (t *Table) readRowGroup(rdr *file.Reader, rg int, leaves map[string]int, of
 	if err := read(colID); err != nil {
 		return err
 	}
+	// Columns decode concurrently; the error reported is the first in column
+	// order, so a bad file always gets the same message.
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, name := range columnNames[1:] {
-		g.Go(func() error { return read(name) })
+	errs := make([]error, len(columnNames))
+	for i, name := range columnNames[1:] {
+		g.Go(func() error { errs[i+1] = read(name); return nil })
 	}
-	return g.Wait()
+	g.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readLeaf reads one column chunk into t's rows [off, off+rows).
