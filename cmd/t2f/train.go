@@ -32,7 +32,8 @@ position), config.yaml and epochs.csv. Ctrl-C saves a resumable state and exits 
 
 Examples:
    t2f train --train shards/mnist-train --val shards/mnist-val --model lenet --head t2fnorm \
-       --epochs 10 --out runs/lenet-t2fnorm
+       --epochs 10 --warmup-epochs 1 --out runs/lenet-t2fnorm
+       (LeNet has no BatchNorm; with T2FNorm at lr 0.1 a one-epoch warm-up avoids a stalled start)
    t2f train --train shards/fmnist-train --val shards/fmnist-val --model resnet18_32x32 --width 0.25 \
        --head linear --epochs 20 --out runs/r18q-ce
    t2f train --out runs/lenet-t2fnorm --resume        # continue an interrupted run`,
