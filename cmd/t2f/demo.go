@@ -184,10 +184,13 @@ func demoPlan(o demoOptions) []demoStep {
 		dataDirs = append(dataDirs, s.dir)
 	}
 	dataDirs = append(dataDirs, d("ood/letters-val"))
-	for _, head := range []struct{ short, head string }{{"ce", "linear"}, {"t2f", "t2fnorm"}} {
-		var featDirs []string
-		var featOuts []string
-		for _, seed := range o.Seeds {
+	// Seed by seed, the baseline then T2FNorm, so that an interrupted long
+	// run (the replication) has both models of its first seeds.
+	heads := []struct{ short, head string }{{"ce", "linear"}, {"t2f", "t2fnorm"}}
+	featDirs := map[string][]string{}
+	featOuts := map[string][]string{}
+	for _, seed := range o.Seeds {
+		for _, head := range heads {
 			run := filepath.Join(o.Out, fmt.Sprintf("%s-s%d", head.short, seed))
 			train := []string{"train", "--train", d(idName + "-train"), "--val", d(idName + "-val"), "--model", o.Model,
 				"--head", head.head, "--epochs", strconv.Itoa(o.Epochs), "--lr", fmtF(o.LR), "--warmup-epochs", fmtF(o.WarmupEpochs),
@@ -210,18 +213,20 @@ func demoPlan(o demoOptions) []demoStep {
 			steps = append(steps, demoStep{Name: fmt.Sprintf("features-%s-s%d", head.short, seed),
 				Desc: "dump features of every split", Args: fa,
 				Inputs: append([]string{filepath.Join(run, "best.safetensors")}, in...), Outputs: []string{filepath.Join(feat, "head.safetensors")}, Skip: idSkip})
-			featDirs = append(featDirs, feat)
-			featOuts = append(featOuts, filepath.Join(feat, "head.safetensors"))
+			featDirs[head.short] = append(featDirs[head.short], feat)
+			featOuts[head.short] = append(featOuts[head.short], filepath.Join(feat, "head.safetensors"))
 		}
+	}
+	for _, head := range heads {
 		sc := []string{"score"}
-		for _, f := range featDirs {
+		for _, f := range featDirs[head.short] {
 			sc = append(sc, "--features", f)
 		}
 		out := filepath.Join(o.Out, "score-"+head.short)
 		sc = append(sc, "--id", idName, "--near", strings.Join(near, ","), "--far", strings.Join(far, ","),
 			"--ood-val", "letters:val", "--methods", o.Methods, "--out", out)
 		steps = append(steps, demoStep{Name: "score-" + head.short, Desc: "score every method (" + head.head + ")", Args: sc,
-			Inputs: featOuts, Outputs: []string{filepath.Join(out, "results.json")}, Skip: idSkip, Partial: true})
+			Inputs: featOuts[head.short], Outputs: []string{filepath.Join(out, "results.json")}, Skip: idSkip, Partial: true})
 	}
 	rep := filepath.Join(o.Out, "report.md")
 	steps = append(steps, demoStep{Name: "report", Desc: "compare the two models: report.md",
