@@ -252,7 +252,6 @@ type runner struct {
 	log               []EpochRecord
 	logits            []float32 // host copy of a batch's logits
 	feats             []float32
-	lastAcc           float64
 	savedStep         int // step of the last saved last.safetensors
 }
 
@@ -288,9 +287,6 @@ func (r *runner) restore() error {
 		r.log = r.log[:r.pos.epoch]
 	}
 	r.savedStep = r.pos.step
-	if len(r.log) > 0 {
-		r.lastAcc = r.log[len(r.log)-1].ValAcc
-	}
 	return nil
 }
 
@@ -298,7 +294,11 @@ func (r *runner) restore() error {
 const metaStep = "t2f.train.step"
 
 func (r *runner) summary() Summary {
-	return Summary{Epochs: r.pos.epoch, Steps: r.pos.step, BestEpoch: r.pos.bestEpoch, BestValAcc: r.pos.bestAcc, LastValAcc: r.lastAcc}
+	sum := Summary{Epochs: r.pos.epoch, Steps: r.pos.step, BestEpoch: r.pos.bestEpoch, BestValAcc: r.pos.bestAcc}
+	if len(r.log) > 0 {
+		sum.LastValAcc = r.log[len(r.log)-1].ValAcc
+	}
+	return sum
 }
 
 // save writes last.safetensors and state.safetensors at the current position.
@@ -347,7 +347,6 @@ func (r *runner) epoch(ctx context.Context) error {
 	rec.TrainAcc = float64(r.pos.correct) / float64(r.pos.seen)
 	rec.ValAcc, rec.ValFeatureNorm = valAcc, norm
 	rec.Duration = time.Since(start)
-	r.lastAcc = valAcc
 	r.pos = position{epoch: e + 1, step: r.pos.step, bestAcc: r.pos.bestAcc, bestEpoch: r.pos.bestEpoch}
 	if valAcc >= r.pos.bestAcc { // OpenOOD keeps the later epoch on ties
 		rec.Best = true

@@ -59,6 +59,13 @@ func (p *progressBar) Update(done int64, extra string) {
 	fmt.Fprintf(p.w, "\r\033[K%s %s %.0f/s %s", p.label, bar, rate, extra)
 }
 
+// Relabel changes the label and the total, e.g. at the start of an epoch.
+func (p *progressBar) Relabel(label string, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.label, p.total = label, total
+}
+
 // Finish ends the bar's line.
 func (p *progressBar) Finish() {
 	if p == nil || !p.active {

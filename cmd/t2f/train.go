@@ -165,8 +165,7 @@ func runTrain(c *cli.Context) error {
 	bar := newProgress(stderr, quiet, "epoch", 0)
 	hooks := train.Hooks{
 		Step: func(p train.Progress) {
-			bar.label = fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs)
-			bar.total = int64(p.Batches)
+			bar.Relabel(fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs), int64(p.Batches))
 			bar.Update(int64(p.Batch), fmt.Sprintf("loss %.4f acc %.2f%% %.0f img/s", p.Loss, 100*p.Acc, p.ImagesPerSec))
 		},
 		Epoch: func(r train.EpochRecord) {
