@@ -265,6 +265,21 @@ func installSkip(o demoOptions) string {
 
 // upToDate reports whether s's stamp holds its command line, is newer than
 // its inputs, and its outputs exist.
+// listSteps prints each step with its state (done, to do, skipped) and its
+// command, for --list.
+func listSteps(w io.Writer, o demoOptions, steps []demoStep) {
+	for _, s := range steps {
+		state := "to do"
+		switch {
+		case s.Skip != "":
+			state = "skipped: " + s.Skip
+		case upToDate(o, s):
+			state = "done"
+		}
+		fmt.Fprintf(w, "%-28s %s [%s]\n    %s\n", s.Name, s.Desc, state, s.command())
+	}
+}
+
 func upToDate(o demoOptions, s demoStep) bool {
 	st, err := os.Stat(stamp(o, s.Name))
 	if err != nil {
@@ -367,16 +382,7 @@ Examples:
 			steps := demoPlan(o)
 			w, ew := c.App.Writer, c.App.ErrWriter
 			if c.Bool("list") {
-				for _, s := range steps {
-					state := "to do"
-					switch {
-					case s.Skip != "":
-						state = "skipped: " + s.Skip
-					case upToDate(o, s):
-						state = "done"
-					}
-					fmt.Fprintf(w, "%-24s %s [%s]\n    %s\n", s.Name, s.Desc, state, s.command())
-				}
+				listSteps(w, o, steps)
 				return nil
 			}
 			if name := c.String("step"); name != "" {

@@ -314,16 +314,7 @@ func recipeAction(c *cli.Context, phase string) error {
 	// Stamps per benchmark, beside the runs.
 	so := demoOptions{Out: filepath.Join(o.Out, b.name), Data: filepath.Join(o.Data, b.name)}
 	if c.Bool("list") {
-		for _, s := range steps {
-			state := "to do"
-			switch {
-			case s.Skip != "":
-				state = "skipped: " + s.Skip
-			case upToDate(so, s):
-				state = "done"
-			}
-			fmt.Fprintf(c.App.Writer, "%-28s %s [%s]\n    %s\n", s.Name, s.Desc, state, s.command())
-		}
+		listSteps(c.App.Writer, so, steps)
 		return nil
 	}
 	return runDemo(c.Context, c.App.Writer, c.App.ErrWriter, so, steps, c.Bool("force"))
