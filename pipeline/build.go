@@ -34,6 +34,7 @@ type Params struct {
 	Classes   []string `json:"classes,omitempty"` // override class names (mnist, imglist)
 	Coarse    bool     `json:"coarse,omitempty"`  // cifar100: the 20 coarse labels
 	Size      int      `json:"size"`              // output side (default 32)
+	Resize    int      `json:"resize,omitempty"`  // shorter side before the centre crop (0 = Size; ImageNet's test transform: 256 for Size 224)
 	Channels  int      `json:"channels"`          // 1 or 3 (default 3)
 	Resample  string   `json:"resample"`          // bilinear (default) | box | bicubic | lanczos
 	MaxPixels int      `json:"max_pixels"`        // decompression-bomb limit (default DefaultMaxPixels)
@@ -71,6 +72,9 @@ func (p *Params) setDefaults() error {
 	}
 	if p.Channels == 0 {
 		p.Channels = 3
+	}
+	if p.Resize == p.Size {
+		p.Resize = 0 // one spelling per transform, so re-runs recognise the build
 	}
 	if p.Resample == "" {
 		p.Resample = "bilinear"
@@ -122,6 +126,10 @@ func (p *Params) setDefaults() error {
 		return fmt.Errorf("pipeline: part %q, want rest or holdout", p.Part)
 	case p.Part != "" && p.Holdout == 0:
 		return fmt.Errorf("pipeline: part %q needs a holdout size", p.Part)
+	case p.Resize != 0 && p.Resize < p.Size:
+		return fmt.Errorf("pipeline: resize %d is smaller than the crop size %d", p.Resize, p.Size)
+	case p.Resize != 0 && (p.Source == "synthetic" || p.Source == "letters"):
+		return fmt.Errorf("pipeline: resize applies to image sources, not %s (it draws at the output size)", p.Source)
 	}
 	return nil
 }
@@ -218,7 +226,7 @@ func Build(ctx context.Context, p Params, progress func(done, total int)) (*Resu
 	if err := p.setDefaults(); err != nil {
 		return nil, err
 	}
-	pre, err := NewPreprocessor(p.Size, p.Channels, p.Resample)
+	pre, err := NewPreprocessor(p.Resize, p.Size, p.Channels, p.Resample)
 	if err != nil {
 		return nil, err
 	}

@@ -390,3 +390,59 @@ func TestBadInputKeepsUserDir(t *testing.T) {
 		t.Errorf("user's --out after a failed build: %v, %v (want it present and empty)", ents, err)
 	}
 }
+
+// TestResizeThenCrop checks that Params.Resize reaches the preprocessor
+// (Resize(10) → CenterCrop(8) here; the transform itself is checked against
+// PIL in TestPreprocessMatchesPIL), that Resize == Size is the same build as
+// no Resize, and the refusals.
+func TestResizeThenCrop(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"a"}, 3, 15, 12, []string{"png"})
+	build := func(resize int) (string, *Result) {
+		out := filepath.Join(t.TempDir(), "o")
+		res, err := Build(context.Background(), Params{Source: "imagefolder", Input: root, Resize: resize, Size: 8, Out: out}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, res
+	}
+	out, _ := build(10)
+	r, err := shards.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pre10, _ := NewPreprocessor(10, 8, 3, "")
+	pre8, _ := NewPreprocessor(0, 8, 3, "")
+	for i := range r.Len() {
+		img, err := DecodeFile(filepath.Join(root, r.Source(i)), DefaultMaxPixels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want10, want8 := make([]uint8, pre10.OutLen()), make([]uint8, pre8.OutLen())
+		pre10.Apply(img, want10)
+		pre8.Apply(img, want8)
+		if !bytes.Equal(r.Image(i), want10) {
+			t.Errorf("row %d: not Resize(10) → CenterCrop(8)", i)
+		}
+		if bytes.Equal(want10, want8) {
+			t.Errorf("row %d: Resize(10) and Resize(8) agree; the test cannot tell them apart", i)
+		}
+	}
+	out8, _ := build(8)
+	again, err := Build(context.Background(), Params{Source: "imagefolder", Input: root, Size: 8, Out: out8}, nil)
+	if err != nil || !again.UpToDate {
+		t.Errorf("Resize == Size then no Resize: up to date %v, err %v; want the same build", again != nil && again.UpToDate, err)
+	}
+	for _, p := range []Params{
+		{Source: "imagefolder", Input: root, Resize: 6, Size: 8},
+		{Source: "synthetic", Input: "gaussian", Count: 2, Resize: 10, Size: 8},
+	} {
+		p.Out = filepath.Join(t.TempDir(), "bad")
+		if _, err := Build(context.Background(), p, nil); err == nil || !strings.Contains(err.Error(), "resize") {
+			t.Errorf("%+v: error %v, want one about resize", p, err)
+		} else if _, statErr := os.Stat(p.Out); statErr == nil {
+			t.Errorf("%+v: output directory created", p)
+		}
+	}
+}

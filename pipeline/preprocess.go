@@ -28,8 +28,10 @@ var pilBox = imaging.ResampleFilter{Support: 0.5, Kernel: func(x float64) float6
 // ResampleNames lists the accepted --resample values.
 func ResampleNames() []string { return []string{"bilinear", "box", "bicubic", "lanczos"} }
 
-// Preprocessor applies OpenOOD's test transform to decoded images.
+// Preprocessor applies OpenOOD's test transform to decoded images:
+// Resize(Resize) → CenterCrop(Size), e.g. 256 → 224 for ImageNet.
 type Preprocessor struct {
+	Resize   int    // the shorter side before the crop (≥ Size)
 	Size     int    // output is Size×Size
 	Channels int    // 1 or 3
 	Resample string // a ResampleNames value; "" = bilinear
@@ -37,10 +39,17 @@ type Preprocessor struct {
 	weights  sync.Map // [2]int{dst, src} → [][]tap, shared by all workers
 }
 
-// NewPreprocessor checks its arguments and returns a Preprocessor.
-func NewPreprocessor(size, channels int, resample string) (*Preprocessor, error) {
+// NewPreprocessor checks its arguments and returns a Preprocessor that
+// resizes the shorter side to resize (0 = size) and centre-crops size×size.
+func NewPreprocessor(resize, size, channels int, resample string) (*Preprocessor, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("pipeline: size %d must be positive", size)
+	}
+	if resize == 0 {
+		resize = size
+	}
+	if resize < size {
+		return nil, fmt.Errorf("pipeline: resize %d is smaller than the crop size %d", resize, size)
 	}
 	if channels != 1 && channels != 3 {
 		return nil, fmt.Errorf("pipeline: channels %d, want 1 or 3", channels)
@@ -52,15 +61,15 @@ func NewPreprocessor(size, channels int, resample string) (*Preprocessor, error)
 	if !ok {
 		return nil, fmt.Errorf("pipeline: resample filter %q, want one of %v", resample, ResampleNames())
 	}
-	return &Preprocessor{Size: size, Channels: channels, Resample: resample, filter: f}, nil
+	return &Preprocessor{Resize: resize, Size: size, Channels: channels, Resample: resample, filter: f}, nil
 }
 
 // OutLen is the byte length of one output image.
 func (p *Preprocessor) OutLen() int { return p.Size * p.Size * p.Channels }
 
 // Apply converts img to p.Channels channels, resizes its shorter side to
-// p.Size (skipped when it already is p.Size, so such images are bit-exact),
-// centre-crops to p.Size×p.Size and writes the HWC bytes to dst
+// p.Resize (skipped when it already is p.Resize, so such images are
+// bit-exact), centre-crops to p.Size×p.Size and writes the HWC bytes to dst
 // (len p.OutLen()).
 func (p *Preprocessor) Apply(img Image, dst []uint8) error {
 	if len(dst) != p.OutLen() {
@@ -72,15 +81,15 @@ func (p *Preprocessor) Apply(img Image, dst []uint8) error {
 	if img.C == 3 && p.Channels == 1 {
 		img = toGrey(img)
 	}
-	// Shorter side to Size, the other int(Size·long/short) (torchvision).
-	s := p.Size
-	if min(img.W, img.H) != s {
-		w, h := s, int(int64(s)*int64(img.H)/int64(img.W))
+	// Shorter side to Resize, the other int(Resize·long/short) (torchvision).
+	if r := p.Resize; min(img.W, img.H) != r {
+		w, h := r, int(int64(r)*int64(img.H)/int64(img.W))
 		if img.H < img.W {
-			w, h = int(int64(s)*int64(img.W)/int64(img.H)), s
+			w, h = int(int64(r)*int64(img.W)/int64(img.H)), r
 		}
 		img = p.resize(img, max(w, 1), max(h, 1))
 	}
+	s := p.Size
 	top, left := cropOffset(img.H, s), cropOffset(img.W, s)
 	if img.H < s || img.W < s {
 		return fmt.Errorf("pipeline: image %dx%d smaller than %d after resize", img.W, img.H, s)

@@ -14,7 +14,7 @@ import (
 )
 
 // TestPreprocessMatchesPIL compares Apply with torchvision's
-// Resize(size)+CenterCrop(size) on PIL images (fixtures made by
+// Resize(resize)+CenterCrop(size) on PIL images (fixtures made by
 // testdata/pil/gen.py).
 func TestPreprocessMatchesPIL(t *testing.T) {
 	dir := filepath.Join("testdata", "pil")
@@ -23,8 +23,8 @@ func TestPreprocessMatchesPIL(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cases []struct {
-		Src, Resample, Out string
-		Size, Channels     int
+		Src, Resample, Out     string
+		Resize, Size, Channels int // Resize 0: the case is Resize(Size)
 	}
 	if err := json.Unmarshal(b, &cases); err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestPreprocessMatchesPIL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := NewPreprocessor(c.Size, c.Channels, c.Resample)
+		p, err := NewPreprocessor(c.Resize, c.Size, c.Channels, c.Resample)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func TestPreprocessExactWhenNoResize(t *testing.T) {
 	for i := range img.Pix {
 		img.Pix[i] = uint8(i * 7)
 	}
-	p, _ := NewPreprocessor(4, 3, "bilinear")
+	p, _ := NewPreprocessor(0, 4, 3, "bilinear")
 	got := make([]uint8, p.OutLen())
 	if err := p.Apply(img, got); err != nil {
 		t.Fatal(err)
@@ -109,13 +109,13 @@ func TestCropOffsetPythonRound(t *testing.T) {
 }
 
 func TestPreprocessRejects(t *testing.T) {
-	if _, err := NewPreprocessor(32, 2, ""); err == nil {
+	if _, err := NewPreprocessor(0, 32, 2, ""); err == nil {
 		t.Error("channels 2 accepted")
 	}
-	if _, err := NewPreprocessor(32, 3, "nearest-ish"); err == nil {
+	if _, err := NewPreprocessor(0, 32, 3, "nearest-ish"); err == nil {
 		t.Error("unknown filter accepted")
 	}
-	p, _ := NewPreprocessor(4, 1, "")
+	p, _ := NewPreprocessor(0, 4, 1, "")
 	if err := p.Apply(Image{W: 3, H: 3, C: 1, Pix: make([]uint8, 8)}, make([]uint8, 16)); err == nil {
 		t.Error("short pixel buffer accepted")
 	}

@@ -15,9 +15,9 @@ func newPipelineBuildCommand() *cli.Command {
 		Name:      "build",
 		Usage:     "read one dataset split and write a shard directory",
 		UsageText: "t2f pipeline build --source KIND --input PATH --out DIR [options]",
-		Description: `Decodes every record, converts it to --channels, resizes the shorter side to --size
-(skipped when it already is --size) and centre-crops, then writes Arrow IPC shards and
-dataset.json. Output order is the input order for any --workers.
+		Description: `Decodes every record, converts it to --channels, resizes the shorter side to --resize
+(default --size; skipped when it already is that) and centre-crops --size x --size (OpenOOD's test
+transform), then writes Arrow IPC shards and dataset.json. Output order is the input order for any --workers.
 
 Examples:
    # MNIST train (60,000) from the IDX files, kept at 28x28 grey
@@ -32,6 +32,9 @@ Examples:
    # an OpenOOD image list under its data root
    t2f pipeline build --source imglist --input benchmark_imglist/cifar10/test_cifar10.txt \
        --root images_classic --size 32 --out data/cifar10-test
+   # ImageNet-200 test as OpenOOD evaluates it: Resize(256) then CenterCrop(224)
+   t2f pipeline build --source imglist --input benchmark_imglist/imagenet200/test_imagenet200.txt \
+       --root images_largescale --resize 256 --size 224 --out data/imagenet200-test
    # 1,000 seeded Gaussian-noise images
    t2f pipeline build --source synthetic --input gaussian --count 1000 --seed 7 --out data/noise
 
@@ -45,7 +48,8 @@ continues an interrupted build; an --out holding anything else is refused.`,
 			&cli.StringFlag{Name: "split-name", Usage: "split name recorded in the shards (default --split, with -holdout appended for --part holdout)"},
 			&cli.StringFlag{Name: "name", Usage: "dataset name recorded in the shards (default: the source kind or the input's base name)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output shard directory (created; must be empty, or hold this same build)"},
-			&cli.IntFlag{Name: "size", Value: 32, Usage: "output side in pixels"},
+			&cli.IntFlag{Name: "size", Value: 32, Usage: "output side in pixels: the centre crop"},
+			&cli.IntFlag{Name: "resize", Usage: "shorter side before the centre crop (default --size); OpenOOD's ImageNet test transform is --resize 256 --size 224"},
 			&cli.IntFlag{Name: "channels", Value: 3, Usage: "1 (grey) or 3 (RGB)"},
 			&cli.StringFlag{Name: "resample", Value: "bilinear", Usage: "resize filter: " + strings.Join(pipeline.ResampleNames(), "|") + " (bilinear = PIL/torchvision antialiased bilinear)"},
 			&cli.IntFlag{Name: "workers", Value: 2, Usage: "decoding goroutines (output is identical for any value)"},
@@ -67,7 +71,7 @@ continues an interrupted build; an --out holding anything else is refused.`,
 			p := pipeline.Params{
 				Source: c.String("source"), Input: c.String("input"), Root: c.String("root"),
 				Split: c.String("split"), SplitName: c.String("split-name"), Name: c.String("name"), Out: c.String("out"),
-				Size: c.Int("size"), Channels: c.Int("channels"), Resample: c.String("resample"), Workers: c.Int("workers"),
+				Size: c.Int("size"), Resize: c.Int("resize"), Channels: c.Int("channels"), Resample: c.String("resample"), Workers: c.Int("workers"),
 				ShardRows: c.Int("shard-rows"), Coarse: c.Bool("coarse"), Limit: c.Int("limit"), Holdout: c.Int("holdout"),
 				HoldoutSeed: c.Uint64("holdout-seed"), Part: c.String("part"), LabelOOD: c.Bool("label-ood"),
 				SkipBad: c.Bool("skip-bad"), MaxPixels: c.Int("max-pixels"), Count: c.Int("count"), Seed: c.Uint64("seed"),
@@ -80,6 +84,10 @@ continues an interrupted build; an --out holding anything else is refused.`,
 				return usageError{fmt.Sprintf("--source %q: want one of %s", p.Source, strings.Join(pipeline.SourceKinds, ", "))}
 			case p.Size <= 0:
 				return usageError{fmt.Sprintf("--size %d: must be positive", p.Size)}
+			case p.Resize != 0 && p.Resize < p.Size:
+				return usageError{fmt.Sprintf("--resize %d: must be at least --size %d (it is the side the crop is cut from)", p.Resize, p.Size)}
+			case p.Resize != 0 && (p.Source == "synthetic" || p.Source == "letters"):
+				return usageError{fmt.Sprintf("--resize applies to image sources; --source %s draws at --size", p.Source)}
 			case p.Channels != 1 && p.Channels != 3:
 				return usageError{fmt.Sprintf("--channels %d: want 1 or 3", p.Channels)}
 			case !slices.Contains(pipeline.ResampleNames(), p.Resample):

@@ -85,6 +85,8 @@ func TestPipelineCLI(t *testing.T) {
 		{"pipeline", "build", "--source", "mnist", "--input", "x", "--channels", "2", "--out", dir},
 		{"pipeline", "build", "--source", "synthetic", "--input", "gaussian", "--out", dir},
 		{"pipeline", "build", "--source", "mnist", "--input", "x", "--part", "holdout", "--out", dir},
+		{"pipeline", "build", "--source", "imglist", "--input", "x", "--resize", "200", "--size", "224", "--out", dir},
+		{"pipeline", "build", "--source", "synthetic", "--input", "gaussian", "--count", "3", "--resize", "40", "--out", dir},
 		{"pipeline", "preview", dir},
 		{"pipeline", "verify"},
 	} {

@@ -36,4 +36,14 @@ for name, im in srcs.items():
                 fn = f"out_{name}_{size}_{channels}_{resample}.bin"
                 arr.tofile(fn)
                 cases.append({"src": f"src_{name}.png", "size": size, "channels": channels, "resample": resample, "out": fn})
+# OpenOOD's ImageNet test transform shape: Resize(pre) then CenterCrop(size) with pre > size.
+for name, im in srcs.items():
+    for pre, size in ((20, 16), (37, 32)):
+        for channels in (1, 3):
+            conv = im.convert("RGB" if channels == 3 else "L")
+            out = T.Compose([T.Resize(pre, interpolation=T.InterpolationMode.BILINEAR), T.CenterCrop(size)])(conv)
+            arr = np.asarray(out, dtype=np.uint8).reshape(size, size, channels)
+            fn = f"out_{name}_{pre}to{size}_{channels}_bilinear.bin"
+            arr.tofile(fn)
+            cases.append({"src": f"src_{name}.png", "resize": pre, "size": size, "channels": channels, "resample": "bilinear", "out": fn})
 json.dump(cases, open("cases.json", "w"), indent=1)
