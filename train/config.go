@@ -29,6 +29,14 @@ type Config struct {
 
 	Seed uint64 `yaml:"seed"` // initialisation, shuffling and augmentation
 
+	// Init is the file of pretrained weights the model starts from (a
+	// torch.save .pth state_dict, e.g. torchvision's ResNet-50, or a
+	// safetensors checkpoint, t2f's own included; see nn.LoadPretrained); ""
+	// starts from PyTorch's initialisation drawn from Seed. It is read when a
+	// run starts, not on resume. The fc is loaded when its shape fits,
+	// otherwise it keeps its fresh initialisation.
+	Init string `yaml:"init"`
+
 	// The shard directories, recorded for the record and for --resume; Run
 	// itself is handed the opened splits.
 	Train string `yaml:"train"`

@@ -2,7 +2,9 @@ package train
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -124,4 +126,19 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("train: write %s: %w", path, err)
 	}
 	return nil
+}
+
+// initMetadata is the checkpoint metadata naming the pretrained weights a
+// run started from: the path as configured and the file's SHA-256.
+func initMetadata(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: init: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("train: init: hash %s: %w", path, err)
+	}
+	return map[string]string{MetaInit: path, MetaInitSHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }

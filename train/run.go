@@ -53,6 +53,9 @@ type Progress struct {
 type Hooks struct {
 	Step  func(Progress)
 	Epoch func(EpochRecord)
+	// Init receives what was loaded from Config.Init when a fresh run
+	// starts from pretrained weights (not called on resume).
+	Init func(nn.PretrainedReport)
 }
 
 // Options are the explicit dependencies of Run.
@@ -119,16 +122,12 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 	if opts.Backend == nil {
 		return Summary{}, errors.New("train: no backend")
 	}
-	if err := checkSplits(trainSet, valSet); err != nil {
+	if err := checkSplits(cfg, trainSet, valSet); err != nil {
 		return Summary{}, err
 	}
 	if cfg.Normalization == "auto" {
 		cfg.Normalization = NormalizationFor(trainSet.Dataset)
 	}
-	if err := prepareRunDir(runDir, cfg, opts.Resume); err != nil {
-		return Summary{}, err
-	}
-
 	shape := trainSet.Shape
 	inC := cfg.InChannels
 	if inC == 0 {
@@ -142,7 +141,7 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 		tf = augment.CropTransform(0, norm)
 		tf.Padding = cfg.Padding
 	case "resized_crop":
-		size = 224
+		size = resizedCropSize
 		tf = augment.ResizedCropTransform(size, norm)
 	}
 	tf.NoFlip = cfg.NoFlip
@@ -156,6 +155,23 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 	}, cfg.Seed)
 	if err != nil {
 		return Summary{}, fmt.Errorf("train: model for %s (%v images, %d classes): %w", trainSet.Name, shape, trainSet.Classes, err)
+	}
+	var initMeta map[string]string
+	if cfg.Init != "" && !opts.Resume {
+		// Before the run directory is written: a bad file leaves nothing behind.
+		rep, err := model.LoadPretrained(cfg.Init)
+		if err != nil {
+			return Summary{}, fmt.Errorf("train: init: %w", err)
+		}
+		if initMeta, err = initMetadata(cfg.Init); err != nil {
+			return Summary{}, err
+		}
+		if opts.Hooks.Init != nil {
+			opts.Hooks.Init(rep)
+		}
+	}
+	if err := prepareRunDir(runDir, cfg, opts.Resume); err != nil {
+		return Summary{}, err
 	}
 	opt, err := nn.NewSGD(model, nn.SGDConfig{Momentum: float32(cfg.Momentum), WeightDecay: float32(cfg.WeightDecay), Nesterov: cfg.Nesterov})
 	if err != nil {
@@ -176,7 +192,7 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 
 	r := &runner{
 		cfg: cfg, dir: runDir, model: model, opt: opt, loader: loader, valLoader: valLoader, hooks: opts.Hooks,
-		batches: loader.BatchesPerEpoch(), pos: position{bestAcc: -1},
+		batches: loader.BatchesPerEpoch(), pos: position{bestAcc: -1}, initMeta: initMeta,
 	}
 	r.steps = cfg.Epochs * r.batches
 	r.warmup = int(math.Round(cfg.WarmupEpochs * float64(r.batches)))
@@ -188,8 +204,17 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 	return r.loop(ctx)
 }
 
+// resizedCropSize is the side of the "resized_crop" training crops and so
+// the model's input (OpenOOD's RandomResizedCrop(224)).
+const resizedCropSize = 224
+
 // checkSplits refuses data the model cannot be trained on, before any work.
-func checkSplits(trainSet, valSet Split) error {
+// With "resized_crop" the training images may be larger than the model's
+// 224×224 input (RandomResizedCrop samples from the stored image, e.g. a
+// 256×256 one), while the validation images are the model's input (built
+// with the test transform, Resize(256) → CenterCrop(224)); otherwise both
+// splits hold images of one shape.
+func checkSplits(cfg Config, trainSet, valSet Split) error {
 	for _, s := range []Split{trainSet, valSet} {
 		if s.Data == nil || s.Data.Len() == 0 {
 			return fmt.Errorf("train: split %s is empty", s.Name)
@@ -206,7 +231,11 @@ func checkSplits(trainSet, valSet Split) error {
 			}
 		}
 	}
-	if trainSet.Shape != valSet.Shape {
+	if cfg.Augment == "resized_crop" {
+		if want := (augment.Shape{H: resizedCropSize, W: resizedCropSize, C: trainSet.Shape.C}); valSet.Shape != want {
+			return fmt.Errorf("train: validation split %s holds %v images; with resized_crop augmentation the model takes %v (build it with --resize 256 --size 224)", valSet.Name, valSet.Shape, want)
+		}
+	} else if trainSet.Shape != valSet.Shape {
 		return fmt.Errorf("train: validation split %s holds %v images, training split %s holds %v", valSet.Name, valSet.Shape, trainSet.Name, trainSet.Shape)
 	}
 	if trainSet.Classes != valSet.Classes {
@@ -250,7 +279,8 @@ type runner struct {
 	steps, warmup     int
 	pos               position
 	log               []EpochRecord
-	logits            []float32 // host copy of a batch's logits
+	initMeta          map[string]string // MetaInit*, copied into every checkpoint
+	logits            []float32         // host copy of a batch's logits
 	feats             []float32
 	savedStep         int // step of the last saved last.safetensors
 }
@@ -274,6 +304,14 @@ func (r *runner) restore() error {
 		return fmt.Errorf("train: resume: %s: %w", last, err)
 	}
 	lmd := f.Metadata
+	for _, k := range []string{MetaInit, MetaInitSHA256} {
+		if v, ok := lmd[k]; ok {
+			if r.initMeta == nil {
+				r.initMeta = map[string]string{}
+			}
+			r.initMeta[k] = v
+		}
+	}
 	if lmd[metaStep] != md["step"] {
 		return fmt.Errorf("train: resume: %s is at step %s but %s at step %s (a crash between the two writes); restart the run", last, lmd[metaStep], state, md["step"])
 	}
@@ -293,6 +331,27 @@ func (r *runner) restore() error {
 // metaStep is the checkpoint metadata key holding the steps done.
 const metaStep = "t2f.train.step"
 
+// Checkpoint metadata of a run started from pretrained weights
+// (Config.Init): the path as configured and the file's SHA-256, so every
+// best/last checkpoint records what it was fine-tuned from.
+const (
+	MetaInit       = "t2f.train.init"
+	MetaInitSHA256 = "t2f.train.init_sha256"
+)
+
+// checkpointMeta is the metadata of a checkpoint at the current position
+// plus extra.
+func (r *runner) checkpointMeta(extra map[string]string) map[string]string {
+	md := map[string]string{metaStep: strconv.Itoa(r.pos.step), "t2f.train.epoch": strconv.Itoa(r.pos.epoch)}
+	for k, v := range r.initMeta {
+		md[k] = v
+	}
+	for k, v := range extra {
+		md[k] = v
+	}
+	return md
+}
+
 func (r *runner) summary() Summary {
 	sum := Summary{Epochs: r.pos.epoch, Steps: r.pos.step, BestEpoch: r.pos.bestEpoch, BestValAcc: r.pos.bestAcc}
 	if len(r.log) > 0 {
@@ -303,7 +362,7 @@ func (r *runner) summary() Summary {
 
 // save writes last.safetensors and state.safetensors at the current position.
 func (r *runner) save() error {
-	extra := map[string]string{metaStep: strconv.Itoa(r.pos.step), "t2f.train.epoch": strconv.Itoa(r.pos.epoch)}
+	extra := r.checkpointMeta(nil)
 	if err := r.opt.SaveState(filepath.Join(r.dir, StateFile), r.pos.meta()); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -351,7 +410,7 @@ func (r *runner) epoch(ctx context.Context) error {
 	if valAcc >= r.pos.bestAcc { // OpenOOD keeps the later epoch on ties
 		rec.Best = true
 		r.pos.bestAcc, r.pos.bestEpoch = valAcc, e+1
-		extra := map[string]string{metaStep: strconv.Itoa(r.pos.step), "t2f.train.epoch": strconv.Itoa(e + 1), "t2f.train.val_acc": strconv.FormatFloat(valAcc, 'g', -1, 64)}
+		extra := r.checkpointMeta(map[string]string{"t2f.train.val_acc": strconv.FormatFloat(valAcc, 'g', -1, 64)})
 		if err := r.model.Save(filepath.Join(r.dir, BestFile), extra); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
