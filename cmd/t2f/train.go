@@ -12,6 +12,7 @@ import (
 	"github.com/t2f/t2f/augment"
 	"github.com/t2f/t2f/shards"
 	"github.com/t2f/t2f/train"
+	"github.com/t2f/t2f/train/nn"
 )
 
 func newTrainCommand() *cli.Command {
@@ -30,13 +31,29 @@ The run directory gets best.safetensors, last.safetensors, state.safetensors (op
 position), config.yaml and epochs.csv. Ctrl-C saves a resumable state and exits with code 130;
 --resume continues it and ends with exactly the weights of an uninterrupted run.
 
+--init FILE starts the run from pretrained weights instead of a fresh initialisation (fine-tuning,
+as OpenOOD does for ImageNet-1k). FILE is a PyTorch state_dict saved with torch.save (.pth,
+torch ≥ 1.6; torchvision or OpenOOD names, with or without T2FNormNet's "backbone." or
+DataParallel's "module." prefix) or a .safetensors checkpoint (t2f's own best/last included).
+Every backbone tensor must be in the file with the shape of --model/--width; the fc classifier is
+loaded when its shape fits, otherwise it keeps its fresh initialisation (fine-tuning to another
+class count); a T2FNorm file's tau is ignored (--tau wins). The file is read only when the run
+starts (not on --resume); its path and SHA-256 go into every checkpoint's metadata. Files in
+PyTorch's legacy (pre-1.6) format must be re-saved first:
+   python -c "import torch; torch.save(torch.load('old.pth'), 'new.pth')"
+
 Examples:
    t2f train --train shards/mnist-train --val shards/mnist-val --model lenet --head t2fnorm \
        --epochs 10 --warmup-epochs 1 --out runs/lenet-t2fnorm
        (LeNet has no BatchNorm; with T2FNorm at lr 0.1 a one-epoch warm-up avoids a stalled start)
    t2f train --train shards/fmnist-train --val shards/fmnist-val --model resnet18_32x32 --width 0.25 \
        --head linear --epochs 20 --out runs/r18q-ce
-   t2f train --out runs/lenet-t2fnorm --resume        # continue an interrupted run`,
+   t2f train --out runs/lenet-t2fnorm --resume        # continue an interrupted run
+   t2f train --train data/openood/imagenet/imagenet-train --val data/openood/imagenet/imagenet-val \
+       --model resnet50 --head t2fnorm --augment resized_crop --epochs 30 --lr 0.001 \
+       --init results/pretrained_weights/resnet50_imagenet1k_v1.pth --out runs/in1k-t2fnorm
+       (OpenOOD's ImageNet-1k recipe: fine-tune torchvision's pretrained ResNet-50, fc included;
+       t2f recipe train --bench imagenet runs it with the shards it builds)`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "train", Usage: "training shard directory (from t2f pipeline build)"},
 			&cli.StringFlag{Name: "val", Usage: "validation shard directory (model selection)"},
@@ -56,6 +73,7 @@ Examples:
 			&cli.BoolFlag{Name: "nesterov", Value: d.Nesterov, Usage: "Nesterov momentum (--nesterov=false to turn off)"},
 			&cli.Float64Flag{Name: "weight-decay", Value: d.WeightDecay, Usage: "L2 weight decay on every parameter"},
 			&cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of initialisation, shuffling and augmentation"},
+			&cli.StringFlag{Name: "init", Usage: "start from pretrained weights: a torch.save `FILE` (.pth state_dict, e.g. torchvision's resnet50) or .safetensors checkpoint; fc loaded when its shape fits"},
 			&cli.StringFlag{Name: "augment", Value: d.Augment, Usage: "crop (flip + RandomCrop with padding) or resized_crop (ImageNet RandomResizedCrop 224 + flip)"},
 			&cli.IntFlag{Name: "padding", Value: d.Padding, Usage: "RandomCrop zero padding"},
 			&cli.BoolFlag{Name: "no-flip", Usage: "turn off the random horizontal flip (OpenOOD flips every dataset, digits too)"},
@@ -111,6 +129,7 @@ func trainConfig(c *cli.Context) (train.Config, error) {
 	set("nesterov", func() { cfg.Nesterov = c.Bool("nesterov") })
 	set("weight-decay", func() { cfg.WeightDecay = c.Float64("weight-decay") })
 	set("seed", func() { cfg.Seed = c.Uint64("seed") })
+	set("init", func() { cfg.Init = c.String("init") })
 	set("augment", func() { cfg.Augment = c.String("augment") })
 	set("padding", func() { cfg.Padding = c.Int("padding") })
 	set("no-flip", func() { cfg.NoFlip = c.Bool("no-flip") })
@@ -167,6 +186,11 @@ func runTrain(c *cli.Context) error {
 		Step: func(p train.Progress) {
 			bar.Relabel(fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs), int64(p.Batches))
 			bar.Update(int64(p.Batch), fmt.Sprintf("loss %.4f acc %.2f%% %.0f img/s", p.Loss, 100*p.Acc, p.ImagesPerSec))
+		},
+		Init: func(r nn.PretrainedReport) {
+			if !quiet {
+				fmt.Fprintln(stderr, r.String())
+			}
 		},
 		Epoch: func(r train.EpochRecord) {
 			bar.Finish()

