@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/t2f/t2f/train/pth"
 )
 
 // The T2FNorm repository's recipes (scripts/ood/t2fnorm/<bench>_{train,test}_t2fnorm.sh) for
@@ -26,23 +28,27 @@ type recipeSet struct {
 // recipeBench is one benchmark of the seed's scripts (OpenOOD v1.5
 // DATA_INFO and §1.4 of the protocol reference).
 type recipeBench struct {
-	name     string
-	classes  int
-	size     int
-	model    string
-	epochs   int
-	lr       float64
-	augment  string
-	sets     []recipeSet
-	missing  string // what t2f cannot do yet for this recipe ("" = nothing)
-	classNms []string
+	name      string
+	classes   int
+	size      int // the model's input: the test transform's crop
+	resize    int // the test transform's shorter side before the centre crop (0 = size)
+	trainSize int // side of the stored training images (RandomResizedCrop samples from them)
+	model     string
+	epochs    int
+	lr        float64
+	augment   string
+	sets      []recipeSet
+	// pretrained is the file name of the weights the seed fine-tunes from,
+	// under <openood>/../results/pretrained_weights/ ("" = from scratch).
+	pretrained string
+	classNms   []string
 }
 
 func recipeBenchmarks() map[string]recipeBench {
 	classic := "images_classic"
 	large := "images_largescale"
 	cifar := func(id, other string, classes int, csid bool) recipeBench {
-		b := recipeBench{name: id, classes: classes, size: 32, model: "resnet18_32x32", epochs: 100, lr: 0.1, augment: "crop"}
+		b := recipeBench{name: id, classes: classes, size: 32, trainSize: 32, model: "resnet18_32x32", epochs: 100, lr: 0.1, augment: "crop"}
 		l := func(f string) string { return "benchmark_imglist/" + id + "/" + f }
 		b.sets = []recipeSet{
 			{id, "train", "train", l("train_" + id + ".txt"), classic},
@@ -62,7 +68,9 @@ func recipeBenchmarks() map[string]recipeBench {
 		return b
 	}
 	imagenet := func(id, csidPrefix string, classes int) recipeBench {
-		b := recipeBench{name: id, classes: classes, size: 224, model: "resnet18_224x224", epochs: 90, lr: 0.1, augment: "resized_crop"}
+		// OpenOOD: RandomResizedCrop(224) on the decoded image for training,
+		// Resize(256) → CenterCrop(224) for everything evaluated.
+		b := recipeBench{name: id, classes: classes, size: 224, resize: 256, trainSize: 256, model: "resnet18_224x224", epochs: 90, lr: 0.1, augment: "resized_crop"}
 		l := func(f string) string { return "benchmark_imglist/" + id + "/" + f }
 		b.sets = []recipeSet{
 			{id, "train", "train", l("train_" + id + ".txt"), large},
@@ -84,7 +92,7 @@ func recipeBenchmarks() map[string]recipeBench {
 	c10.classNms = []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
 	in1k := imagenet("imagenet", "imagenet", 1000)
 	in1k.model, in1k.epochs, in1k.lr = "resnet50", 30, 0.001
-	in1k.missing = "the seed fine-tunes torchvision's pretrained ResNet-50 (resnet50_imagenet1k_v1.pth); t2f train cannot start from pretrained weights yet, so this trains from scratch"
+	in1k.pretrained = "resnet50_imagenet1k_v1.pth" // torchvision's IMAGENET1K_V1 ResNet-50
 	return map[string]recipeBench{
 		"cifar10":     c10,
 		"cifar100":    cifar("cifar100", "cifar10", 100, false),
@@ -104,6 +112,16 @@ type recipeOptions struct {
 	BatchSize int
 	Methods   string
 	Phase     string // train or test
+	// Pretrained is the weights file the train phase fine-tunes from
+	// (benchmarks with pretrained set; see defaultPretrained).
+	Pretrained string
+}
+
+// defaultPretrained is where the seed's ImageNet-1k script reads the
+// pretrained weights: ./results/pretrained_weights/<file> in the OpenOOD
+// checkout, whose ./data is the --openood folder.
+func defaultPretrained(root string, b recipeBench) string {
+	return filepath.Join(root, "..", "results", "pretrained_weights", b.pretrained)
 }
 
 // recipePlan returns the steps of the train or the test phase.
@@ -126,6 +144,10 @@ func recipePlan(o recipeOptions) []demoStep {
 		}
 		return role != "train" || o.Methods != "t2fnorm" // the test phase needs ID train features only for methods fitted on them
 	}
+	// evalTrain: the test phase needs features of the ID train split under
+	// the test transform; when the training shards are stored differently
+	// (ImageNet: 256×256 for RandomResizedCrop) it gets shards of its own.
+	evalTrain := b.trainSize != b.size || b.resize != 0
 	var trainSet, valSet recipeSet
 	var near, far, csid []string
 	oodVal := ""
@@ -157,18 +179,35 @@ func recipePlan(o recipeOptions) []demoStep {
 		if !want(s.role) {
 			continue
 		}
+		// Training shards (train phase) are stored at trainSize for the
+		// augmentation; everything else gets the test transform.
+		out, name, desc := dir(s), "data-"+s.name+"-"+s.split, fmt.Sprintf("%s %s (%s) from %s", s.name, s.split, s.role, s.list)
+		geometry := []string{"--size", strconv.Itoa(b.trainSize)}
+		if s.role != "train" || o.Phase == "test" {
+			geometry = []string{"--size", strconv.Itoa(b.size)}
+			// ImageNet-C images are stored pre-cropped at 224×224 and OpenOOD
+			// evaluates them with ToTensor + Normalize only
+			// (ImageNetCPreProcessor); --size alone keeps them as they are.
+			if b.resize != 0 && s.name != "imagenet_c" {
+				geometry = []string{"--resize", strconv.Itoa(b.resize), "--size", strconv.Itoa(b.size)}
+			}
+			if s.role == "train" && evalTrain {
+				out, name, desc = out+"-eval", name+"-eval", desc+", test transform (for the methods fitted on ID train features)"
+			}
+		}
 		args := []string{"pipeline", "build", "--source", "imglist", "--input", list, "--root", filepath.Join(o.Root, s.dataDir),
-			"--name", s.name, "--split-name", s.split, "--size", strconv.Itoa(b.size), "--channels", "3"}
+			"--name", s.name, "--split-name", s.split}
+		args = append(args, geometry...)
+		args = append(args, "--channels", "3")
 		if isID || s.role == "csid" {
 			args = append(args, "--classes", strings.Join(classes, ","))
 		} else {
 			args = append(args, "--label-ood")
 		}
-		args = append(args, "--out", dir(s))
-		steps = append(steps, demoStep{Name: "data-" + s.name + "-" + s.split, Desc: fmt.Sprintf("%s %s (%s) from %s", s.name, s.split, s.role, s.list),
-			Args: args, Inputs: []string{list}, Outputs: []string{man(s)}})
+		args = append(args, "--out", out)
+		steps = append(steps, demoStep{Name: name, Desc: desc, Args: args, Inputs: []string{list}, Outputs: []string{filepath.Join(out, "dataset.json")}})
 		if s.role != "train" || o.Methods != "t2fnorm" {
-			dataDirs = append(dataDirs, dir(s))
+			dataDirs = append(dataDirs, out)
 		}
 	}
 	epochs := b.epochs
@@ -187,11 +226,14 @@ func recipePlan(o recipeOptions) []demoStep {
 				args = append(args, "--width", fmtF(o.Width))
 			}
 			desc := fmt.Sprintf("train %s with T2FNorm (τ 0.1), %d epochs, lr %s, seed %d", b.model, epochs, fmtF(b.lr), seed)
-			if b.missing != "" {
-				desc += " — NOTE: " + b.missing
+			inputs := []string{man(trainSet), man(valSet)}
+			if b.pretrained != "" {
+				args = append(args, "--init", o.Pretrained)
+				desc += ", fine-tuned from " + o.Pretrained
+				inputs = append(inputs, o.Pretrained)
 			}
 			steps = append(steps, demoStep{Name: fmt.Sprintf("train-s%d", seed), Desc: desc, Args: args,
-				Inputs: []string{man(trainSet), man(valSet)}, Outputs: []string{filepath.Join(run, "best.safetensors")}, Resume: run})
+				Inputs: inputs, Outputs: []string{filepath.Join(run, "best.safetensors")}, Resume: run})
 			continue
 		}
 		feat := filepath.Join(run, "features")
@@ -232,7 +274,7 @@ func newRecipeCommand() *cli.Command {
 		return &cli.Command{
 			Name:      phase,
 			Usage:     usage,
-			UsageText: "t2f recipe " + phase + " --bench cifar10|cifar100|imagenet200|imagenet --openood DIR [--seeds 0,1,2] [--epochs N] [--list]",
+			UsageText: "t2f recipe " + phase + " --bench cifar10|cifar100|imagenet200|imagenet --openood DIR [--seeds 0,1,2] [--epochs N] [--pretrained FILE] [--list]",
 			Flags:     recipeFlags(),
 			Action:    func(c *cli.Context) error { return recipeAction(c, phase) },
 		}
@@ -248,17 +290,29 @@ func newRecipeCommand() *cli.Command {
 		Description: `Does what the seed's scripts/ood/t2fnorm/<bench>_train_t2fnorm.sh and _test_t2fnorm.sh do, given
 OpenOOD's data folder (the one holding images_classic/, images_largescale/ and benchmark_imglist/):
 
-   train: build shards of the ID train and val image lists (--size 32 for CIFAR, 224 for ImageNet),
-          then t2f train with the paper's settings: T2FNorm head, τ 0.1, SGD Nesterov momentum 0.9,
-          weight decay 5e-4, batch 128, per-step cosine to 1e-6, no warm-up; CIFAR: resnet18_32x32,
-          100 epochs, lr 0.1, flip + crop; ImageNet-200: resnet18_224x224, 90 epochs, lr 0.1,
-          RandomResizedCrop; ImageNet-1k: resnet50, 30 epochs, lr 0.001 (see the note printed:
-          the seed fine-tunes pretrained weights, t2f cannot yet).
+   train: build shards of the ID train and val image lists, then t2f train with the paper's
+          settings: T2FNorm head, τ 0.1, SGD Nesterov momentum 0.9, weight decay 5e-4, batch 128,
+          per-step cosine to 1e-6, no warm-up; CIFAR: resnet18_32x32, 100 epochs, lr 0.1, flip +
+          crop, 32×32 shards; ImageNet-200: resnet18_224x224 from scratch, 90 epochs, lr 0.1;
+          ImageNet-1k: resnet50 fine-tuned from torchvision's pretrained weights (--pretrained),
+          30 epochs, lr 0.001. ImageNet training shards are stored at 256×256 (shorter side 256,
+          centre crop) so RandomResizedCrop(224) samples from a 256 image; the val shards, like
+          every evaluated set, get OpenOOD's test transform Resize(256) → CenterCrop(224)
+          (pipeline build --resize 256 --size 224).
    test:  build shards of the ID test list and every OOD list of OpenOOD v1.5's benchmark (near,
           far, and the covariate-shifted ID sets for full-spectrum OOD: cifar10c; imagenet_v2/c/r),
-          dump features of every seed's best checkpoint and score them with the T2FNorm
+          dump features of every seed's best checkpoint (with --methods other than t2fnorm, also
+          of the ID train list, for ImageNet in shards of its own built with the test transform:
+          <name>-train-eval) and score them with the T2FNorm
           postprocessor: per-dataset rows, nearood/farood means, mean ± std over seeds, in the
           seed's layout (FPR@95, AUROC, AUPR_IN, AUPR_OUT, ACC), CSVs in <out>/<run>/ood/.
+
+ImageNet-1k fine-tunes from --pretrained FILE, by default where the seed's script reads it:
+<openood>/../results/pretrained_weights/resnet50_imagenet1k_v1.pth (OpenOOD's results/ folder
+beside its data/ folder). It is torchvision's IMAGENET1K_V1 ResNet-50 state_dict, e.g.
+   curl -Lo resnet50_imagenet1k_v1.pth https://download.pytorch.org/models/resnet50-0676ba61.pth
+(a file in PyTorch's legacy pre-1.6 format must be re-saved with torch ≥ 1.6 first: see t2f
+train --help, --init).
 
 Runs are stored as the seed names them: <out>/<bench>_t2fnorm_net_t2fnorm_e<E>_lr<LR>_alpha0.1_default/s<seed>.
 Finished steps are skipped on a rerun (stamps in <out>/.steps); --list shows every command.
@@ -266,7 +320,8 @@ Finished steps are skipped on a rerun (stamps in <out>/.steps); --list shows eve
 Examples:
    t2f recipe train --bench cifar10 --openood ~/OpenOOD/data --seeds 0,1,2
    t2f recipe test --bench cifar10 --openood ~/OpenOOD/data --seeds 0,1,2
-   t2f recipe test --bench imagenet200 --openood ~/OpenOOD/data --methods all   # every post-hoc method`,
+   t2f recipe test --bench imagenet200 --openood ~/OpenOOD/data --methods all   # every post-hoc method
+   t2f recipe train --bench imagenet --openood ~/OpenOOD/data --pretrained ~/weights/resnet50_imagenet1k_v1.pth`,
 	}
 }
 
@@ -278,6 +333,7 @@ func recipeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "epochs", Usage: "training epochs (default: the paper's)"},
 		&cli.Float64Flag{Name: "width", Value: 1, Usage: "ResNet width multiplier (1 = the paper's network)"},
 		&cli.IntFlag{Name: "batch-size", Value: 128, Usage: "training batch"},
+		&cli.StringFlag{Name: "pretrained", Usage: "imagenet train: the pretrained ResNet-50 `FILE` to fine-tune (torch.save .pth or .safetensors; default <openood>/../results/pretrained_weights/resnet50_imagenet1k_v1.pth, as the seed)"},
 		&cli.StringFlag{Name: "methods", Value: "t2fnorm", Usage: "test: post-hoc methods (t2fnorm as the seed's test script; all for every method, with the OOD val search)"},
 		&cli.StringFlag{Name: "data", Value: "data/openood", Usage: "folder for the shards"},
 		&cli.StringFlag{Name: "out", Value: "runs/recipes", Usage: "folder for the runs and results"},
@@ -292,7 +348,15 @@ func recipeAction(c *cli.Context, phase string) error {
 		return usageError{fmt.Sprintf("--bench %q: want cifar10, cifar100, imagenet200 or imagenet", c.String("bench"))}
 	}
 	o := recipeOptions{Bench: b, Root: c.String("openood"), Data: c.String("data"), Out: c.String("out"), Epochs: c.Int("epochs"),
-		Width: c.Float64("width"), BatchSize: c.Int("batch-size"), Methods: c.String("methods"), Phase: phase}
+		Width: c.Float64("width"), BatchSize: c.Int("batch-size"), Methods: c.String("methods"), Phase: phase, Pretrained: c.String("pretrained")}
+	switch {
+	case b.pretrained == "" && o.Pretrained != "":
+		return usageError{fmt.Sprintf("--pretrained: the seed trains %s from scratch; only --bench imagenet fine-tunes pretrained weights", b.name)}
+	case b.pretrained != "" && o.Width != 1:
+		return usageError{fmt.Sprintf("--width %v: %s fine-tunes the pretrained %s, whose width is 1", o.Width, b.name, b.model)}
+	case b.pretrained != "" && o.Pretrained == "":
+		o.Pretrained = defaultPretrained(o.Root, b)
+	}
 	for _, f := range strings.Split(c.String("seeds"), ",") {
 		s, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || s < 0 || slices.Contains(o.Seeds, s) {
@@ -307,6 +371,21 @@ func recipeAction(c *cli.Context, phase string) error {
 		if s.role == "train" || s.role == "val" || s.role == "test" {
 			if _, err := os.Stat(filepath.Join(o.Root, s.list)); err != nil {
 				return fmt.Errorf("recipe: %s: the ID %s list is missing: %w", b.name, s.split, err)
+			}
+		}
+	}
+	if b.pretrained != "" && phase == "train" && !c.Bool("list") {
+		if _, err := os.Stat(o.Pretrained); err != nil {
+			return fmt.Errorf("recipe: %s: the pretrained weights are missing: %w\n"+
+				"the seed fine-tunes torchvision's ImageNet-1k ResNet-50 (%s); download it, e.g.\n"+
+				"   curl -Lo %s https://download.pytorch.org/models/resnet50-0676ba61.pth\n"+
+				"or give its path with --pretrained FILE", b.name, err, b.pretrained, o.Pretrained)
+		}
+		// Fail now, not after hours of shard building, on a file t2f train
+		// cannot read (e.g. PyTorch's legacy format).
+		if !strings.HasSuffix(o.Pretrained, ".safetensors") {
+			if _, err := pth.Read(o.Pretrained); err != nil {
+				return fmt.Errorf("recipe: %s: --pretrained: %w", b.name, err)
 			}
 		}
 	}

@@ -141,3 +141,146 @@ func TestRecipeErrors(t *testing.T) {
 		}
 	}
 }
+
+// writeImageNetLists makes an OpenOOD folder holding only the image lists of
+// an ImageNet benchmark (enough for planning and the flag checks).
+func writeImageNetLists(t *testing.T, root, bench, csid string) {
+	t.Helper()
+	dir := filepath.Join(root, "benchmark_imglist", bench)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"train_" + bench, "val_" + bench, "test_" + bench, "val_openimage_o", "test_ssb_hard", "test_ninco",
+		"test_inaturalist", "test_textures", "test_openimage_o", "test_" + csid + "_v2", "test_" + csid + "_c", "test_" + csid + "_r"} {
+		if err := os.WriteFile(filepath.Join(dir, f+".txt"), []byte("a.jpg 0\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// stepArgs returns the command line of each step by name.
+func stepArgs(steps []demoStep) map[string]string {
+	m := map[string]string{}
+	for _, s := range steps {
+		m[s.Name] = " " + strings.Join(s.Args, " ") + " "
+	}
+	return m
+}
+
+// TestRecipeImageNetPlan checks the ImageNet geometry (training shards at
+// 256 for RandomResizedCrop, everything evaluated Resize(256) →
+// CenterCrop(224), ImageNet-C as stored), the fine-tuning of ImageNet-1k
+// from the pretrained file, and the test-transform copy of the ID train
+// split for the methods fitted on it.
+func TestRecipeImageNetPlan(t *testing.T) {
+	root := t.TempDir()
+	writeImageNetLists(t, root, "imagenet", "imagenet")
+	b := recipeBenchmarks()["imagenet"]
+	o := recipeOptions{Bench: b, Root: root, Data: "d", Out: "r", Seeds: []int{0}, Width: 1, BatchSize: 128, Methods: "t2fnorm",
+		Phase: "train", Pretrained: "w/resnet50.pth"}
+	tr := stepArgs(recipePlan(o))
+	want := map[string][]string{
+		"data-imagenet-train": {" --size 256 ", " --out d/imagenet/imagenet-train "},
+		"data-imagenet-val":   {" --resize 256 --size 224 ", " --out d/imagenet/imagenet-val "},
+		"train-s0":            {" --init w/resnet50.pth ", " --model resnet50 ", " --lr 0.001 ", " --epochs 30 ", " --augment resized_crop "},
+	}
+	for name, subs := range want {
+		for _, sub := range subs {
+			if !strings.Contains(tr[name], sub) {
+				t.Errorf("train step %s: %q lacks %q", name, tr[name], sub)
+			}
+		}
+	}
+	if strings.Contains(tr["data-imagenet-train"], "--resize") {
+		t.Errorf("training shards built with --resize: %s", tr["data-imagenet-train"])
+	}
+
+	o.Phase, o.Methods = "test", "all"
+	steps := recipePlan(o)
+	te := stepArgs(steps)
+	for _, s := range steps {
+		if s.Name == "data-imagenet_c-test" {
+			if !strings.Contains(te[s.Name], " --size 224 ") || strings.Contains(te[s.Name], "--resize") {
+				t.Errorf("ImageNet-C (pre-cropped) step: %s", te[s.Name])
+			}
+		} else if strings.HasPrefix(s.Name, "data-") && !strings.Contains(te[s.Name], " --resize 256 --size 224 ") {
+			t.Errorf("test step %s lacks the test transform: %s", s.Name, te[s.Name])
+		}
+	}
+	if !strings.Contains(te["data-imagenet-train-eval"], " --out d/imagenet/imagenet-train-eval ") {
+		t.Errorf("no test-transform copy of the train split: %v", te["data-imagenet-train-eval"])
+	}
+	if f := te["features-s0"]; !strings.Contains(f, " --data d/imagenet/imagenet-train-eval ") || strings.Contains(f, " --data d/imagenet/imagenet-train ") {
+		t.Errorf("features step does not use the test-transform train shards: %s", f)
+	}
+
+	// ImageNet-200 trains from scratch at the same geometry.
+	o = recipeOptions{Bench: recipeBenchmarks()["imagenet200"], Root: root, Data: "d", Out: "r", Seeds: []int{0}, Width: 1, BatchSize: 128,
+		Methods: "t2fnorm", Phase: "train"}
+	writeImageNetLists(t, root, "imagenet200", "imagenet200")
+	tr = stepArgs(recipePlan(o))
+	if !strings.Contains(tr["data-imagenet200-train"], " --size 256 ") || strings.Contains(tr["train-s0"], "--init") {
+		t.Errorf("imagenet200: %s / %s", tr["data-imagenet200-train"], tr["train-s0"])
+	}
+}
+
+// TestRecipeCIFARPlanGeometry: CIFAR shards stay 32×32 with no --resize, and
+// the train split is not duplicated for the test phase.
+func TestRecipeCIFARPlanGeometry(t *testing.T) {
+	root := t.TempDir()
+	writeOpenOOD(t, root)
+	o := recipeOptions{Bench: recipeBenchmarks()["cifar10"], Root: root, Data: "d", Out: "r", Seeds: []int{0}, Width: 1, BatchSize: 128,
+		Methods: "all", Phase: "test"}
+	for _, s := range recipePlan(o) {
+		a := " " + strings.Join(s.Args, " ") + " "
+		if strings.Contains(a, "--resize") || strings.Contains(a, "-eval") || strings.Contains(a, "--init") ||
+			(strings.HasPrefix(s.Name, "data-") && s.Skip == "" && !strings.Contains(a, " --size 32 ")) {
+			t.Errorf("cifar10 step %s: %s", s.Name, a)
+		}
+	}
+}
+
+func TestRecipePretrainedFlag(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "OpenOOD", "data")
+	writeImageNetLists(t, root, "imagenet", "imagenet")
+	writeOpenOOD(t, root)
+	legacy, err := filepath.Abs(filepath.Join("..", "..", "train", "pth", "testdata", "legacy.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := filepath.Abs(filepath.Join("..", "..", "train", "pth", "testdata", "resnet50_w1-128.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaultPath := filepath.Join(filepath.Dir(root), "results", "pretrained_weights", "resnet50_imagenet1k_v1.pth")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"missing default", []string{"--bench", "imagenet"}, exitFailure, []string{"pretrained weights are missing", defaultPath, "--pretrained FILE", "resnet50-0676ba61.pth"}},
+		{"legacy file", []string{"--bench", "imagenet", "--pretrained", legacy}, exitFailure, []string{"--pretrained", "legacy (pre-1.6)"}},
+		{"cifar", []string{"--bench", "cifar10", "--pretrained", good}, exitUsage, []string{"trains cifar10 from scratch"}},
+		{"width", []string{"--bench", "imagenet", "--width", "0.5"}, exitUsage, []string{"--width 0.5", "width is 1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"t2f", "recipe", "train", "--openood", root, "--data", t.TempDir(), "--out", t.TempDir()}, tc.args...)
+			code := run(context.Background(), args, &out, &errb)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr %s", code, tc.code, errb.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr %q lacks %q", errb.String(), w)
+				}
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"t2f", "recipe", "train", "--bench", "imagenet", "--openood", root, "--pretrained", good, "--list"}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "--init "+good) {
+		t.Errorf("--list: exit %d, stdout %s, stderr %s; want the train step with --init", code, out.String(), errb.String())
+	}
+}
