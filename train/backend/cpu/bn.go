@@ -19,40 +19,6 @@ func (b *Backend) bnShape(op string, x, y *backend.Tensor, perChannel ...*backen
 	return n, c, h * w
 }
 
-// rowSum is Σ row with four float32 accumulators (a row is one H×W plane).
-func rowSum(row []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(row); i += 4 {
-		s0 += row[i]
-		s1 += row[i+1]
-		s2 += row[i+2]
-		s3 += row[i+3]
-	}
-	for ; i < len(row); i++ {
-		s0 += row[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// rowSqDev is Σ (row−m)².
-func rowSqDev(row []float32, m float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(row); i += 4 {
-		d0, d1, d2, d3 := row[i]-m, row[i+1]-m, row[i+2]-m, row[i+3]-m
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-	}
-	for ; i < len(row); i++ {
-		d := row[i] - m
-		s0 += d * d
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
 // affine writes y = x·a + c, then ReLU when relu (kernels.Affine).
 func affine(x, y []float32, a, c float32, relu bool) {
 	kernels.Affine(y[:len(x)], x, a, c, relu)
@@ -73,13 +39,13 @@ func (b *Backend) BatchNormTrain(x, gamma, beta, y, runMean, runVar, saveMean, s
 		for ch := lo; ch < hi; ch++ {
 			var s float64
 			for i := 0; i < n; i++ {
-				s += float64(rowSum(xd[(i*c+ch)*hw : (i*c+ch+1)*hw]))
+				s += float64(kernels.Sum(xd[(i*c+ch)*hw : (i*c+ch+1)*hw]))
 			}
 			mean := s / float64(cnt)
 			m32 := float32(mean)
 			var sq float64
 			for i := 0; i < n; i++ {
-				sq += float64(rowSqDev(xd[(i*c+ch)*hw:(i*c+ch+1)*hw], m32))
+				sq += float64(kernels.SqDev(xd[(i*c+ch)*hw:(i*c+ch+1)*hw], m32))
 			}
 			varB := sq / float64(cnt)
 			invstd := 1 / math.Sqrt(varB+float64(p.Eps))
@@ -129,22 +95,14 @@ func (b *Backend) BatchNormBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, d
 		yd = Data(y)
 	}
 	gd, sm, si, dgd, dbd := Data(gamma), Data(saveMean), Data(saveInvStd), Data(dgamma), Data(dbeta)
-	b.parallel(c, 1, func(wk, lo, hi int) {
-		st := &b.workers[wk]
-		st.tmp = grow(st.tmp, hw)
-		tmp := st.tmp
+	b.parallel(c, 1, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			m := sm[ch]
-			// g: dy, or dy masked by y > 0 (kept in dx until dx is written).
+			// g: dy, or dy masked by y > 0 when relu (yd is nil otherwise).
 			var sum, dot float64
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
-				g := dyd[o : o+hw]
-				if relu {
-					reluMask(yd[o:o+hw], g, dxd[o:o+hw])
-					g = dxd[o : o+hw]
-				}
-				s, d := sumDot(xd[o:o+hw], g, m)
+				s, d := kernels.GradStats(xd[o:o+hw], dyd[o:o+hw], plane(yd, o, hw), m)
 				sum += float64(s)
 				dot += float64(d)
 			}
@@ -155,34 +113,19 @@ func (b *Backend) BatchNormBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, d
 			gm := sum / cnt
 			w := invstd * float64(gd[ch])
 			// dx = w·g − w·k·x + w·(m·k − gm)
+			a, cc := float32(-w*k), float32(w*(float64(m)*k-gm))
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
-				g := dyd[o : o+hw]
-				if relu {
-					g = dxd[o : o+hw]
-				}
-				kernels.Affine(tmp, xd[o:o+hw], float32(-w*k), float32(w*(float64(m)*k-gm)), false)
-				kernels.Affine(dxd[o:o+hw], g, float32(w), 0, false)
-				kernels.AddTo(dxd[o:o+hw], tmp)
+				kernels.BNGrad(dxd[o:o+hw], dyd[o:o+hw], plane(yd, o, hw), xd[o:o+hw], float32(w), a, cc)
 			}
 		}
 	})
 }
 
-// sumDot returns Σdy and Σ(x−m)·dy over one plane.
-func sumDot(x, dy []float32, m float32) (float32, float32) {
-	dy = dy[:len(x)]
-	var s0, s1, d0, d1 float32
-	j := 0
-	for ; j+2 <= len(x); j += 2 {
-		s0 += dy[j]
-		s1 += dy[j+1]
-		d0 += (x[j] - m) * dy[j]
-		d1 += (x[j+1] - m) * dy[j+1]
+// plane returns d[o:o+hw], or nil when d is nil.
+func plane(d []float32, o, hw int) []float32 {
+	if d == nil {
+		return nil
 	}
-	for ; j < len(x); j++ {
-		s0 += dy[j]
-		d0 += (x[j] - m) * dy[j]
-	}
-	return s0 + s1, d0 + d1
+	return d[o : o+hw]
 }

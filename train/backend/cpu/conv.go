@@ -249,13 +249,16 @@ func lower(g kernels.ConvGeom, x, col []float32, ld int) {
 	}
 }
 
-// unlower is the matching col2im (it may clear padding entries of col).
+// unlower is the matching col2im.
 func unlower(g kernels.ConvGeom, col []float32, ld int, dx []float32) {
-	if sameConv(g) {
+	switch {
+	case sameConv(g):
 		col2imSame(g, col, ld, dx)
-		return
+	case g.StrideH == 2 && g.StrideW == 2:
+		col2imS2(g, col, ld, dx)
+	default:
+		kernels.Col2imStride(g, col, ld, dx)
 	}
-	kernels.Col2imStride(g, col, ld, dx)
 }
 
 // lower writes one image's lowered matrix (columns at col[0:pw], leading

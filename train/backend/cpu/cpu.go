@@ -22,7 +22,6 @@ type worker struct {
 	out  []float32 // GEMM output of a chunk of images before scattering
 	dw   []float32 // weight-gradient partial (workers > 0)
 	db   []float32 // bias-gradient partial
-	tmp  []float32 // one plane (BatchNorm backward)
 }
 
 var _ backend.Backend = (*Backend)(nil)

@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/t2f/t2f/train/backend"
+import (
+	"github.com/t2f/t2f/train/backend"
+	"github.com/t2f/t2f/train/kernels"
+)
 
 // GlobalAvgPoolForward: y (N,C) = plane means of x (N,C,H,W).
 func (b *Backend) GlobalAvgPoolForward(x, y *backend.Tensor) {
@@ -9,7 +12,7 @@ func (b *Backend) GlobalAvgPoolForward(x, y *backend.Tensor) {
 	xd, yd := Data(x), Data(y)
 	hw := h * w
 	for r := 0; r < n*c; r++ {
-		yd[r] = rowSum(xd[r*hw:(r+1)*hw]) / float32(hw)
+		yd[r] = kernels.Sum(xd[r*hw:(r+1)*hw]) / float32(hw)
 	}
 }
 

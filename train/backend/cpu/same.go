@@ -11,27 +11,52 @@ func sameConv(g kernels.ConvGeom) bool {
 }
 
 // im2colSame computes kernels.Im2colStride for a same convolution: row
-// (c,kh,kw) of col is plane c shifted by (kh−PadH)·W + (kw−PadW), with the
-// positions that fall into the zero padding cleared.
+// (c,kh,kw) of col is plane c shifted by (kh−PadH, kw−PadW) with the
+// positions that fall into the zero padding cleared (kernels.ShiftRows
+// over the rows that have a source row, clear over the others).
 func im2colSame(g kernels.ConvGeom, x, col []float32, ld int) {
 	h, w := g.H, g.W
 	p := h * w
 	for c := 0; c < g.C; c++ {
-		plane := x[c*p : (c+1)*p]
+		for kh := 0; kh < g.KH; kh++ {
+			dy := kh - g.PadH
+			y0, y1 := max(0, -dy), min(h, h-dy) // output rows with a source row
+			for kw := 0; kw < g.KW; kw++ {
+				r := ((c*g.KH+kh)*g.KW + kw) * ld
+				row := col[r : r+p]
+				if y0 >= y1 {
+					clear(row)
+					continue
+				}
+				clear(row[:y0*w])
+				clear(row[y1*w:])
+				kernels.ShiftRows(col, r+y0*w, w, x, c*p+(y0+dy)*w, w, y1-y0, w, kw-g.PadW)
+			}
+		}
+	}
+}
+
+// col2imSame is the adjoint of im2colSame: it zeroes dx (C,H,W) and adds
+// every lowered row, shifted back, into its plane. It clears the padding
+// entries of col first (col is scratch).
+func col2imSame(g kernels.ConvGeom, col []float32, ld int, dx []float32) {
+	h, w := g.H, g.W
+	p := h * w
+	clear(dx[:g.C*p])
+	for c := 0; c < g.C; c++ {
+		plane := dx[c*p : (c+1)*p]
 		for kh := 0; kh < g.KH; kh++ {
 			dy := kh - g.PadH
 			for kw := 0; kw < g.KW; kw++ {
-				dx := kw - g.PadW
+				dxs := kw - g.PadW
 				row := col[((c*g.KH+kh)*g.KW+kw)*ld:]
 				row = row[:p]
-				off := dy*w + dx
+				zeroWrapped(row, h, w, dy, dxs)
+				off := dy*w + dxs
 				lo, hi := shiftRange(p, off)
-				clear(row[:lo])
 				if lo < hi {
-					copy(row[lo:hi], plane[lo+off:hi+off])
+					kernels.AddTo(plane[lo+off:hi+off], row[lo:hi])
 				}
-				clear(row[hi:])
-				zeroWrapped(row, h, w, dy, dx)
 			}
 		}
 	}
@@ -69,66 +94,61 @@ func zeroWrapped(row []float32, h, w, dy, dx int) {
 	}
 }
 
-// col2imSame is the adjoint of im2colSame: it zeroes dx (C,H,W) and adds
-// every lowered row, shifted back, into its plane. It clears the padding
-// entries of col first (col is scratch).
-func col2imSame(g kernels.ConvGeom, col []float32, ld int, dx []float32) {
-	h, w := g.H, g.W
-	p := h * w
-	clear(dx[:g.C*p])
+// s2Rows returns the output rows [y0, y1) of a stride-2 convolution whose
+// input row 2·y − PadH + kh lies inside the image.
+func s2Rows(g kernels.ConvGeom, kh int) (int, int) {
+	y0 := max(0, -floorDiv(kh-g.PadH, 2)) // ceil((PadH−kh)/2)
+	y1 := min(g.OutH(), floorDiv(g.H-1+g.PadH-kh, 2)+1)
+	return y0, max(y0, y1)
+}
+
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// im2colS2 is kernels.Im2colStride for stride 2 in both directions (the
+// downsampling convolutions): per kernel offset, one kernels.Stride2Rows
+// call over the output rows inside the image (it zero-fills the padding
+// columns), clear over the others.
+func im2colS2(g kernels.ConvGeom, x, col []float32, ld int) {
+	oh, ow := g.OutH(), g.OutW()
+	p := g.H * g.W
 	for c := 0; c < g.C; c++ {
-		plane := dx[c*p : (c+1)*p]
 		for kh := 0; kh < g.KH; kh++ {
-			dy := kh - g.PadH
+			y0, y1 := s2Rows(g, kh)
 			for kw := 0; kw < g.KW; kw++ {
-				dxs := kw - g.PadW
-				row := col[((c*g.KH+kh)*g.KW+kw)*ld:]
-				row = row[:p]
-				zeroWrapped(row, h, w, dy, dxs)
-				off := dy*w + dxs
-				lo, hi := shiftRange(p, off)
-				if lo < hi {
-					kernels.AddTo(plane[lo+off:hi+off], row[lo:hi])
+				r := ((c*g.KH+kh)*g.KW + kw) * ld
+				row := col[r : r+oh*ow]
+				clear(row[:y0*ow])
+				clear(row[y1*ow:])
+				if y0 < y1 {
+					kernels.Stride2Rows(col, r+y0*ow, ow, x, c*p+(2*y0-g.PadH+kh)*g.W, 2*g.W, y1-y0, ow, kw-g.PadW, g.W)
 				}
 			}
 		}
 	}
 }
 
-// im2colS2 is kernels.Im2colStride for stride 2 in both directions (the
-// downsampling convolutions): the column ranges inside the image are found
-// once per kernel offset and the gather loop has no bounds checks.
-func im2colS2(g kernels.ConvGeom, x, col []float32, ld int) {
-	oh, ow := g.OutH(), g.OutW()
+// col2imS2 is the adjoint of im2colS2 (kernels.Col2imStride for stride 2):
+// it zeroes dx (C,H,W) and adds every lowered row back into every second
+// column of its input rows.
+func col2imS2(g kernels.ConvGeom, col []float32, ld int, dx []float32) {
+	ow := g.OutW()
+	p := g.H * g.W
+	clear(dx[:g.C*p])
 	for c := 0; c < g.C; c++ {
-		plane := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for kh := 0; kh < g.KH; kh++ {
+			y0, y1 := s2Rows(g, kh)
+			if y0 >= y1 {
+				continue
+			}
 			for kw := 0; kw < g.KW; kw++ {
-				row := col[((c*g.KH+kh)*g.KW+kw)*ld:]
-				row = row[:oh*ow]
-				// ox with 0 ≤ 2·ox − PadW + kw < W
-				lo := max(0, (g.PadW-kw+1)/2)
-				hi := min(ow, (g.W-1+g.PadW-kw)/2+1)
-				if g.W-1+g.PadW-kw < 0 {
-					hi = 0
-				}
-				lo = min(lo, max(hi, 0))
-				for y := 0; y < oh; y++ {
-					out := row[y*ow : (y+1)*ow]
-					iy := 2*y - g.PadH + kh
-					if iy < 0 || iy >= g.H || lo >= hi {
-						clear(out)
-						continue
-					}
-					clear(out[:lo])
-					clear(out[hi:])
-					ix0 := 2*lo - g.PadW + kw
-					src := plane[iy*g.W+ix0 : iy*g.W+ix0+2*(hi-lo-1)+1]
-					d := out[lo:hi]
-					for i := range d {
-						d[i] = src[2*i]
-					}
-				}
+				r := ((c*g.KH+kh)*g.KW + kw) * ld
+				kernels.Stride2AddRows(dx, c*p+(2*y0-g.PadH+kh)*g.W, 2*g.W, col, r+y0*ow, ow, y1-y0, ow, kw-g.PadW, g.W)
 			}
 		}
 	}

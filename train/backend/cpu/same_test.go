@@ -94,6 +94,8 @@ func TestIm2colS2(t *testing.T) {
 		{C: 1, H: 2, W: 2, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
 		{C: 2, H: 1, W: 1, KH: 1, KW: 1, StrideH: 2, StrideW: 2},
 		{C: 1, H: 5, W: 5, KH: 5, KW: 5, StrideH: 2, StrideW: 2},
+		{C: 2, H: 70, W: 71, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{C: 2, H: 28, W: 28, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
 	} {
 		p, k := g.OutH()*g.OutW(), g.C*g.KH*g.KW
 		x := make([]float32, g.C*g.H*g.W)
@@ -116,6 +118,35 @@ func TestIm2colS2(t *testing.T) {
 			}
 			if v := col[row*ld+p]; v == v {
 				t.Fatalf("%+v: wrote the gap after row %d", g, row)
+			}
+		}
+		// The adjoint, col2imS2, against Col2imRef (gap entries hold NaN,
+		// which must not be read).
+		for i := range col {
+			col[i] = float32(math.NaN())
+		}
+		dcol := make([]float32, k*p)
+		for row := 0; row < k; row++ {
+			for j := 0; j < p; j++ {
+				dcol[row*p+j] = float32(r.NormFloat64())
+				col[row*ld+j] = dcol[row*p+j]
+			}
+		}
+		wantDx := make([]float32, len(x))
+		kernels.Col2imRef(g, dcol, wantDx)
+		dx := make([]float32, len(x)+3)
+		for i := range dx {
+			dx[i] = float32(math.NaN())
+		}
+		col2imS2(g, col, ld, dx)
+		for i := range wantDx {
+			if math.Abs(float64(dx[i]-wantDx[i])) > 1e-5 {
+				t.Fatalf("%+v: col2imS2 dx[%d] = %v, want %v", g, i, dx[i], wantDx[i])
+			}
+		}
+		for _, v := range dx[len(x):] {
+			if v == v {
+				t.Fatalf("%+v: col2imS2 wrote past dx", g)
 			}
 		}
 	}

@@ -1,0 +1,112 @@
+package kernels
+
+// BatchNorm plane kernels. A BatchNorm channel is N planes of H·W values;
+// the backend calls these once per plane. The reductions accumulate in
+// float32 over sumLanes interleaved partial sums (element i goes to lane
+// i mod sumLanes, missing tail elements count as +0) folded by halving
+// (lane l += lane l+h for h = 16, 8, 4, 2, 1), so the assembly and the
+// pure-Go twins give the same bits.
+
+// sumLanes is the number of partial sums of the plane reductions (two
+// 16-lane AVX-512 registers).
+const sumLanes = 32
+
+// Sum returns Σ x[i] (lane-interleaved float32 accumulation, see above).
+func Sum(x []float32) float32 { return sumPlane(x) }
+
+// SqDev returns Σ float32((x[i]−m)·(x[i]−m)) (lane-interleaved
+// accumulation): the numerator of a plane's variance about a known mean.
+func SqDev(x []float32, m float32) float32 { return sqDevPlane(x, m) }
+
+// GradStats returns Σ g[i] and Σ float32((x[i]−m)·g[i]) with g = dy, or,
+// when y is not nil, g[i] = dy[i] where y[i] > 0 or is NaN and 0 elsewhere
+// (the gradient through a fused ReLU whose output is y). These are the two
+// reductions of the BatchNorm backward pass. dy (and y) have x's length.
+func GradStats(x, dy, y []float32, m float32) (sum, dot float32) {
+	if len(dy) != len(x) || (y != nil && len(y) != len(x)) {
+		panic("kernels: GradStats: lengths differ")
+	}
+	return gradStats(x, dy, y, m)
+}
+
+// BNGrad writes the BatchNorm input gradient of one plane:
+//
+//	dx[i] = float32(g[i]·w) + (float32(x[i]·a) + c)
+//
+// with g as in GradStats (dy, masked by y > 0 when y is not nil). All
+// slices have dx's length; dx may alias dy.
+func BNGrad(dx, dy, y, x []float32, w, a, c float32) {
+	if len(dy) != len(dx) || len(x) != len(dx) || (y != nil && len(y) != len(dx)) {
+		panic("kernels: BNGrad: lengths differ")
+	}
+	bnGrad(dx, dy, y, x, w, a, c)
+}
+
+// fold reduces the sumLanes partial sums in the documented order.
+func fold(acc *[sumLanes]float32) float32 {
+	for h := sumLanes / 2; h >= 1; h /= 2 {
+		for l := range h {
+			acc[l] += acc[l+h]
+		}
+	}
+	return acc[0]
+}
+
+func sumGo(x []float32) float32 {
+	var acc [sumLanes]float32
+	for i0 := 0; i0 < len(x); i0 += sumLanes {
+		for l := range sumLanes {
+			var v float32
+			if i0+l < len(x) {
+				v = x[i0+l]
+			}
+			acc[l] += v
+		}
+	}
+	return fold(&acc)
+}
+
+func sqDevGo(x []float32, m float32) float32 {
+	var acc [sumLanes]float32
+	for i0 := 0; i0 < len(x); i0 += sumLanes {
+		for l := range sumLanes {
+			var v float32
+			if i0+l < len(x) {
+				d := x[i0+l] - m
+				v = float32(d * d)
+			}
+			acc[l] += v
+		}
+	}
+	return fold(&acc)
+}
+
+func gradStatsGo(x, dy, y []float32, m float32) (float32, float32) {
+	var s, d [sumLanes]float32
+	for i0 := 0; i0 < len(x); i0 += sumLanes {
+		for l := range sumLanes {
+			var g, p float32
+			if i := i0 + l; i < len(x) {
+				g = dy[i]
+				if y != nil && !keep(y[i]) {
+					g = 0
+				}
+				p = float32((x[i] - m) * g)
+			}
+			s[l] += g
+			d[l] += p
+		}
+	}
+	return fold(&s), fold(&d)
+}
+
+func bnGradGo(dx, dy, y, x []float32, w, a, c float32) {
+	dy, x = dy[:len(dx)], x[:len(dx)]
+	for i := range dx {
+		g := dy[i]
+		if y != nil && !keep(y[i]) {
+			g = 0
+		}
+		dx[i] = float32(g*w) + (float32(x[i]*a) + c)
+	}
+}

@@ -1,0 +1,227 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// The BatchNorm plane kernels (bn.go): reductions over two 16-lane
+// accumulators (element i in lane i mod 32, missing tail lanes add +0),
+// folded by halving exactly as the Go twins do.
+
+// BNMASK sets K1 to the low CX bits (0 ≤ CX < 16) using AX.
+#define BNMASK \
+	MOVL $1, AX; \
+	SHLL CX, AX; \
+	DECL AX; \
+	KMOVW AX, K1
+
+// FOLD32 leaves (Z0+Z1) folded to one float32 in X0: lane l += lane l+h for
+// h = 16, 8, 4, 2, 1.
+#define FOLD32 \
+	VADDPS Z1, Z0, Z0; \
+	VEXTRACTF64X4 $1, Z0, Y1; \
+	VADDPS Y1, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS X1, X0, X0; \
+	VPERMILPD $1, X0, X1; \
+	VADDPS X1, X0, X0; \
+	VMOVSHDUP X0, X1; \
+	VADDSS X1, X0, X0
+
+// func sumAVX512(x *float32, n int) float32
+TEXT ·sumAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+sum32:
+	CMPQ CX, $32
+	JLT  sumtail
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP  sum32
+sumtail:
+	TESTQ CX, CX
+	JZ   sumfold
+	CMPQ CX, $16
+	JGE  sumtail2
+	BNMASK
+	VMOVUPS.Z (SI), K1, Z2
+	VADDPS Z2, Z0, Z0
+	VPXORD Z2, Z2, Z2
+	VADDPS Z2, Z1, Z1
+	JMP  sumfold
+sumtail2:
+	VADDPS (SI), Z0, Z0
+	SUBQ $16, CX
+	BNMASK
+	VMOVUPS.Z 64(SI), K1, Z2
+	VADDPS Z2, Z1, Z1
+sumfold:
+	FOLD32
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// SQDEV adds float32((x−m)²) of the lanes in K1 (others +0) at off(SI) to acc.
+#define SQDEV(off, acc) \
+	VMOVUPS.Z off(SI), K1, Z2; \
+	VSUBPS.Z Z3, Z2, K1, Z2; \
+	VMULPS Z2, Z2, Z2; \
+	VADDPS Z2, acc, acc
+
+// func sqDevAVX512(x *float32, n int, m float32) float32
+TEXT ·sqDevAVX512(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z3
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+sq32:
+	CMPQ CX, $32
+	JLT  sqtail
+	SQDEV(0, Z0)
+	SQDEV(64, Z1)
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP  sq32
+sqtail:
+	TESTQ CX, CX
+	JZ   sqfold
+	CMPQ CX, $16
+	JGE  sqtail2
+	BNMASK
+	SQDEV(0, Z0)
+	KXORW K1, K1, K1
+	SQDEV(64, Z1)
+	JMP  sqfold
+sqtail2:
+	SQDEV(0, Z0)
+	SUBQ $16, CX
+	BNMASK
+	SQDEV(64, Z1)
+sqfold:
+	FOLD32
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+
+// func gradStatsAVX512(x, dy, y *float32, n int, m float32, relu int) (sum, dot float32)
+TEXT ·gradStatsAVX512(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ dy+8(FP), R8
+	MOVQ y+16(FP), R9
+	MOVQ n+24(FP), CX
+	VBROADCASTSS m+32(FP), Z3
+	MOVQ relu+40(FP), DX
+	VPXORD Z4, Z4, Z4
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	XORQ R10, R10       // byte offset of the current 32-block
+gsblock:
+	CMPQ CX, $0
+	JLE  gsfold
+	// K1: lanes 0..15 of the block, K5: lanes 16..31.
+	CMPQ CX, $32
+	JGE  gsfull
+	CMPQ CX, $16
+	JGE  gshalf
+	BNMASK
+	KXORW K5, K5, K5
+	JMP  gsmasks
+gshalf:
+	SUBQ $16, CX
+	BNMASK
+	KMOVW K1, K5
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+	ADDQ $16, CX
+	JMP  gsmasks
+gsfull:
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+	KMOVW AX, K5
+gsmasks:
+	// First 16 lanes (mask K1 → K2 after the ReLU test).
+	KMOVW K1, K2
+	KMOVW K5, K6
+	TESTQ DX, DX
+	JZ   gsnorelu
+	VMOVUPS.Z (R9)(R10*1), K1, Z5
+	VCMPPS $0x16, Z4, Z5, K1, K2
+	VMOVUPS.Z 64(R9)(R10*1), K5, Z5
+	VCMPPS $0x16, Z4, Z5, K5, K6
+gsnorelu:
+	VMOVUPS.Z (R8)(R10*1), K2, Z6
+	VMOVUPS.Z (SI)(R10*1), K1, Z7
+	VSUBPS.Z Z3, Z7, K1, Z7
+	VMULPS Z6, Z7, Z7
+	VADDPS Z6, Z0, Z0
+	VADDPS Z7, Z8, Z8
+	VMOVUPS.Z 64(R8)(R10*1), K6, Z6
+	VMOVUPS.Z 64(SI)(R10*1), K5, Z7
+	VSUBPS.Z Z3, Z7, K5, Z7
+	VMULPS Z6, Z7, Z7
+	VADDPS Z6, Z1, Z1
+	VADDPS Z7, Z9, Z9
+	ADDQ $128, R10
+	SUBQ $32, CX
+	JMP  gsblock
+gsfold:
+	FOLD32
+	VMOVSS X0, sum+48(FP)
+	VMOVAPS Z8, Z0
+	VMOVAPS Z9, Z1
+	FOLD32
+	VMOVSS X0, dot+52(FP)
+	VZEROUPPER
+	RET
+
+// func bnGradAVX512(dx, dy, y, x *float32, n int, w, a, c float32, relu int)
+TEXT ·bnGradAVX512(SB), NOSPLIT, $0-64
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), R8
+	MOVQ y+16(FP), R9
+	MOVQ x+24(FP), SI
+	MOVQ n+32(FP), CX
+	VBROADCASTSS w+40(FP), Z1
+	VBROADCASTSS a+44(FP), Z2
+	VBROADCASTSS c+48(FP), Z3
+	MOVQ relu+56(FP), DX
+	VPXORD Z4, Z4, Z4
+	XORQ R10, R10
+bgblock:
+	CMPQ CX, $0
+	JLE  bgdone
+	CMPQ CX, $16
+	JGE  bgfull
+	BNMASK
+	JMP  bgmask
+bgfull:
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+bgmask:
+	KMOVW K1, K2
+	TESTQ DX, DX
+	JZ   bgnorelu
+	VMOVUPS.Z (R9)(R10*1), K1, Z5
+	VCMPPS $0x16, Z4, Z5, K1, K2
+bgnorelu:
+	VMOVUPS.Z (R8)(R10*1), K2, Z6
+	VMULPS Z1, Z6, Z6
+	VMOVUPS.Z (SI)(R10*1), K1, Z7
+	VMULPS Z2, Z7, Z7
+	VADDPS Z3, Z7, Z7
+	VADDPS Z7, Z6, Z6
+	VMOVUPS Z6, K1, (DI)(R10*1)
+	ADDQ $64, R10
+	SUBQ $16, CX
+	JMP  bgblock
+bgdone:
+	VZEROUPPER
+	RET
