@@ -226,27 +226,27 @@ func (a *archive) stateDict() ([]safetensors.Tensor, error) {
 func findStateDict(v any) (*pyDict, error) {
 	d, ok := v.(*pyDict)
 	if !ok {
-		return nil, fmt.Errorf("the checkpoint holds a %s, not a state_dict (a dict of name → tensor)", typeName(v))
+		return nil, fmt.Errorf("the checkpoint holds %s, not a state_dict (a dict of name → tensor)", withArticle(typeName(v)))
 	}
-	if err := checkTensorDict(d); err == nil {
+	notStateDict := checkTensorDict(d)
+	if notStateDict == nil {
 		return d, nil
-	} else {
-		for _, k := range wrapperKeys {
-			inner, ok := d.get(k)
-			if !ok {
-				continue
-			}
-			id, ok := inner.(*pyDict)
-			if !ok {
-				continue
-			}
-			if err := checkTensorDict(id); err != nil {
-				return nil, fmt.Errorf("entry %q: %w", k, err)
-			}
-			return id, nil
-		}
-		return nil, fmt.Errorf("not a state_dict: %w (nor does it hold one under %s)", err, strings.Join(quoteAll(wrapperKeys), ", "))
 	}
+	for _, k := range wrapperKeys {
+		inner, ok := d.get(k)
+		if !ok {
+			continue
+		}
+		id, ok := inner.(*pyDict)
+		if !ok {
+			continue
+		}
+		if err := checkTensorDict(id); err != nil {
+			return nil, fmt.Errorf("entry %q: %w", k, err)
+		}
+		return id, nil
+	}
+	return nil, fmt.Errorf("not a state_dict: %w (nor does it hold one under %s)", notStateDict, strings.Join(quoteAll(wrapperKeys), ", "))
 }
 
 func checkTensorDict(d *pyDict) error {
@@ -256,13 +256,24 @@ func checkTensorDict(d *pyDict) error {
 	for i, k := range d.keys {
 		name, ok := k.(string)
 		if !ok {
-			return fmt.Errorf("key %v is a %s, not a str", k, typeName(k))
+			return fmt.Errorf("key %v is %s, not a str", k, withArticle(typeName(k)))
 		}
 		if _, ok := d.vals[i].(*tensorRef); !ok {
-			return fmt.Errorf("entry %q is a %s, not a tensor", name, typeName(d.vals[i]))
+			return fmt.Errorf("entry %q is %s, not a tensor", name, withArticle(typeName(d.vals[i])))
 		}
 	}
 	return nil
+}
+
+// withArticle prefixes a type name with "a" or "an" ("None" stays bare).
+func withArticle(name string) string {
+	switch {
+	case name == "None":
+		return name
+	case strings.ContainsAny(name[:1], "aeiou"):
+		return "an " + name
+	}
+	return "a " + name
 }
 
 func quoteAll(s []string) []string {

@@ -316,7 +316,7 @@ func TestRefusals(t *testing.T) {
 		{"expanded view", archiveBytes(t, "a/data.pkl", tensorPickle(4, 0, 9, 0), "a/data/0", store), []string{"expanded tensor"}},
 		{"big endian", archiveBytes(t, "a/data.pkl", good, "a/data/0", store, "a/byteorder", "big"), []string{"big"}},
 		{"not a dict", archiveBytes(t, "a/data.pkl", "\x80\x02]."), []string{"holds a list, not a state_dict"}},
-		{"dict of ints", archiveBytes(t, "a/data.pkl", "\x80\x02}("+uni("epoch")+"K\x03u."), []string{`entry "epoch" is a int, not a tensor`}},
+		{"dict of ints", archiveBytes(t, "a/data.pkl", "\x80\x02}("+uni("epoch")+"K\x03u."), []string{`entry "epoch" is an int, not a tensor`}},
 		{"no STOP", archiveBytes(t, "a/data.pkl", "\x80\x02}"), []string{"no STOP"}},
 		{"unknown opcode", archiveBytes(t, "a/data.pkl", "\x80\x02}\xff."), []string{"opcode 0xff at byte 3"}},
 		{"stack underflow", archiveBytes(t, "a/data.pkl", "\x80\x02s."), []string{"stack underflow"}},
@@ -383,4 +383,17 @@ func mustRead(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// BenchmarkRead reads the torchvision-named ResNet-50 fixture (161 tensors,
+// 320 zip records).
+func BenchmarkRead(b *testing.B) {
+	data := mustRead(b, "testdata/resnet50_w1-128.pth")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode("bench", data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
