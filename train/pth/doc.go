@@ -11,10 +11,11 @@
 //	                     location, numel)
 //	<name>/data/<key>    each storage's raw little-endian elements
 //	<name>/version       serialisation version (ignored)
-//	<name>/byteorder     "little" (torch ≥ 2.1; absent means little)
+//	<name>/byteorder     "little" (written by newer torch versions; absent
+//	                     means little-endian)
 //
-// <name> is the file's stem for torch 1.x and "archive" for newer versions;
-// any single folder holding data.pkl is accepted.
+// <name> is the saved file's stem with torch 1.13 (e.g. "resnet50/") and
+// "archive" with others; any single folder holding data.pkl is accepted.
 //
 // The unpickler is restricted: it interprets the opcodes torch.save emits
 // (and the protocol 3–5 forms of the same values) into inert Go values and
