@@ -618,10 +618,12 @@ func setItems(d *pyDict, items []any) error {
 	return nil
 }
 
-// decodeLong decodes a little-endian two's-complement integer (LONG1/LONG4).
-func decodeLong(b []byte) (int64, error) {
+// decodeLong decodes a little-endian two's-complement integer (LONG1/LONG4):
+// an int64 when it fits, else a *big.Int (kept as inert data; no tensor
+// argument may be one).
+func decodeLong(b []byte) (any, error) {
 	if len(b) == 0 {
-		return 0, nil
+		return int64(0), nil
 	}
 	be := make([]byte, len(b))
 	for i := range b {
@@ -632,7 +634,7 @@ func decodeLong(b []byte) (int64, error) {
 		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
 	}
 	if !v.IsInt64() {
-		return 0, fmt.Errorf("integer of %d bytes does not fit 64 bits", len(b))
+		return v, nil
 	}
 	return v.Int64(), nil
 }
@@ -732,7 +734,7 @@ func typeName(v any) string {
 		return "None"
 	case bool:
 		return "bool"
-	case int64:
+	case int64, *big.Int:
 		return "int"
 	case float64:
 		return "float"

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -394,6 +395,34 @@ func BenchmarkRead(b *testing.B) {
 	for b.Loop() {
 		if _, err := Decode("bench", data); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestBigIntInWrapper: a Python int beyond 64 bits elsewhere in a wrapper
+// does not stop the state_dict from loading (LONG1 of 9 bytes = 2**70).
+func TestBigIntInWrapper(t *testing.T) {
+	big := "\x8a\x09" + "\x00\x00\x00\x00\x00\x00\x00\x00\x40"
+	pkl := "\x80\x02}(" + uni("big") + big + uni("state_dict") + tensorPickle(4, 0, 4, 1)[2:len(tensorPickle(4, 0, 4, 1))-1] + "u."
+	ts, err := Decode("w", archiveBytes(t, "a/data.pkl", pkl, "a/data/0", floats(1, 2, 3, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 1 || ts[0].Name != "w" {
+		t.Errorf("got %v, want the tensor w", ts)
+	}
+	// As a tensor size it is refused.
+	bad := strings.Replace(tensorPickle(4, 0, 4, 1), "K\x04\x85", big+"\x85", 1)
+	if _, err := Decode("w", archiveBytes(t, "a/data.pkl", bad, "a/data/0", floats(1, 2, 3, 4))); err == nil || !strings.Contains(err.Error(), "size: element 0 is 1180591620717411303424") {
+		t.Errorf("error %v, want the big size refused", err)
+	}
+	for _, tc := range []struct {
+		b    []byte
+		want string
+	}{{[]byte{0xff}, "-1"}, {[]byte{0x00, 0x80}, "-32768"}, {[]byte{0, 0, 0, 0, 0, 0, 0, 0, 0x40}, "1180591620717411303424"}, {nil, "0"}} {
+		v, err := decodeLong(tc.b)
+		if err != nil || fmt.Sprint(v) != tc.want {
+			t.Errorf("decodeLong(% x) = %v, %v; want %s", tc.b, v, err, tc.want)
 		}
 	}
 }
