@@ -99,6 +99,9 @@ func trainConfig(c *cli.Context) (train.Config, error) {
 			}
 			return cfg, err
 		}
+		if c.IsSet("init") && c.String("init") != cfg.Init {
+			return cfg, usageError{fmt.Sprintf("train: --init %s with --resume: a resumed run continues from its own saved state (it started from %q); drop --init", c.String("init"), cfg.Init)}
+		}
 	}
 	if path := c.String("config"); path != "" {
 		data, err := os.ReadFile(path)

@@ -145,6 +145,11 @@ func TestTrainCommandInit(t *testing.T) {
 		t.Errorf("config.yaml init %q (%v), want %q", cfg.Init, err, pth)
 	}
 
+	// --resume continues from the run's own state: another --init is a usage error.
+	if code, _, errs := runT2F(t, "train", "--out", runDir, "--resume", "--init", "other.pth"); code != exitUsage || !strings.Contains(errs, "drop --init") {
+		t.Errorf("--resume --init other.pth: exit %d, %q; want a usage error", code, errs)
+	}
+
 	bad := []struct{ init, want string }{
 		{filepath.Join("..", "..", "train", "pth", "testdata", "legacy.pth"), "legacy (pre-1.6)"},
 		{filepath.Join(dir, "absent.pth"), "absent.pth"},
