@@ -5,7 +5,9 @@ Rerun from the repository root with Debian's interpreter (torch 1.13 CPU):
 
     /usr/bin/python3 scripts/gen_pth_fixtures.py
 
-Deterministic (fixed seeds, one thread). Every .pth is written by
+Deterministic (fixed seeds, one thread), except legacy.pth, whose bytes
+change on every run (the legacy format records storage object ids; the test
+only needs it to be refused). Every .pth is written by
 torch.save itself (the zip format, except legacy.pth); expected values are
 computed by torch and written to train/pth/testdata/expected.json, so the Go
 tests compare against PyTorch, not against the Go reader.
