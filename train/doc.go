@@ -18,6 +18,10 @@
 //	                     with last.safetensors, everything a resume needs
 //	epochs.csv           one row per finished epoch (see EpochRecord)
 //
+// A run started from pretrained weights (Config.Init) records the file's
+// path and SHA-256 in every checkpoint's metadata (MetaInit,
+// MetaInitSHA256); a resume never rereads it.
+//
 // Every file is written to a temporary name and renamed. The data pipeline
 // is deterministic per (seed, epoch, sample), so an interrupted run resumed
 // from its run directory ends with exactly the weights of an uninterrupted
