@@ -138,6 +138,34 @@ func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 	}
 }
 
+// BPacker supplies the B operand of SgemmPacked already packed. PackB writes
+// the kc×nc block of B at (pc, jc) into dst in the micro-kernel's layout:
+// slivers of nr columns, sliver s holding for p < kc the nr values
+// B(pc+p, jc+s·nr+j) at dst[s·nr·kc + p·nr + j], zeros past column nc
+// (len(dst) is nc rounded up to nr, times kc). jc is a multiple of nr.
+type BPacker interface {
+	PackB(dst []float32, pc, jc, kc, nc, nr int)
+}
+
+// SgemmPacked computes C = alpha·op(A)·B + beta·C as Sgemm does, with the
+// k×n matrix B supplied by pb (an implicit operand, e.g. a convolution's
+// lowered matrix packed straight from the image). It runs on the calling
+// goroutine only.
+func (g *Gemm) SgemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, pb BPacker, beta float32, c []float32, ldc int) {
+	checkGemmArgs(transA, false, m, n, k, a, lda, nil, implicitB, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	g.work.gemmB(g.kern, transA, false, m, n, k, alpha, a, lda, nil, 0, pb, beta, c, ldc)
+}
+
+// NR is the micro-kernel's sliver width: the nr a BPacker is called with.
+func (g *Gemm) NR() int { return g.kern.nr }
+
 // split returns the half-open range of part w when total items are cut into
 // parts nearly equal pieces.
 func split(total, parts, w int) (lo, hi int) {
@@ -146,6 +174,11 @@ func split(total, parts, w int) (lo, hi int) {
 
 // gemm is the single-goroutine packed GEMM on one worker's scratch.
 func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	w.gemmB(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, nil, beta, c, ldc)
+}
+
+// gemmB is gemm with B packed by pb instead of from b when pb is not nil.
+func (w *gemmWorker) gemmB(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, pb BPacker, beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	if w.packA == nil {
 		w.packA = make([]float32, (blockMC+mr)*blockKC)
@@ -159,7 +192,11 @@ func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, a
 		nc := min(bn, n-jc)
 		for pc := 0; pc < k; pc += bk {
 			kc := min(bk, k-pc)
-			packB(kern, w.packB, w.edge, transB, b, ldb, pc, jc, kc, nc)
+			if pb != nil {
+				pb.PackB(w.packB[:(nc+nr-1)/nr*nr*kc], pc, jc, kc, nc, nr)
+			} else {
+				packB(kern, w.packB, w.edge, transB, b, ldb, pc, jc, kc, nc)
+			}
 			bet := beta
 			if pc > 0 {
 				bet = 1
@@ -206,6 +243,10 @@ func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
+// implicitB is the ldb with which checkGemmArgs accepts b == nil (the B
+// operand of SgemmPacked).
+const implicitB = -1
+
 // checkGemmArgs panics when the sizes, leading dimensions or slice lengths
 // cannot describe the product (a programmer error).
 func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -223,7 +264,7 @@ func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []f
 	if lda < max(ac, 1) {
 		panic("kernels: Sgemm: lda smaller than a row of A")
 	}
-	if ldb < max(bc, 1) {
+	if ldb < max(bc, 1) && b != nil {
 		panic("kernels: Sgemm: ldb smaller than a row of B")
 	}
 	if ldc < max(n, 1) {
@@ -233,7 +274,7 @@ func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []f
 		if len(a) < (ar-1)*lda+ac {
 			panic("kernels: Sgemm: A too short")
 		}
-		if len(b) < (br-1)*ldb+bc {
+		if b != nil && len(b) < (br-1)*ldb+bc || b == nil && ldb != implicitB {
 			panic("kernels: Sgemm: B too short")
 		}
 	}

@@ -18,6 +18,11 @@ type convShape struct {
 	wide        bool // the wide lowering (wide.go): pw columns per image
 	pw          int  // GEMM columns per image: p, or OutH·W when wide
 	chunk       int  // images per GEMM
+	// implicit: one image per GEMM, stride-1 same convolution and a fast
+	// kernels.SamePacker: the forward product and the input gradient (as
+	// the same convolution of dy with the flipped, transposed weights) pack
+	// their B operand straight from the image, with no lowered matrix.
+	implicit bool
 }
 
 func (b *Backend) convShape(op string, x, w, y *backend.Tensor, p backend.ConvParams) convShape {
@@ -35,6 +40,8 @@ func (b *Backend) convShape(op string, x, w, y *backend.Tensor, p backend.ConvPa
 		cs.wide, cs.pw = true, widePixels(g)
 	}
 	cs.chunk = max(1, min(n, (minGemmCols+cs.pw-1)/cs.pw))
+	var sp kernels.SamePacker
+	cs.implicit = cs.chunk == 1 && !cs.pointwise && !cs.wide && kernels.SameConv(g) && sp.Fast(b.workers[0].gemm.NR())
 	return cs
 }
 
@@ -60,6 +67,19 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 				} else if relu {
 					kernels.Affine(row, row, 1, 0, true)
 				}
+			}
+		})
+		return
+	}
+	if cs.implicit {
+		b.parallel(cs.n, 1, func(wk, lo, hi int) {
+			st := &b.workers[wk]
+			st.same.Reset(cs.g)
+			for i := lo; i < hi; i++ {
+				st.same.SetImage(xd[i*inSz : (i+1)*inSz])
+				out := yd[i*outSz : (i+1)*outSz]
+				st.gemm.SgemmPacked(false, cs.oc, cs.p, cs.k, 1, wd, cs.k, &st.same, 0, out, cs.p)
+				epilogue(out, bd, cs.oc, cs.p, relu)
 			}
 		})
 		return
@@ -147,8 +167,28 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 		}
 		return
 	}
+	// The input gradient of an implicit convolution is the same convolution
+	// of dy with wT (c, oc·KH·KW): wT[c][(o,kh,kw)] = w[o][c][KH−1−kh][KW−1−kw].
+	gT := kernels.ConvGeom{C: cs.oc, H: cs.g.H, W: cs.g.W, KH: cs.g.KH, KW: cs.g.KW, StrideH: 1, StrideW: 1, PadH: cs.g.PadH, PadW: cs.g.PadW}
+	kT := cs.oc * cs.g.KH * cs.g.KW
+	if cs.implicit && dxd != nil {
+		b.wT = grow(b.wT, cs.g.C*kT)
+		kk := cs.g.KH * cs.g.KW
+		for o := 0; o < cs.oc; o++ {
+			for c := 0; c < cs.g.C; c++ {
+				src := wd[(o*cs.g.C+c)*kk : (o*cs.g.C+c+1)*kk]
+				dst := b.wT[c*kT+o*kk : c*kT+(o+1)*kk]
+				for i, v := range src {
+					dst[kk-1-i] = v
+				}
+			}
+		}
+	}
 	b.parallel(cs.n, 1, func(wk, lo, hi int) {
 		st := &b.workers[wk]
+		if cs.implicit && dxd != nil {
+			st.sameT.Reset(gT)
+		}
 		dwp, dbp := dwd, dbd
 		if wk > 0 {
 			st.dw = grow(st.dw, len(dwd))
@@ -206,6 +246,11 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 			st.gemm.Sgemm(false, true, cs.oc, cs.k, ld, 1, dyc, ld, col, ld, beta, dwp, cs.k)
 			beta = 1
 			if dxd == nil {
+				continue
+			}
+			if cs.implicit {
+				st.sameT.SetImage(dyc)
+				st.gemm.SgemmPacked(false, cs.g.C, cs.p, kT, 1, b.wT, kT, &st.sameT, 0, dxd[n0*inSz:(n0+1)*inSz], cs.p)
 				continue
 			}
 			if cs.pointwise && g == 1 {

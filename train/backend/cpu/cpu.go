@@ -13,6 +13,7 @@ type Backend struct {
 	threads int
 	workers []worker
 	team    *kernels.Team // the goroutines of parallel loops
+	wT      []float32     // flipped, transposed conv weights (implicit input gradient)
 }
 
 // worker is the per-thread state: a single-threaded GEMM engine and scratch.
@@ -22,6 +23,9 @@ type worker struct {
 	out  []float32 // GEMM output of a chunk of images before scattering
 	dw   []float32 // weight-gradient partial (workers > 0)
 	db   []float32 // bias-gradient partial
+	// same packs an image's lowered matrix straight into the GEMM (implicit
+	// convolution, forward); sameT the output gradient's (input gradient).
+	same, sameT kernels.SamePacker
 }
 
 var _ backend.Backend = (*Backend)(nil)

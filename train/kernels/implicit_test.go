@@ -1,0 +1,101 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+var sameGeoms = []ConvGeom{
+	{C: 3, H: 5, W: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+	{C: 2, H: 28, W: 28, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+	{C: 1, H: 1, W: 1, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+	{C: 2, H: 6, W: 6, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadH: 2, PadW: 2},
+	{C: 3, H: 4, W: 9, KH: 1, KW: 3, StrideH: 1, StrideW: 1, PadH: 0, PadW: 1},
+	{C: 2, H: 1, W: 4, KH: 7, KW: 7, StrideH: 1, StrideW: 1, PadH: 3, PadW: 3},
+	{C: 3, H: 60, W: 60, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, // two column blocks
+}
+
+// TestSamePacker checks the implicit packing against the ordinary packing
+// of the reference lowered matrix (Im2colRef), sliver for sliver, for the
+// pure-Go path at several sliver widths and for PackB at 32 (AVX-512 when
+// the CPU has it), on whole and partial blocks.
+func TestSamePacker(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	for _, g := range sameGeoms {
+		if !SameConv(g) {
+			t.Fatalf("%+v: not a same convolution", g)
+		}
+		p, k := g.H*g.W, g.C*g.KH*g.KW
+		x := make([]float32, g.C*g.H*g.W)
+		for i := range x {
+			x[i] = rng.Float32() - 0.5
+		}
+		col := make([]float32, k*p)
+		Im2colRef(g, x, col)
+		var s SamePacker
+		s.Reset(g)
+		s.SetImage(x)
+		for _, nr := range []int{4, 16, 32} {
+			kern := &microKernel{name: "test", mr: 4, nr: nr}
+			// Blocks: everything, and a block starting inside (pc, jc > 0).
+			for _, blk := range [][4]int{{0, 0, k, p}, {k / 2, nr * (p / (2 * nr)), k - k/2, p - nr*(p/(2*nr))}} {
+				pc, jc, kc, nc := blk[0], blk[1], blk[2], blk[3]
+				if kc == 0 || nc == 0 {
+					continue
+				}
+				size := (nc + nr - 1) / nr * nr * kc
+				want := make([]float32, size)
+				packB(kern, want, nil, false, col, p, pc, jc, kc, nc)
+				got := make([]float32, size)
+				for i := range got {
+					got[i] = guard
+				}
+				s.packGo(got, pc, jc, kc, nc, nr)
+				checkSame(t, fmt.Sprintf("%+v packGo nr %d block %v", g, nr, blk), got, want)
+				for i := range got {
+					got[i] = guard
+				}
+				s.PackB(got, pc, jc, kc, nc, nr)
+				checkSame(t, fmt.Sprintf("%+v PackB nr %d block %v", g, nr, blk), got, want)
+			}
+		}
+	}
+}
+
+// TestSgemmPacked checks that a product with the implicit operand equals,
+// bit for bit, the ordinary product with the reference lowered matrix (the
+// packed data are the same) on every micro-kernel, with beta 0 and 1.
+func TestSgemmPacked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(63, 64))
+	for _, kern := range availableKernels() {
+		gm := newGemmKernel(1, kern)
+		for _, g := range sameGeoms {
+			p, k := g.H*g.W, g.C*g.KH*g.KW
+			m := 5 + rng.IntN(12)
+			x := randSlice(rng, g.C*g.H*g.W)
+			a := randSlice(rng, m*k)
+			col := make([]float32, k*p)
+			Im2colRef(g, x, col)
+			var s SamePacker
+			s.Reset(g)
+			s.SetImage(x)
+			for _, beta := range []float32{0, 1} {
+				c0 := randSlice(rng, m*p)
+				want := append([]float32(nil), c0...)
+				gm.Sgemm(false, false, m, p, k, 0.5, a, k, col, p, beta, want, p)
+				got := append([]float32(nil), c0...)
+				gm.SgemmPacked(false, m, p, k, 0.5, a, k, &s, beta, got, p)
+				checkSame(t, fmt.Sprintf("%s %+v beta %v", kern.name, g, beta), got, want)
+			}
+		}
+	}
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = rng.Float32() - 0.5
+	}
+	return s
+}
