@@ -2,82 +2,91 @@ package kernels
 
 // Row kernels of the convolution lowerings: a lowered row of a stride-1
 // convolution is its input plane shifted by (dy, dx) with zero fill, and of a
-// stride-2 convolution every second input column. These move whole blocks of
-// image rows per call; on amd64 with AVX-512 the out-of-image lanes are
-// masked loads and stores (no clearing pass, no per-row fix-ups).
+// stride-2 convolution every second input column. Each call moves planes ×
+// rows rows (e.g. one kernel offset over every channel); on amd64 with
+// AVX-512 the out-of-image lanes are masked loads and stores (no clearing
+// pass, no per-row fix-ups). Strides are in elements and non-negative:
+// ds/ss between rows, dp/sp between planes.
 
-// ShiftRows copies rows rows of w values shifted left by dx columns, with
-// zeros where the source column falls outside [0, w):
+// ShiftRows copies rows shifted left by dx columns, with zeros where the
+// source column falls outside [0, w):
 //
-//	dst[do + r*ds + x] = src[so + r*ss + x + dx] if 0 ≤ x+dx < w, else 0     (r < rows, x < w)
+//	dst[do + l*dp + r*ds + x] = src[so + l*sp + r*ss + x + dx] if 0 ≤ x+dx < w, else 0
+//	(l < planes, r < rows, x < w)
 //
 // It panics when a row reads or writes outside src or dst.
-func ShiftRows(dst []float32, do, ds int, src []float32, so, ss, rows, w, dx int) {
-	if rows <= 0 || w <= 0 {
+func ShiftRows(dst []float32, do, ds, dp int, src []float32, so, ss, sp, planes, rows, w, dx int) {
+	if planes <= 0 || rows <= 0 || w <= 0 {
 		return
 	}
 	lo, hi := max(0, -dx), min(w, w-dx) // x with a source column
-	if do < 0 || do+(rows-1)*ds+w > len(dst) ||
-		(lo < hi && (so+lo+dx < 0 || so+(rows-1)*ss+hi-1+dx >= len(src))) {
+	if ds < 0 || dp < 0 || ss < 0 || sp < 0 || do < 0 || do+(planes-1)*dp+(rows-1)*ds+w > len(dst) ||
+		(lo < hi && (so+lo+dx < 0 || so+(planes-1)*sp+(rows-1)*ss+hi-1+dx >= len(src))) {
 		panic("kernels: ShiftRows: rows outside the slices")
 	}
-	shiftRows(dst, do, ds, src, so, ss, rows, w, dx)
+	shiftRows(dst, do, ds, dp, src, so, ss, sp, planes, rows, w, dx)
 }
 
-func shiftRowsGo(dst []float32, do, ds int, src []float32, so, ss, rows, w, dx int) {
-	for r := range rows {
-		d := dst[do+r*ds : do+r*ds+w]
-		for x := range d {
-			var v float32
-			if sx := x + dx; sx >= 0 && sx < w {
-				v = src[so+r*ss+sx]
+func shiftRowsGo(dst []float32, do, ds, dp int, src []float32, so, ss, sp, planes, rows, w, dx int) {
+	for l := range planes {
+		for r := range rows {
+			d := dst[do+l*dp+r*ds : do+l*dp+r*ds+w]
+			for x := range d {
+				var v float32
+				if sx := x + dx; sx >= 0 && sx < w {
+					v = src[so+l*sp+r*ss+sx]
+				}
+				d[x] = v
 			}
-			d[x] = v
 		}
 	}
 }
 
-// Stride2Rows gathers every second column of rows rows of a w-wide plane,
-// starting at column x0 (which may be negative: zero padding):
+// Stride2Rows gathers every second column of w-wide rows, starting at
+// column x0 (which may be negative: zero padding):
 //
-//	v = src[so + r*ss + x0 + 2i] if 0 ≤ x0+2i < w, else 0     (r < rows, i < n)
-//	dst[do + r*ds + i] = v
+//	dst[do + l*dp + r*ds + i] = src[so + l*sp + r*ss + x0 + 2i] if 0 ≤ x0+2i < w, else 0
+//	(l < planes, r < rows, i < n)
 //
 // It panics when a row reads or writes outside src or dst.
-func Stride2Rows(dst []float32, do, ds int, src []float32, so, ss, rows, n, x0, w int) {
-	if rows <= 0 || n <= 0 {
+func Stride2Rows(dst []float32, do, ds, dp int, src []float32, so, ss, sp, planes, rows, n, x0, w int) {
+	if planes <= 0 || rows <= 0 || n <= 0 {
 		return
 	}
-	if do < 0 || do+(rows-1)*ds+n > len(dst) || !s2InSrc(len(src), so, ss, rows, n, x0, w) {
+	if ds < 0 || dp < 0 || ss < 0 || sp < 0 || do < 0 || do+(planes-1)*dp+(rows-1)*ds+n > len(dst) ||
+		!s2InSrc(len(src), so, (planes-1)*sp+(rows-1)*ss, n, x0, w) {
 		panic("kernels: Stride2Rows: rows outside the slices")
 	}
-	stride2Rows(dst, do, ds, src, so, ss, rows, n, x0, w)
+	stride2Rows(dst, do, ds, dp, src, so, ss, sp, planes, rows, n, x0, w)
 }
 
 // Stride2AddRows is the adjoint of Stride2Rows: it adds each value back to
 // the column it came from, skipping the padding.
 //
-//	dst[do + r*ds + x0 + 2i] += src[so + r*ss + i]   where 0 ≤ x0+2i < w   (r < rows, i < n)
+//	dst[do + l*dp + r*ds + x0 + 2i] += src[so + l*sp + r*ss + i]   where 0 ≤ x0+2i < w
+//	(l < planes, r < rows, i < n)
 //
-// It panics when a row reads or writes outside src or dst.
-func Stride2AddRows(dst []float32, do, ds int, src []float32, so, ss, rows, n, x0, w int) {
-	if rows <= 0 || n <= 0 {
+// The destination rows must not overlap. It panics when a row reads or
+// writes outside src or dst.
+func Stride2AddRows(dst []float32, do, ds, dp int, src []float32, so, ss, sp, planes, rows, n, x0, w int) {
+	if planes <= 0 || rows <= 0 || n <= 0 {
 		return
 	}
-	if so < 0 || so+(rows-1)*ss+n > len(src) || !s2InSrc(len(dst), do, ds, rows, n, x0, w) {
+	if ds < 0 || dp < 0 || ss < 0 || sp < 0 || so < 0 || so+(planes-1)*sp+(rows-1)*ss+n > len(src) ||
+		!s2InSrc(len(dst), do, (planes-1)*dp+(rows-1)*ds, n, x0, w) {
 		panic("kernels: Stride2AddRows: rows outside the slices")
 	}
-	stride2AddRows(dst, do, ds, src, so, ss, rows, n, x0, w)
+	stride2AddRows(dst, do, ds, dp, src, so, ss, sp, planes, rows, n, x0, w)
 }
 
-// s2InSrc reports whether the in-range columns x0+2i ∈ [0, w) of every row
-// lie in a plane slice of length l at offset o with row stride s.
-func s2InSrc(l, o, s, rows, n, x0, w int) bool {
+// s2InSrc reports whether the in-range columns x0+2i ∈ [0, w) of the rows
+// starting at o (first) to o+span (last) lie in a slice of length l.
+func s2InSrc(l, o, span, n, x0, w int) bool {
 	first, last := s2Span(n, x0, w)
 	if first > last {
 		return true // nothing is read or written
 	}
-	return o+first >= 0 && o+(rows-1)*s+last < l
+	return o+first >= 0 && o+span+last < l
 }
 
 // s2Span returns the first and last in-range column x0+2i ∈ [0, w), i < n
@@ -94,25 +103,29 @@ func s2Span(n, x0, w int) (first, last int) {
 	return first, last
 }
 
-func stride2RowsGo(dst []float32, do, ds int, src []float32, so, ss, rows, n, x0, w int) {
-	for r := range rows {
-		d := dst[do+r*ds : do+r*ds+n]
-		for i := range d {
-			var v float32
-			if x := x0 + 2*i; x >= 0 && x < w {
-				v = src[so+r*ss+x]
+func stride2RowsGo(dst []float32, do, ds, dp int, src []float32, so, ss, sp, planes, rows, n, x0, w int) {
+	for l := range planes {
+		for r := range rows {
+			d := dst[do+l*dp+r*ds : do+l*dp+r*ds+n]
+			for i := range d {
+				var v float32
+				if x := x0 + 2*i; x >= 0 && x < w {
+					v = src[so+l*sp+r*ss+x]
+				}
+				d[i] = v
 			}
-			d[i] = v
 		}
 	}
 }
 
-func stride2AddRowsGo(dst []float32, do, ds int, src []float32, so, ss, rows, n, x0, w int) {
-	for r := range rows {
-		s := src[so+r*ss : so+r*ss+n]
-		for i, v := range s {
-			if x := x0 + 2*i; x >= 0 && x < w {
-				dst[do+r*ds+x] += v
+func stride2AddRowsGo(dst []float32, do, ds, dp int, src []float32, so, ss, sp, planes, rows, n, x0, w int) {
+	for l := range planes {
+		for r := range rows {
+			s := src[so+l*sp+r*ss : so+l*sp+r*ss+n]
+			for i, v := range s {
+				if x := x0 + 2*i; x >= 0 && x < w {
+					dst[do+l*dp+r*ds+x] += v
+				}
 			}
 		}
 	}

@@ -61,8 +61,11 @@ DATA s2hi<>+56(SB)/4, $15
 DATA s2hi<>+60(SB)/4, $16
 GLOBL s2hi<>(SB), RODATA|NOPTR, $64
 
-// func shiftRowsAVX512(dst *float32, doff int, src *float32, soff, rows, ds, ss int, tab *uint32, chunks int)
-TEXT ·shiftRowsAVX512(SB), NOSPLIT, $0-72
+// The kernels walk planes × rows rows: after each plane's rows, dpadj and
+// spadj (bytes) move the pointers to the next plane's first row.
+
+// func shiftRowsAVX512(dst *float32, doff int, src *float32, soff, rows, ds, ss int, tab *uint32, chunks, planes, dpadj, spadj int)
+TEXT ·shiftRowsAVX512(SB), NOSPLIT, $0-96
 	MOVQ dst+0(FP), DI
 	MOVQ doff+8(FP), AX
 	LEAQ (DI)(AX*4), DI
@@ -76,8 +79,9 @@ TEXT ·shiftRowsAVX512(SB), NOSPLIT, $0-72
 	SHLQ $2, R10
 	MOVQ tab+56(FP), R11
 	MOVQ chunks+64(FP), R12
+	MOVQ planes+72(FP), DX
 	CMPQ R12, $2
-	JGT  shrow
+	JGT  shplane
 	// One or two chunks: masks stay in K1–K4 for all rows.
 	MOVL (R11), AX
 	KMOVW AX, K1
@@ -86,11 +90,13 @@ TEXT ·shiftRowsAVX512(SB), NOSPLIT, $0-72
 	KXORW K3, K3, K3
 	KXORW K4, K4, K4
 	CMPQ R12, $2
-	JLT  sh2row
+	JLT  sh2plane
 	MOVL 8(R11), AX
 	KMOVW AX, K3
 	MOVL 12(R11), AX
 	KMOVW AX, K4
+sh2plane:
+	MOVQ rows+32(FP), R8
 sh2row:
 	VMOVUPS.Z (SI), K1, Z0
 	VMOVUPS.Z 64(SI), K3, Z1
@@ -100,8 +106,14 @@ sh2row:
 	ADDQ R10, SI
 	DECQ R8
 	JNZ  sh2row
+	ADDQ dpadj+80(FP), DI
+	ADDQ spadj+88(FP), SI
+	DECQ DX
+	JNZ  sh2plane
 	VZEROUPPER
 	RET
+shplane:
+	MOVQ rows+32(FP), R8
 shrow:
 	XORQ BX, BX
 	MOVQ DI, R13
@@ -122,11 +134,15 @@ shchunk:
 	ADDQ R10, SI
 	DECQ R8
 	JNZ  shrow
+	ADDQ dpadj+80(FP), DI
+	ADDQ spadj+88(FP), SI
+	DECQ DX
+	JNZ  shplane
 	VZEROUPPER
 	RET
 
-// func stride2RowsAVX512(dst *float32, doff int, src *float32, soff, rows, ds, ss int, tab *uint32, chunks int)
-TEXT ·stride2RowsAVX512(SB), NOSPLIT, $0-72
+// func stride2RowsAVX512(dst *float32, doff int, src *float32, soff, rows, ds, ss int, tab *uint32, chunks, planes, dpadj, spadj int)
+TEXT ·stride2RowsAVX512(SB), NOSPLIT, $0-96
 	MOVQ dst+0(FP), DI
 	MOVQ doff+8(FP), AX
 	LEAQ (DI)(AX*4), DI
@@ -141,6 +157,9 @@ TEXT ·stride2RowsAVX512(SB), NOSPLIT, $0-72
 	MOVQ tab+56(FP), R11
 	MOVQ chunks+64(FP), R12
 	VMOVDQU32 s2even<>(SB), Z5
+	MOVQ planes+72(FP), DX
+s2plane:
+	MOVQ rows+32(FP), R8
 s2row:
 	MOVQ R11, CX
 	MOVQ R12, BX
@@ -166,11 +185,15 @@ s2chunk:
 	ADDQ R10, SI
 	DECQ R8
 	JNZ  s2row
+	ADDQ dpadj+80(FP), DI
+	ADDQ spadj+88(FP), SI
+	DECQ DX
+	JNZ  s2plane
 	VZEROUPPER
 	RET
 
-// func stride2AddRowsAVX512(dst *float32, doff int, src *float32, soff, rows, ds, ss int, tab *uint32, chunks int)
-TEXT ·stride2AddRowsAVX512(SB), NOSPLIT, $0-72
+// func stride2AddRowsAVX512(dst *float32, doff int, src *float32, soff, rows, ds, ss int, tab *uint32, chunks, planes, dpadj, spadj int)
+TEXT ·stride2AddRowsAVX512(SB), NOSPLIT, $0-96
 	MOVQ dst+0(FP), DI
 	MOVQ doff+8(FP), AX
 	LEAQ (DI)(AX*4), DI
@@ -187,6 +210,9 @@ TEXT ·stride2AddRowsAVX512(SB), NOSPLIT, $0-72
 	VMOVDQU32 s2lo<>(SB), Z5
 	VMOVDQU32 s2hi<>(SB), Z6
 	VPXORD Z3, Z3, Z3
+	MOVQ planes+72(FP), DX
+a2plane:
+	MOVQ rows+32(FP), R8
 a2row:
 	MOVQ R11, CX
 	MOVQ R12, BX
@@ -219,5 +245,9 @@ a2chunk:
 	ADDQ R10, SI
 	DECQ R8
 	JNZ  a2row
+	ADDQ dpadj+80(FP), DI
+	ADDQ spadj+88(FP), SI
+	DECQ DX
+	JNZ  a2plane
 	VZEROUPPER
 	RET

@@ -12,25 +12,28 @@ func sameConv(g kernels.ConvGeom) bool {
 
 // im2colSame computes kernels.Im2colStride for a same convolution: row
 // (c,kh,kw) of col is plane c shifted by (kh−PadH, kw−PadW) with the
-// positions that fall into the zero padding cleared (kernels.ShiftRows
-// over the rows that have a source row, clear over the others).
+// positions that fall into the zero padding cleared (one kernels.ShiftRows
+// call per kernel offset over all channels, clear for the rows without a
+// source row).
 func im2colSame(g kernels.ConvGeom, x, col []float32, ld int) {
 	h, w := g.H, g.W
 	p := h * w
-	for c := 0; c < g.C; c++ {
-		for kh := 0; kh < g.KH; kh++ {
-			dy := kh - g.PadH
-			y0, y1 := max(0, -dy), min(h, h-dy) // output rows with a source row
-			for kw := 0; kw < g.KW; kw++ {
-				r := ((c*g.KH+kh)*g.KW + kw) * ld
-				row := col[r : r+p]
-				if y0 >= y1 {
-					clear(row)
-					continue
+	kk := g.KH * g.KW
+	for kh := 0; kh < g.KH; kh++ {
+		dy := kh - g.PadH
+		y0, y1 := min(max(0, -dy), h), min(h, h-dy) // output rows with a source row
+		y1 = max(y0, y1)
+		for kw := 0; kw < g.KW; kw++ {
+			r0 := (kh*g.KW + kw) * ld
+			if y0 > 0 || y1 < h {
+				for c := 0; c < g.C; c++ {
+					row := col[r0+c*kk*ld : r0+c*kk*ld+p]
+					clear(row[:y0*w])
+					clear(row[y1*w:])
 				}
-				clear(row[:y0*w])
-				clear(row[y1*w:])
-				kernels.ShiftRows(col, r+y0*w, w, x, c*p+(y0+dy)*w, w, y1-y0, w, kw-g.PadW)
+			}
+			if y0 < y1 {
+				kernels.ShiftRows(col, r0+y0*w, w, kk*ld, x, (y0+dy)*w, w, p, g.C, y1-y0, w, kw-g.PadW)
 			}
 		}
 	}
@@ -97,7 +100,7 @@ func zeroWrapped(row []float32, h, w, dy, dx int) {
 // s2Rows returns the output rows [y0, y1) of a stride-2 convolution whose
 // input row 2·y − PadH + kh lies inside the image.
 func s2Rows(g kernels.ConvGeom, kh int) (int, int) {
-	y0 := max(0, -floorDiv(kh-g.PadH, 2)) // ceil((PadH−kh)/2)
+	y0 := min(max(0, -floorDiv(kh-g.PadH, 2)), g.OutH()) // ceil((PadH−kh)/2)
 	y1 := min(g.OutH(), floorDiv(g.H-1+g.PadH-kh, 2)+1)
 	return y0, max(y0, y1)
 }
@@ -112,22 +115,25 @@ func floorDiv(a, b int) int {
 
 // im2colS2 is kernels.Im2colStride for stride 2 in both directions (the
 // downsampling convolutions): per kernel offset, one kernels.Stride2Rows
-// call over the output rows inside the image (it zero-fills the padding
-// columns), clear over the others.
+// call over all channels' output rows inside the image (it zero-fills the
+// padding columns), clear for the others.
 func im2colS2(g kernels.ConvGeom, x, col []float32, ld int) {
 	oh, ow := g.OutH(), g.OutW()
 	p := g.H * g.W
-	for c := 0; c < g.C; c++ {
-		for kh := 0; kh < g.KH; kh++ {
-			y0, y1 := s2Rows(g, kh)
-			for kw := 0; kw < g.KW; kw++ {
-				r := ((c*g.KH+kh)*g.KW + kw) * ld
-				row := col[r : r+oh*ow]
-				clear(row[:y0*ow])
-				clear(row[y1*ow:])
-				if y0 < y1 {
-					kernels.Stride2Rows(col, r+y0*ow, ow, x, c*p+(2*y0-g.PadH+kh)*g.W, 2*g.W, y1-y0, ow, kw-g.PadW, g.W)
+	kk := g.KH * g.KW
+	for kh := 0; kh < g.KH; kh++ {
+		y0, y1 := s2Rows(g, kh)
+		for kw := 0; kw < g.KW; kw++ {
+			r0 := (kh*g.KW + kw) * ld
+			if y0 > 0 || y1 < oh {
+				for c := 0; c < g.C; c++ {
+					row := col[r0+c*kk*ld : r0+c*kk*ld+oh*ow]
+					clear(row[:y0*ow])
+					clear(row[y1*ow:])
 				}
+			}
+			if y0 < y1 {
+				kernels.Stride2Rows(col, r0+y0*ow, ow, kk*ld, x, (2*y0-g.PadH+kh)*g.W, 2*g.W, p, g.C, y1-y0, ow, kw-g.PadW, g.W)
 			}
 		}
 	}
@@ -135,21 +141,21 @@ func im2colS2(g kernels.ConvGeom, x, col []float32, ld int) {
 
 // col2imS2 is the adjoint of im2colS2 (kernels.Col2imStride for stride 2):
 // it zeroes dx (C,H,W) and adds every lowered row back into every second
-// column of its input rows.
+// column of its input rows (one kernels.Stride2AddRows call per kernel
+// offset over all channels).
 func col2imS2(g kernels.ConvGeom, col []float32, ld int, dx []float32) {
 	ow := g.OutW()
 	p := g.H * g.W
+	kk := g.KH * g.KW
 	clear(dx[:g.C*p])
-	for c := 0; c < g.C; c++ {
-		for kh := 0; kh < g.KH; kh++ {
-			y0, y1 := s2Rows(g, kh)
-			if y0 >= y1 {
-				continue
-			}
-			for kw := 0; kw < g.KW; kw++ {
-				r := ((c*g.KH+kh)*g.KW + kw) * ld
-				kernels.Stride2AddRows(dx, c*p+(2*y0-g.PadH+kh)*g.W, 2*g.W, col, r+y0*ow, ow, y1-y0, ow, kw-g.PadW, g.W)
-			}
+	for kh := 0; kh < g.KH; kh++ {
+		y0, y1 := s2Rows(g, kh)
+		if y0 >= y1 {
+			continue
+		}
+		for kw := 0; kw < g.KW; kw++ {
+			r0 := (kh*g.KW + kw) * ld
+			kernels.Stride2AddRows(dx, (2*y0-g.PadH+kh)*g.W, 2*g.W, p, col, r0+y0*ow, ow, kk*ld, g.C, y1-y0, ow, kw-g.PadW, g.W)
 		}
 	}
 }
