@@ -14,6 +14,23 @@ const sumLanes = 32
 // Sum returns Σ x[i] (lane-interleaved float32 accumulation, see above).
 func Sum(x []float32) float32 { return sumPlane(x) }
 
+// SumPlane returns Sum(x[off:off+n]) and hints the CPU to fetch
+// x[off+ahead : off+ahead+n] meanwhile (ahead = 0: no hint): the BatchNorm
+// statistics walk N planes that are C·H·W apart, too far for the hardware
+// prefetcher to follow. The hint never reads outside x.
+func SumPlane(x []float32, off, n, ahead int) float32 {
+	return sumAhead(x[off:off+n], clampAhead(len(x), off, n, ahead))
+}
+
+// clampAhead returns ahead when the plane it points at lies inside a slice
+// of length l, else 0.
+func clampAhead(l, off, n, ahead int) int {
+	if ahead < 0 || off+ahead+n > l {
+		return 0
+	}
+	return ahead
+}
+
 // SqDev returns Σ float32((x[i]−m)·(x[i]−m)) (lane-interleaved
 // accumulation): the numerator of a plane's variance about a known mean.
 func SqDev(x []float32, m float32) float32 { return sqDevPlane(x, m) }
@@ -27,6 +44,19 @@ func GradStats(x, dy, y []float32, m float32) (sum, dot float32) {
 		panic("kernels: GradStats: lengths differ")
 	}
 	return gradStats(x, dy, y, m)
+}
+
+// GradStatsPlane returns GradStats of the planes [off, off+n) of x, dy (and
+// y unless nil), hinting the CPU to fetch the planes ahead floats further
+// (ahead = 0: no hint; as SumPlane).
+func GradStatsPlane(x, dy, y []float32, off, n, ahead int, m float32) (sum, dot float32) {
+	ahead = clampAhead(min(len(x), len(dy)), off, n, ahead)
+	var yp []float32
+	if y != nil {
+		yp = y[off : off+n]
+		ahead = clampAhead(len(y), off, n, ahead)
+	}
+	return gradStatsAhead(x[off:off+n], dy[off:off+n], yp, m, ahead)
 }
 
 // BNGrad writes the BatchNorm input gradient of one plane:

@@ -8,13 +8,13 @@ import "unsafe"
 // relu = 0 and any valid pointer.
 //
 //go:noescape
-func sumAVX512(x *float32, n int) float32
+func sumAVX512(x *float32, n, ahead int) float32
 
 //go:noescape
 func sqDevAVX512(x *float32, n int, m float32) float32
 
 //go:noescape
-func gradStatsAVX512(x, dy, y *float32, n int, m float32, relu int) (sum, dot float32)
+func gradStatsAVX512(x, dy, y *float32, n int, m float32, relu, ahead int) (sum, dot float32)
 
 //go:noescape
 func bnGradAVX512(dx, dy, y, x *float32, n int, w, a, c float32, relu int)
@@ -25,12 +25,20 @@ func gradStats(x, dy, y []float32, m float32) (float32, float32) {
 	return gradStatsLevel(vecLevel, x, dy, y, m)
 }
 func bnGrad(dx, dy, y, x []float32, w, a, c float32) { bnGradLevel(vecLevel, dx, dy, y, x, w, a, c) }
+func sumAhead(x []float32, ahead int) float32        { return sumAheadLevel(vecLevel, x, ahead) }
+func gradStatsAhead(x, dy, y []float32, m float32, ahead int) (float32, float32) {
+	return gradStatsAheadLevel(vecLevel, x, dy, y, m, ahead)
+}
 
-func sumLevel(level int, x []float32) float32 {
+func sumLevel(level int, x []float32) float32 { return sumAheadLevel(level, x, 0) }
+
+// sumAheadLevel is sumLevel prefetching the elements ahead floats further
+// (a hint: never dereferenced by Go code).
+func sumAheadLevel(level int, x []float32, ahead int) float32 {
 	if level < 2 || len(x) == 0 {
 		return sumGo(x)
 	}
-	return sumAVX512(unsafe.SliceData(x), len(x))
+	return sumAVX512(unsafe.SliceData(x), len(x), 4*ahead)
 }
 
 func sqDevLevel(level int, x []float32, m float32) float32 {
@@ -49,6 +57,10 @@ func maskArg(y, dy []float32) (*float32, int) {
 }
 
 func gradStatsLevel(level int, x, dy, y []float32, m float32) (float32, float32) {
+	return gradStatsAheadLevel(level, x, dy, y, m, 0)
+}
+
+func gradStatsAheadLevel(level int, x, dy, y []float32, m float32, ahead int) (float32, float32) {
 	if level < 2 || len(x) == 0 {
 		return gradStatsGo(x, dy, y, m)
 	}
@@ -57,7 +69,7 @@ func gradStatsLevel(level int, x, dy, y []float32, m float32) (float32, float32)
 		_ = y[len(x)-1]
 	}
 	yp, relu := maskArg(y, dy)
-	return gradStatsAVX512(unsafe.SliceData(x), unsafe.SliceData(dy), yp, len(x), m, relu)
+	return gradStatsAVX512(unsafe.SliceData(x), unsafe.SliceData(dy), yp, len(x), m, relu, 4*ahead)
 }
 
 func bnGradLevel(level int, dx, dy, y, x []float32, w, a, c float32) {

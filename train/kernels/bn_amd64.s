@@ -26,15 +26,19 @@
 	VMOVSHDUP X0, X1; \
 	VADDSS X1, X0, X0
 
-// func sumAVX512(x *float32, n int) float32
-TEXT ·sumAVX512(SB), NOSPLIT, $0-20
+// func sumAVX512(x *float32, n, ahead int) float32
+// ahead: byte distance of the plane to prefetch (the next one).
+TEXT ·sumAVX512(SB), NOSPLIT, $0-28
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
+	MOVQ ahead+16(FP), R12
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 sum32:
 	CMPQ CX, $32
 	JLT  sumtail
+	PREFETCHT0 (SI)(R12*1)
+	PREFETCHT0 64(SI)(R12*1)
 	VADDPS (SI), Z0, Z0
 	VADDPS 64(SI), Z1, Z1
 	ADDQ $128, SI
@@ -59,7 +63,7 @@ sumtail2:
 	VADDPS Z2, Z1, Z1
 sumfold:
 	FOLD32
-	VMOVSS X0, ret+16(FP)
+	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
 
@@ -109,14 +113,16 @@ sqfold:
 	RET
 
 
-// func gradStatsAVX512(x, dy, y *float32, n int, m float32, relu int) (sum, dot float32)
-TEXT ·gradStatsAVX512(SB), NOSPLIT, $0-56
+// func gradStatsAVX512(x, dy, y *float32, n int, m float32, relu, ahead int) (sum, dot float32)
+// ahead: byte distance of the planes to prefetch (the next ones).
+TEXT ·gradStatsAVX512(SB), NOSPLIT, $0-64
 	MOVQ x+0(FP), SI
 	MOVQ dy+8(FP), R8
 	MOVQ y+16(FP), R9
 	MOVQ n+24(FP), CX
 	VBROADCASTSS m+32(FP), Z3
 	MOVQ relu+40(FP), DX
+	MOVQ ahead+48(FP), R12
 	VPXORD Z4, Z4, Z4
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -126,6 +132,16 @@ TEXT ·gradStatsAVX512(SB), NOSPLIT, $0-56
 gsblock:
 	CMPQ CX, $0
 	JLE  gsfold
+	LEAQ (R10)(R12*1), R13
+	PREFETCHT0 (SI)(R13*1)
+	PREFETCHT0 64(SI)(R13*1)
+	PREFETCHT0 (R8)(R13*1)
+	PREFETCHT0 64(R8)(R13*1)
+	TESTQ DX, DX
+	JZ   gsnopf
+	PREFETCHT0 (R9)(R13*1)
+	PREFETCHT0 64(R9)(R13*1)
+gsnopf:
 	// K1: lanes 0..15 of the block, K5: lanes 16..31.
 	CMPQ CX, $32
 	JGE  gsfull
@@ -174,11 +190,11 @@ gsnorelu:
 	JMP  gsblock
 gsfold:
 	FOLD32
-	VMOVSS X0, sum+48(FP)
+	VMOVSS X0, sum+56(FP)
 	VMOVAPS Z8, Z0
 	VMOVAPS Z9, Z1
 	FOLD32
-	VMOVSS X0, dot+52(FP)
+	VMOVSS X0, dot+60(FP)
 	VZEROUPPER
 	RET
 

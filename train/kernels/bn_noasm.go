@@ -13,3 +13,8 @@ func gradStatsLevel(_ int, x, dy, y []float32, m float32) (float32, float32) {
 	return gradStatsGo(x, dy, y, m)
 }
 func bnGradLevel(_ int, dx, dy, y, x []float32, w, a, c float32) { bnGradGo(dx, dy, y, x, w, a, c) }
+
+func sumAhead(x []float32, _ int) float32 { return sumGo(x) }
+func gradStatsAhead(x, dy, y []float32, m float32, _ int) (float32, float32) {
+	return gradStatsGo(x, dy, y, m)
+}

@@ -151,3 +151,31 @@ func BenchmarkPlane(b *testing.B) {
 		}
 	})
 }
+
+// TestPlaneAhead checks that SumPlane and GradStatsPlane return exactly Sum
+// and GradStats of the plane, whatever the prefetch distance (inside,
+// past the end, negative).
+func TestPlaneAhead(t *testing.T) {
+	rng := rand.New(rand.NewPCG(45, 46))
+	x, dy, y := randSlice(rng, 700), randSlice(rng, 700), randSlice(rng, 700)
+	for _, off := range []int{0, 13, 300} {
+		for _, n := range []int{1, 49, 196} {
+			for _, ahead := range []int{0, 196, 250, 600, -5} {
+				if got, want := SumPlane(x, off, n, ahead), Sum(x[off:off+n]); !sameFloat(got, want) {
+					t.Fatalf("SumPlane(%d, %d, %d) = %v, want %v", off, n, ahead, got, want)
+				}
+				for _, mask := range [][]float32{nil, y} {
+					var ym []float32
+					if mask != nil {
+						ym = mask[off : off+n]
+					}
+					s, d := GradStatsPlane(x, dy, mask, off, n, ahead, 0.3)
+					ws, wd := GradStats(x[off:off+n], dy[off:off+n], ym, 0.3)
+					if !sameFloat(s, ws) || !sameFloat(d, wd) {
+						t.Fatalf("GradStatsPlane(%d, %d, %d) = %v, %v, want %v, %v", off, n, ahead, s, d, ws, wd)
+					}
+				}
+			}
+		}
+	}
+}

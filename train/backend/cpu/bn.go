@@ -39,7 +39,7 @@ func (b *Backend) BatchNormTrain(x, gamma, beta, y, runMean, runVar, saveMean, s
 		for ch := lo; ch < hi; ch++ {
 			var s float64
 			for i := 0; i < n; i++ {
-				s += float64(kernels.Sum(xd[(i*c+ch)*hw : (i*c+ch+1)*hw]))
+				s += float64(kernels.SumPlane(xd, (i*c+ch)*hw, hw, c*hw))
 			}
 			mean := s / float64(cnt)
 			m32 := float32(mean)
@@ -102,7 +102,7 @@ func (b *Backend) BatchNormBackward(x, y, dy, gamma, saveMean, saveInvStd, dx, d
 			var sum, dot float64
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
-				s, d := kernels.GradStats(xd[o:o+hw], dyd[o:o+hw], plane(yd, o, hw), m)
+				s, d := kernels.GradStatsPlane(xd, dyd, yd, o, hw, c*hw, m)
 				sum += float64(s)
 				dot += float64(d)
 			}
