@@ -25,6 +25,12 @@ func FuzzUnpickle(f *testing.F) {
 			f.Add(pkl)
 		}
 	}
+	// Legacy object pickles: 6-tuple persistent ids, storage views, Python 2
+	// strings, a wrapper with an optimiser state.
+	f.Add([]byte(legacyTensor(legacyPid("7", 4, "("+uni("v")+"K\x01K\x03t"), 1, 2)))
+	for _, path := range []string{"testdata/legacy_storage_views.pth", "testdata/legacy_f64.pth"} {
+		f.Add(legacyObjectPickle(f, path))
+	}
 	loader := func(pid any) (any, error) {
 		return &storage{dtype: storageTypes["FloatStorage"], key: "0", location: "cpu", numel: 16}, nil
 	}
@@ -38,10 +44,15 @@ func FuzzUnpickle(f *testing.F) {
 	})
 }
 
-// FuzzDecode feeds arbitrary bytes as a whole checkpoint file.
+// FuzzDecode feeds arbitrary bytes as a whole checkpoint file (zip and
+// legacy seeds).
 func FuzzDecode(f *testing.F) {
 	f.Add(mustRead(f, "testdata/views.pth"))
 	f.Add(archiveBytes(f, "archive/data.pkl", tensorPickle(4, 1, 2, 2), "archive/data/0", floats(1, 2, 3, 4)))
+	for _, path := range []string{"testdata/legacy_views.pth", "testdata/legacy_f64.pth", "testdata/legacy_storage_views.pth"} {
+		f.Add(mustRead(f, path))
+	}
+	f.Add([]byte(legacyPrefix(true) + legacyTensor(legacyPid("7", 4, "("+uni("v")+"K\x01K\x03t"), 1, 2) + keyList("7") + storageData(4, 1, 2, 3, 4)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ts, err := Decode("fuzz", data)
 		if err != nil {
@@ -53,6 +64,20 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// legacyObjectPickle extracts the object pickle (the fourth) of a legacy fixture.
+func legacyObjectPickle(t testing.TB, path string) []byte {
+	t.Helper()
+	data := mustRead(t, path)
+	for range 3 {
+		_, n, err := unpickleFrom(data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = data[n:]
+	}
+	return data
 }
 
 // dataPickle extracts data.pkl from a fixture.

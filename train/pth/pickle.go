@@ -28,12 +28,15 @@ type (
 	}
 	// pyMark is the MARK opcode's stack entry.
 	pyMark struct{}
-	// storage is what a persistent id ('storage', type, key, location, numel) resolves to.
+	// storage is what a persistent id resolves to: numel elements of the
+	// storage record key, starting at element base (0 except for a legacy
+	// file's storage views).
 	storage struct {
 		dtype    dtypeInfo
 		key      string
 		location string
 		numel    int64
+		base     int64
 	}
 	// tensorRef is a view of a storage (torch._utils._rebuild_tensor_v2).
 	tensorRef struct {
@@ -139,8 +142,18 @@ const maxMemo = 1 << 28
 // unpickle interprets data and returns the value STOP leaves on the stack.
 // Errors carry the byte offset of the failing opcode.
 func unpickle(data []byte, persistent persistentLoader) (result any, err error) {
+	v, _, err := unpickleFrom(data, persistent)
+	return v, err
+}
+
+// unpickleFrom is unpickle for a pickle at the start of data that may be
+// followed by more bytes (a legacy file's pickles are consecutive): it also
+// returns the number of bytes up to and including STOP. An error wrapping
+// errTruncated means data ended inside the pickle.
+func unpickleFrom(data []byte, persistent persistentLoader) (result any, n int, err error) {
 	u := &unpickler{data: data, memo: map[uint32]any{}, persistent: persistent}
-	return u.run()
+	v, err := u.run()
+	return v, u.pos, err
 }
 
 type unpickler struct {
@@ -341,6 +354,20 @@ func (u *unpickler) step(op byte) (done bool, err error) {
 		}
 		if !utf8.Valid(b) {
 			return false, errors.New("string is not valid UTF-8")
+		}
+		u.push(string(b))
+	case 'T', 'U': // BINSTRING, SHORT_BINSTRING: Python 2's str, which
+		// torch.load decodes as UTF-8 (legacy files written under Python 2)
+		n, err := u.readLen(op, 'T', 'U')
+		if err != nil {
+			return false, err
+		}
+		b, err := u.read(n)
+		if err != nil {
+			return false, err
+		}
+		if !utf8.Valid(b) {
+			return false, errors.New("Python 2 string is not valid UTF-8")
 		}
 		u.push(string(b))
 	case 'B', 'C', 0x8e: // BINBYTES, SHORT_BINBYTES, BINBYTES8

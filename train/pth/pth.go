@@ -50,8 +50,12 @@ func decode(source string, r io.ReaderAt, size int64) ([]safetensors.Tensor, err
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("pth: %q: %w", source, err)
 	}
-	if err := sniff(source, head[:n]); err != nil {
+	legacy, err := sniff(source, head[:n])
+	if err != nil {
 		return nil, err
+	}
+	if legacy {
+		return decodeLegacy(source, r, size, legacyHeadChunk)
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
@@ -64,22 +68,23 @@ func decode(source string, r io.ReaderAt, size int64) ([]safetensors.Tensor, err
 	return a.stateDict()
 }
 
-// sniff refuses what is not a torch.save zip file, with what to do instead.
-func sniff(source string, head []byte) error {
+// sniff tells a torch.save zip file from a legacy one (a binary pickle
+// stream: legacy is true) and refuses anything else, with what to do instead.
+func sniff(source string, head []byte) (legacy bool, err error) {
 	resave := "re-save it with torch ≥ 1.6: python -c \"import torch; torch.save(torch.load('OLD.pth'), 'NEW.pth')\""
 	switch {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
-		return nil
-	case len(head) >= 2 && head[0] == 0x80 && head[1] <= 5:
-		return fmt.Errorf("pth: %q is in PyTorch's legacy (pre-1.6) serialisation format, which t2f does not read; %s", source, resave)
+		return false, nil
+	case len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
+		return true, nil
 	case len(head) >= 262 && string(head[257:262]) == "ustar":
-		return fmt.Errorf("pth: %q is a tar archive (PyTorch's pre-0.4 serialisation format), which t2f does not read; %s", source, resave)
+		return false, fmt.Errorf("pth: %q is a tar archive (PyTorch's oldest serialisation format, torch 0.1.x), which t2f does not read; %s", source, resave)
 	case len(head) >= 9 && head[8] == '{':
-		return fmt.Errorf("pth: %q looks like a safetensors file, not a PyTorch zip checkpoint", source)
+		return false, fmt.Errorf("pth: %q looks like a safetensors file, not a PyTorch checkpoint", source)
 	case len(head) == 0:
-		return fmt.Errorf("pth: %q is empty", source)
+		return false, fmt.Errorf("pth: %q is empty", source)
 	}
-	return fmt.Errorf("pth: %q is not a PyTorch checkpoint (a torch.save zip file starts with \"PK\", this starts with % x)", source, head[:min(len(head), 8)])
+	return false, fmt.Errorf("pth: %q is not a PyTorch checkpoint (a torch.save file starts with \"PK\" or, in the legacy format, with a binary pickle; this starts with % x)", source, head[:min(len(head), 8)])
 }
 
 // archive is an opened torch.save zip file.
@@ -87,11 +92,12 @@ type archive struct {
 	source  string
 	prefix  string // the records' folder, "<name>/"
 	files   map[string]*zip.File
-	storage map[string][]byte // storage key → raw bytes, read on demand
+	refs    map[string]*storage // storage key → its first persistent id
+	storage map[string][]byte   // storage key → raw bytes, read on demand
 }
 
 func openArchive(source string, zr *zip.Reader) (*archive, error) {
-	a := &archive{source: source, files: map[string]*zip.File{}, storage: map[string][]byte{}}
+	a := &archive{source: source, files: map[string]*zip.File{}, refs: map[string]*storage{}, storage: map[string][]byte{}}
 	var pkl []string
 	for _, f := range zr.File {
 		a.files[f.Name] = f
@@ -116,7 +122,7 @@ func openArchive(source string, zr *zip.Reader) (*archive, error) {
 	if f, ok := a.files[a.prefix+"byteorder"]; ok {
 		b, err := a.readFile(f, 16)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("pth: %q: %w", source, err)
 		}
 		if s := strings.TrimSpace(string(b)); s != "little" {
 			return nil, fmt.Errorf("pth: %q was written on a %q-endian machine; only little-endian checkpoints are read", source, s)
@@ -125,22 +131,23 @@ func openArchive(source string, zr *zip.Reader) (*archive, error) {
 	return a, nil
 }
 
-// readFile reads a whole record of at most limit bytes.
+// readFile reads a whole record of at most limit bytes (errors name the
+// record, not the file).
 func (a *archive) readFile(f *zip.File, limit int64) ([]byte, error) {
 	if f.UncompressedSize64 > uint64(limit) {
-		return nil, fmt.Errorf("pth: %q: record %s is %d bytes, more than the %d allowed", a.source, f.Name, f.UncompressedSize64, limit)
+		return nil, fmt.Errorf("record %s is %d bytes, more than the %d allowed", f.Name, f.UncompressedSize64, limit)
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("pth: %q: record %s: %w", a.source, f.Name, err)
+		return nil, fmt.Errorf("record %s: %w", f.Name, err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("pth: %q: record %s (truncated file?): %w", a.source, f.Name, err)
+		return nil, fmt.Errorf("record %s (truncated file?): %w", f.Name, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("pth: %q: record %s is longer than the %d bytes allowed", a.source, f.Name, limit)
+		return nil, fmt.Errorf("record %s is longer than the %d bytes allowed", f.Name, limit)
 	}
 	return b, nil
 }
@@ -168,7 +175,26 @@ func (a *archive) persistent(pid any) (any, error) {
 	if _, ok := a.files[a.prefix+"data/"+key]; !ok {
 		return nil, fmt.Errorf("storage %q has no record %sdata/%s", key, a.prefix, key)
 	}
-	return &storage{dtype: info, key: key, location: loc, numel: numel}, nil
+	st := &storage{dtype: info, key: key, location: loc, numel: numel}
+	if err := sameStorage(a.refs, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// sameStorage records st in refs, or checks that it agrees with the
+// earlier reference to the same storage key (torch uses the first one; a
+// later reference with another type or size would read past the data).
+func sameStorage(refs map[string]*storage, st *storage) error {
+	first, ok := refs[st.key]
+	if !ok {
+		refs[st.key] = st
+		return nil
+	}
+	if first.dtype != st.dtype || first.numel != st.numel {
+		return fmt.Errorf("storage %q is referenced as %d × %s and as %d × %s", st.key, first.numel, first.dtype.storage, st.numel, st.dtype.storage)
+	}
+	return nil
 }
 
 // storageBytes reads (once) the raw bytes of st.
@@ -177,19 +203,19 @@ func (a *archive) storageBytes(st *storage) ([]byte, error) {
 		return b, nil
 	}
 	if st.numel > math.MaxInt64/int64(st.dtype.size) {
-		return nil, fmt.Errorf("pth: %q: storage %q of %d elements is too large", a.source, st.key, st.numel)
+		return nil, fmt.Errorf("storage %q of %d elements is too large", st.key, st.numel)
 	}
 	want := st.numel * int64(st.dtype.size)
 	f := a.files[a.prefix+"data/"+st.key]
 	if f.UncompressedSize64 != uint64(want) {
-		return nil, fmt.Errorf("pth: %q: storage %q (%d × %s) needs %d bytes, record %s has %d", a.source, st.key, st.numel, st.dtype.storage, want, f.Name, f.UncompressedSize64)
+		return nil, fmt.Errorf("storage %q (%d × %s) needs %d bytes, record %s has %d", st.key, st.numel, st.dtype.storage, want, f.Name, f.UncompressedSize64)
 	}
 	b, err := a.readFile(f, want)
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) != want {
-		return nil, fmt.Errorf("pth: %q: storage %q: record %s holds %d bytes, want %d (truncated file?)", a.source, st.key, f.Name, len(b), want)
+		return nil, fmt.Errorf("storage %q: record %s holds %d bytes, want %d (truncated file?)", st.key, f.Name, len(b), want)
 	}
 	a.storage[st.key] = b
 	return b, nil
@@ -199,20 +225,33 @@ func (a *archive) storageBytes(st *storage) ([]byte, error) {
 func (a *archive) stateDict() ([]safetensors.Tensor, error) {
 	pkl, err := a.readFile(a.files[a.prefix+"data.pkl"], MaxPickleSize)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pth: %q: %w", a.source, err)
 	}
 	v, err := unpickle(pkl, a.persistent)
 	if err != nil {
 		return nil, fmt.Errorf("pth: %q: %w", a.source, err)
 	}
-	d, err := findStateDict(v)
+	out, err := buildStateDict(v, a.storageBytes)
 	if err != nil {
 		return nil, fmt.Errorf("pth: %q: %w", a.source, err)
+	}
+	return out, nil
+}
+
+// storageReader returns the raw bytes of st: st.numel elements.
+type storageReader func(st *storage) ([]byte, error)
+
+// buildStateDict finds the state_dict in the unpickled value v and
+// materialises its tensors from the storages read returns.
+func buildStateDict(v any, read storageReader) ([]safetensors.Tensor, error) {
+	d, err := findStateDict(v)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]safetensors.Tensor, 0, len(d.keys))
 	for i, k := range d.keys {
 		name := k.(string) // findStateDict checked
-		t, err := a.materialise(name, d.vals[i].(*tensorRef))
+		t, err := materialise(name, d.vals[i].(*tensorRef), read)
 		if err != nil {
 			return nil, err
 		}
@@ -286,13 +325,16 @@ func quoteAll(s []string) []string {
 
 // materialise copies the view t of its storage into a row-major tensor,
 // converting floating-point dtypes to F32.
-func (a *archive) materialise(name string, t *tensorRef) (safetensors.Tensor, error) {
+func materialise(name string, t *tensorRef, read storageReader) (safetensors.Tensor, error) {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("pth: %q: tensor %q: %s", a.source, name, fmt.Sprintf(format, args...))
+		return fmt.Errorf("tensor %q: %s", name, fmt.Sprintf(format, args...))
 	}
-	raw, err := a.storageBytes(t.st)
+	raw, err := read(t.st)
 	if err != nil {
 		return safetensors.Tensor{}, err
+	}
+	if int64(len(raw)) != t.st.numel*int64(t.st.dtype.size) {
+		panic("pth: storage reader returned the wrong byte count")
 	}
 	numel := int64(1)
 	for _, s := range t.size {

@@ -30,6 +30,9 @@ type expected struct {
 	R18 struct {
 		Tensors []tensorInfo `json:"tensors"`
 	} `json:"r18_w1-64"`
+	Legacy struct {
+		Tensors []tensorInfo `json:"tensors"`
+	} `json:"legacy"`
 	Views map[string]struct {
 		DType  string    `json:"dtype"`
 		Shape  []int     `json:"shape"`
@@ -152,11 +155,17 @@ func TestReadResNetStateDict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ts) != len(e.R18.Tensors) {
-		t.Fatalf("read %d tensors, want %d", len(ts), len(e.R18.Tensors))
+	checkTensors(t, ts, e.R18.Tensors)
+}
+
+// checkTensors compares ts with torch's description of the same state_dict.
+func checkTensors(t *testing.T, ts []safetensors.Tensor, wantTensors []tensorInfo) {
+	t.Helper()
+	if len(ts) != len(wantTensors) {
+		t.Fatalf("read %d tensors, want %d", len(ts), len(wantTensors))
 	}
 	dtypes := map[string]int{}
-	for i, want := range e.R18.Tensors {
+	for i, want := range wantTensors {
 		got := ts[i]
 		dtypes[want.FileDType]++
 		if got.Name != want.Name || !equalInts(got.Shape, want.Shape) {
@@ -299,7 +308,8 @@ func TestRefusals(t *testing.T) {
 		data []byte
 		want []string
 	}{
-		{"legacy", mustRead(t, "testdata/legacy.pth"), []string{"legacy (pre-1.6)", "torch.save(torch.load('OLD.pth'), 'NEW.pth')"}},
+		{"tar", tarBytes(t), []string{"tar archive", "torch 0.1.x", "torch.save(torch.load('OLD.pth'), 'NEW.pth')"}},
+		{"inconsistent storage", archiveBytes(t, "a/data.pkl", twoRefPickle(4, 9), "a/data/0", store), []string{`storage "0" is referenced as 4 × FloatStorage and as 9 × FloatStorage`}},
 		{"whole model", mustRead(t, "testdata/whole_model.pth"), []string{"refusing pickle global torch.nn.modules.linear.Linear", "model.state_dict()"}},
 		{"os.system", archiveBytes(t, "a/data.pkl", "\x80\x02cos\nsystem\n"+uni("echo hi")+"\x85R."), []string{"refusing pickle global os.system", "nothing was executed"}},
 		{"stack global eval", archiveBytes(t, "a/data.pkl", "\x80\x04\x8c\x08builtins\x8c\x04eval\x93."), []string{"refusing pickle global builtins.eval"}},
@@ -339,13 +349,15 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestTruncations cuts a real checkpoint at many lengths: every cut is an
+// TestTruncations cuts real checkpoints at many lengths: every cut is an
 // error, never a panic or a partial state_dict.
 func TestTruncations(t *testing.T) {
-	data := mustRead(t, "testdata/views.pth")
-	for n := 0; n < len(data); n += 1 + n/16 {
-		if _, err := Decode("cut", data[:n]); err == nil {
-			t.Errorf("truncated to %d of %d bytes: no error", n, len(data))
+	for _, path := range []string{"testdata/views.pth", "testdata/legacy_views.pth", "testdata/legacy_storage_views.pth"} {
+		data := mustRead(t, path)
+		for n := 0; n < len(data); n += 1 + n/16 {
+			if _, err := Decode("cut", data[:n]); err == nil {
+				t.Errorf("%s truncated to %d of %d bytes: no error", path, n, len(data))
+			}
 		}
 	}
 }
