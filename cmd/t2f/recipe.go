@@ -311,8 +311,8 @@ ImageNet-1k fine-tunes from --pretrained FILE, by default where the seed's scrip
 <openood>/../results/pretrained_weights/resnet50_imagenet1k_v1.pth (OpenOOD's results/ folder
 beside its data/ folder). It is torchvision's IMAGENET1K_V1 ResNet-50 state_dict, e.g.
    curl -Lo resnet50_imagenet1k_v1.pth https://download.pytorch.org/models/resnet50-0676ba61.pth
-(a file in PyTorch's legacy pre-1.6 format must be re-saved with torch ≥ 1.6 first: see t2f
-train --help, --init).
+(torch.save's zip format and its legacy pre-1.6 format are both read; the file is checked before
+any step runs).
 
 Runs are stored as the seed names them: <out>/<bench>_t2fnorm_net_t2fnorm_e<E>_lr<LR>_alpha0.1_default/s<seed>.
 Finished steps are skipped on a rerun (stamps in <out>/.steps); --list shows every command.
@@ -323,6 +323,18 @@ Examples:
    t2f recipe test --bench imagenet200 --openood ~/OpenOOD/data --methods all   # every post-hoc method
    t2f recipe train --bench imagenet --openood ~/OpenOOD/data --pretrained ~/weights/resnet50_imagenet1k_v1.pth`,
 	}
+}
+
+// checkPretrained reads a --pretrained .pth file (zip or legacy pre-1.6
+// format) as t2f train --init will, so that a file it cannot read (e.g. a
+// truncated download or a pickled whole model) fails now, not after hours of
+// shard building.
+func checkPretrained(path string) error {
+	if strings.HasSuffix(path, ".safetensors") {
+		return nil
+	}
+	_, err := pth.Read(path)
+	return err
 }
 
 func recipeFlags() []cli.Flag {
@@ -381,12 +393,8 @@ func recipeAction(c *cli.Context, phase string) error {
 				"   curl -Lo %s https://download.pytorch.org/models/resnet50-0676ba61.pth\n"+
 				"or give its path with --pretrained FILE", b.name, err, b.pretrained, o.Pretrained)
 		}
-		// Fail now, not after hours of shard building, on a file t2f train
-		// cannot read (e.g. PyTorch's legacy format).
-		if !strings.HasSuffix(o.Pretrained, ".safetensors") {
-			if _, err := pth.Read(o.Pretrained); err != nil {
-				return fmt.Errorf("recipe: %s: --pretrained: %w", b.name, err)
-			}
+		if err := checkPretrained(o.Pretrained); err != nil {
+			return fmt.Errorf("recipe: %s: --pretrained: %w", b.name, err)
 		}
 	}
 	steps := recipePlan(o)

@@ -244,6 +244,10 @@ func TestRecipePretrainedFlag(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "OpenOOD", "data")
 	writeImageNetLists(t, root, "imagenet", "imagenet")
 	writeOpenOOD(t, root)
+	cut, err := filepath.Abs(filepath.Join("..", "..", "train", "pth", "testdata", "legacy_cut.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	legacy, err := filepath.Abs(filepath.Join("..", "..", "train", "pth", "testdata", "legacy.pth"))
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +264,7 @@ func TestRecipePretrainedFlag(t *testing.T) {
 		want []string
 	}{
 		{"missing default", []string{"--bench", "imagenet"}, exitFailure, []string{"pretrained weights are missing", defaultPath, "--pretrained FILE", "resnet50-0676ba61.pth"}},
-		{"legacy file", []string{"--bench", "imagenet", "--pretrained", legacy}, exitFailure, []string{"--pretrained", "legacy (pre-1.6)"}},
+		{"truncated file", []string{"--bench", "imagenet", "--pretrained", cut}, exitFailure, []string{"--pretrained", "legacy_cut.pth", "truncated file?"}},
 		{"cifar", []string{"--bench", "cifar10", "--pretrained", good}, exitUsage, []string{"trains cifar10 from scratch"}},
 		{"width", []string{"--bench", "imagenet", "--width", "0.5"}, exitUsage, []string{"--width 0.5", "width is 1"}},
 	} {
@@ -282,5 +286,15 @@ func TestRecipePretrainedFlag(t *testing.T) {
 	code := run(context.Background(), []string{"t2f", "recipe", "train", "--bench", "imagenet", "--openood", root, "--pretrained", good, "--list"}, &out, &errb)
 	if code != 0 || !strings.Contains(out.String(), "--init "+good) {
 		t.Errorf("--list: exit %d, stdout %s, stderr %s; want the train step with --init", code, out.String(), errb.String())
+	}
+	// The check before any step accepts torch.save's zip and legacy (pre-1.6)
+	// formats and refuses what t2f train --init cannot read.
+	for _, tc := range []struct {
+		path string
+		ok   bool
+	}{{good, true}, {legacy, true}, {cut, false}, {filepath.Join(filepath.Dir(good), "whole_model.pth"), false}} {
+		if err := checkPretrained(tc.path); (err == nil) != tc.ok {
+			t.Errorf("checkPretrained(%s) = %v, want ok %v", filepath.Base(tc.path), err, tc.ok)
+		}
 	}
 }
