@@ -292,14 +292,19 @@ func twoRefPickle(a, b byte) string {
 	return "\x80\x02}(" + one("w", a) + one("v", b) + "u."
 }
 
-// BenchmarkReadLegacy reads the legacy twin of the r18 fixture.
+// BenchmarkReadLegacy reads the r18 state_dict from its legacy file and,
+// for comparison, from its zip twin.
 func BenchmarkReadLegacy(b *testing.B) {
-	data := mustRead(b, "testdata/legacy.pth")
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Decode("bench", data); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct{ name, path string }{{"legacy", "testdata/legacy.pth"}, {"zip", "testdata/r18_w1-64.pth"}} {
+		b.Run(c.name, func(b *testing.B) {
+			data := mustRead(b, c.path)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode("bench", data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
