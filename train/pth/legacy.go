@@ -90,9 +90,11 @@ func (l *legacyFile) readPickles() (obj any, dataStart int64, err error) {
 	n := min(l.size, max(l.chunk, 1))
 	for {
 		l.head = make([]byte, n)
-		if _, err := l.r.ReadAt(l.head, 0); err != nil && !errors.Is(err, io.EOF) {
+		m, err := l.r.ReadAt(l.head, 0)
+		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, 0, l.errorf("%w", err)
 		}
+		l.head = l.head[:m]
 		obj, dataStart, err = l.parsePickles()
 		if err == nil || !errors.Is(err, errTruncated) || n == l.size {
 			return obj, dataStart, err
@@ -277,7 +279,11 @@ func (l *legacyFile) readAt(b []byte, off int64) error {
 	if int64(len(b)) > l.size-off {
 		return errors.New("past the end of the file (truncated file?)")
 	}
-	if _, err := l.r.ReadAt(b, off); err != nil {
+	// A ReaderAt may report io.EOF with a full read at the end of the file.
+	if n, err := l.r.ReadAt(b, off); n < len(b) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = errors.New("short read (truncated file?)")
+		}
 		return err
 	}
 	return nil

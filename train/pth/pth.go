@@ -14,7 +14,8 @@ import (
 	"github.com/t2f/t2f/train/safetensors"
 )
 
-// MaxPickleSize is the largest data.pkl Read accepts (a ResNet-50
+// MaxPickleSize is the largest data.pkl (zip format) or run of pickles
+// before the storages (legacy format) Read accepts (a ResNet-50
 // state_dict's is about 30 KB).
 const MaxPickleSize = 256 << 20
 
