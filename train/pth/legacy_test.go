@@ -308,3 +308,26 @@ func BenchmarkReadLegacy(b *testing.B) {
 		})
 	}
 }
+
+// TestPython2Strings: SHORT_BINSTRING and BINSTRING decode as UTF-8 str,
+// as torch.load (encoding="utf-8") decodes them.
+func TestPython2Strings(t *testing.T) {
+	for _, tc := range []struct{ pkl, want, err string }{
+		{"\x80\x02U\x03abc.", "abc", ""},
+		{"\x80\x02T\x04\x00\x00\x00\xc3\xa9t\xc3.", "", "not valid UTF-8"},
+		{"\x80\x02T\x05\x00\x00\x00\xc3\xa9t\xc3\xa9.", "été", ""},
+		{"\x80\x02T\xff\xff\xff\xff.", "", "negative length"},
+		{"\x80\x02U\x09abc.", "", "unexpected end"},
+	} {
+		v, err := unpickle([]byte(tc.pkl), nil)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: %v, %v; want an error with %q", tc.pkl, v, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || v != tc.want {
+			t.Errorf("%q: %v, %v; want %q", tc.pkl, v, err, tc.want)
+		}
+	}
+}

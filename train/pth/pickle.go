@@ -362,6 +362,9 @@ func (u *unpickler) step(op byte) (done bool, err error) {
 		if err != nil {
 			return false, err
 		}
+		if n >= 1<<31 { // BINSTRING's length is a signed int32
+			return false, errors.New("BINSTRING with a negative length")
+		}
 		b, err := u.read(n)
 		if err != nil {
 			return false, err
