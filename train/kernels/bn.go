@@ -1,24 +1,27 @@
 package kernels
 
 // BatchNorm plane kernels. A BatchNorm channel is N planes of H·W values;
-// the backend calls these once per plane. The reductions accumulate in
-// float32 over sumLanes interleaved partial sums (element i goes to lane
-// i mod sumLanes, missing tail elements count as +0) folded by halving
-// (lane l += lane l+h for h = 16, 8, 4, 2, 1), so the assembly and the
-// pure-Go twins give the same bits.
+// the backend calls these once per plane. The reductions accumulate over
+// sumLanes interleaved partial sums (element i goes to lane i mod sumLanes,
+// missing tail elements count as +0) folded by halving (lane l += lane l+h
+// for h = 16, 8, 4, 2, 1), so the assembly and the pure-Go twins give the
+// same bits. Sum and SqDev accumulate in float64 (a channel's mean must be
+// exact to far below its spread: BatchNorm subtracts it from values that can
+// be much larger than the spread; PyTorch accumulates both statistics in
+// float64 too); the gradient sums in float32.
 
 // sumLanes is the number of partial sums of the plane reductions (two
 // 16-lane AVX-512 registers).
 const sumLanes = 32
 
-// Sum returns Σ x[i] (lane-interleaved float32 accumulation, see above).
-func Sum(x []float32) float32 { return sumPlane(x) }
+// Sum returns Σ x[i] (lane-interleaved float64 accumulation, see above).
+func Sum(x []float32) float64 { return sumPlane(x) }
 
 // SumPlane returns Sum(x[off:off+n]) and hints the CPU to fetch
 // x[off+ahead : off+ahead+n] meanwhile (ahead = 0: no hint): the BatchNorm
 // statistics walk N planes that are C·H·W apart, too far for the hardware
 // prefetcher to follow. The hint never reads outside x.
-func SumPlane(x []float32, off, n, ahead int) float32 {
+func SumPlane(x []float32, off, n, ahead int) float64 {
 	return sumAhead(x[off:off+n], clampAhead(len(x), off, n, ahead))
 }
 
@@ -31,9 +34,10 @@ func clampAhead(l, off, n, ahead int) int {
 	return ahead
 }
 
-// SqDev returns Σ float32((x[i]−m)·(x[i]−m)) (lane-interleaved
-// accumulation): the numerator of a plane's variance about a known mean.
-func SqDev(x []float32, m float32) float32 { return sqDevPlane(x, m) }
+// SqDev returns Σ d², d = float64(x[i]−m) with the difference rounded to
+// float32 and the squares summed in float64 (lane-interleaved): the
+// numerator of a plane's variance about a known mean.
+func SqDev(x []float32, m float32) float64 { return sqDevPlane(x, m) }
 
 // GradStats returns Σ g[i] and Σ float32((x[i]−m)·g[i]) with g = dy, or,
 // when y is not nil, g[i] = dy[i] where y[i] > 0 or is NaN and 0 elsewhere
@@ -72,6 +76,16 @@ func BNGrad(dx, dy, y, x []float32, w, a, c float32) {
 	bnGrad(dx, dy, y, x, w, a, c)
 }
 
+// fold64 is fold in float64.
+func fold64(acc *[sumLanes]float64) float64 {
+	for h := sumLanes / 2; h >= 1; h /= 2 {
+		for l := range h {
+			acc[l] += acc[l+h]
+		}
+	}
+	return acc[0]
+}
+
 // fold reduces the sumLanes partial sums in the documented order.
 func fold(acc *[sumLanes]float32) float32 {
 	for h := sumLanes / 2; h >= 1; h /= 2 {
@@ -82,33 +96,33 @@ func fold(acc *[sumLanes]float32) float32 {
 	return acc[0]
 }
 
-func sumGo(x []float32) float32 {
-	var acc [sumLanes]float32
+func sumGo(x []float32) float64 {
+	var acc [sumLanes]float64
 	for i0 := 0; i0 < len(x); i0 += sumLanes {
 		for l := range sumLanes {
-			var v float32
+			var v float64
 			if i0+l < len(x) {
-				v = x[i0+l]
+				v = float64(x[i0+l])
 			}
 			acc[l] += v
 		}
 	}
-	return fold(&acc)
+	return fold64(&acc)
 }
 
-func sqDevGo(x []float32, m float32) float32 {
-	var acc [sumLanes]float32
+func sqDevGo(x []float32, m float32) float64 {
+	var acc [sumLanes]float64
 	for i0 := 0; i0 < len(x); i0 += sumLanes {
 		for l := range sumLanes {
-			var v float32
+			var v float64
 			if i0+l < len(x) {
-				d := x[i0+l] - m
-				v = float32(d * d)
+				d := float64(x[i0+l] - m)
+				v = float64(d * d)
 			}
 			acc[l] += v
 		}
 	}
-	return fold(&acc)
+	return fold64(&acc)
 }
 
 func gradStatsGo(x, dy, y []float32, m float32) (float32, float32) {

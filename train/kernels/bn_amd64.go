@@ -8,10 +8,10 @@ import "unsafe"
 // relu = 0 and any valid pointer.
 //
 //go:noescape
-func sumAVX512(x *float32, n, ahead int) float32
+func sumAVX512(x *float32, n, ahead int) float64
 
 //go:noescape
-func sqDevAVX512(x *float32, n int, m float32) float32
+func sqDevAVX512(x *float32, n int, m float32) float64
 
 //go:noescape
 func gradStatsAVX512(x, dy, y *float32, n int, m float32, relu, ahead int) (sum, dot float32)
@@ -19,29 +19,29 @@ func gradStatsAVX512(x, dy, y *float32, n int, m float32, relu, ahead int) (sum,
 //go:noescape
 func bnGradAVX512(dx, dy, y, x *float32, n int, w, a, c float32, relu int)
 
-func sumPlane(x []float32) float32              { return sumLevel(vecLevel, x) }
-func sqDevPlane(x []float32, m float32) float32 { return sqDevLevel(vecLevel, x, m) }
+func sumPlane(x []float32) float64              { return sumLevel(vecLevel, x) }
+func sqDevPlane(x []float32, m float32) float64 { return sqDevLevel(vecLevel, x, m) }
 func gradStats(x, dy, y []float32, m float32) (float32, float32) {
 	return gradStatsLevel(vecLevel, x, dy, y, m)
 }
 func bnGrad(dx, dy, y, x []float32, w, a, c float32) { bnGradLevel(vecLevel, dx, dy, y, x, w, a, c) }
-func sumAhead(x []float32, ahead int) float32        { return sumAheadLevel(vecLevel, x, ahead) }
+func sumAhead(x []float32, ahead int) float64        { return sumAheadLevel(vecLevel, x, ahead) }
 func gradStatsAhead(x, dy, y []float32, m float32, ahead int) (float32, float32) {
 	return gradStatsAheadLevel(vecLevel, x, dy, y, m, ahead)
 }
 
-func sumLevel(level int, x []float32) float32 { return sumAheadLevel(level, x, 0) }
+func sumLevel(level int, x []float32) float64 { return sumAheadLevel(level, x, 0) }
 
 // sumAheadLevel is sumLevel prefetching the elements ahead floats further
 // (a hint: never dereferenced by Go code).
-func sumAheadLevel(level int, x []float32, ahead int) float32 {
+func sumAheadLevel(level int, x []float32, ahead int) float64 {
 	if level < 2 || len(x) == 0 {
 		return sumGo(x)
 	}
 	return sumAVX512(unsafe.SliceData(x), len(x), 4*ahead)
 }
 
-func sqDevLevel(level int, x []float32, m float32) float32 {
+func sqDevLevel(level int, x []float32, m float32) float64 {
 	if level < 2 || len(x) == 0 {
 		return sqDevGo(x, m)
 	}

@@ -13,6 +13,19 @@
 	DECL AX; \
 	KMOVW AX, K1
 
+// FOLD64 leaves Z0+Z1+Z2+Z3 (lanes 0–7, 8–15, 16–23, 24–31) folded to one
+// float64 in X0: lane l += lane l+h for h = 16, 8, 4, 2, 1.
+#define FOLD64 \
+	VADDPD Z2, Z0, Z0; \
+	VADDPD Z3, Z1, Z1; \
+	VADDPD Z1, Z0, Z0; \
+	VEXTRACTF64X4 $1, Z0, Y1; \
+	VADDPD Y1, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPD X1, X0, X0; \
+	VPERMILPD $1, X0, X1; \
+	VADDSD X1, X0, X0
+
 // FOLD32 leaves (Z0+Z1) folded to one float32 in X0: lane l += lane l+h for
 // h = 16, 8, 4, 2, 1.
 #define FOLD32 \
@@ -26,89 +39,124 @@
 	VMOVSHDUP X0, X1; \
 	VADDSS X1, X0, X0
 
-// func sumAVX512(x *float32, n, ahead int) float32
-// ahead: byte distance of the plane to prefetch (the next one).
-TEXT ·sumAVX512(SB), NOSPLIT, $0-28
+// func sumAVX512(x *float32, n, ahead int) float64
+// The float32 values are widened and summed in float64 (lanes 0–7 in Z0,
+// 8–15 in Z1, 16–23 in Z2, 24–31 in Z3). ahead: byte distance of the plane
+// to prefetch (the next one).
+TEXT ·sumAVX512(SB), NOSPLIT, $0-32
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
 	MOVQ ahead+16(FP), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
 sum32:
 	CMPQ CX, $32
 	JLT  sumtail
 	PREFETCHT0 (SI)(R12*1)
 	PREFETCHT0 64(SI)(R12*1)
-	VADDPS (SI), Z0, Z0
-	VADDPS 64(SI), Z1, Z1
+	VCVTPS2PD (SI), Z4
+	VCVTPS2PD 32(SI), Z5
+	VCVTPS2PD 64(SI), Z6
+	VCVTPS2PD 96(SI), Z7
+	VADDPD Z4, Z0, Z0
+	VADDPD Z5, Z1, Z1
+	VADDPD Z6, Z2, Z2
+	VADDPD Z7, Z3, Z3
 	ADDQ $128, SI
 	SUBQ $32, CX
 	JMP  sum32
 sumtail:
 	TESTQ CX, CX
 	JZ   sumfold
+	// K3: the first min(n, 16) lanes, K1: the next n − 16 (if any).
+	MOVQ CX, R13
 	CMPQ CX, $16
-	JGE  sumtail2
+	JLE  sumt1
+	MOVQ $16, CX
+sumt1:
 	BNMASK
-	VMOVUPS.Z (SI), K1, Z2
-	VADDPS Z2, Z0, Z0
-	VPXORD Z2, Z2, Z2
-	VADDPS Z2, Z1, Z1
-	JMP  sumfold
-sumtail2:
-	VADDPS (SI), Z0, Z0
+	KMOVW K1, K3
+	MOVQ R13, CX
 	SUBQ $16, CX
+	JG   sumt2
+	XORQ CX, CX
+sumt2:
 	BNMASK
-	VMOVUPS.Z 64(SI), K1, Z2
-	VADDPS Z2, Z1, Z1
+	VMOVUPS.Z (SI), K3, Z8
+	VMOVUPS.Z 64(SI), K1, Z9
+	VCVTPS2PD Y8, Z4
+	VEXTRACTF64X4 $1, Z8, Y10
+	VCVTPS2PD Y10, Z5
+	VCVTPS2PD Y9, Z6
+	VEXTRACTF64X4 $1, Z9, Y11
+	VCVTPS2PD Y11, Z7
+	VADDPD Z4, Z0, Z0
+	VADDPD Z5, Z1, Z1
+	VADDPD Z6, Z2, Z2
+	VADDPD Z7, Z3, Z3
 sumfold:
-	FOLD32
-	VMOVSS X0, ret+24(FP)
+	FOLD64
+	VMOVSD X0, ret+24(FP)
 	VZEROUPPER
 	RET
 
-// SQDEV adds float32((x−m)²) of the lanes in K1 (others +0) at off(SI) to acc.
-#define SQDEV(off, acc) \
-	VMOVUPS.Z off(SI), K1, Z2; \
-	VSUBPS.Z Z3, Z2, K1, Z2; \
-	VMULPS Z2, Z2, Z2; \
-	VADDPS Z2, acc, acc
+// SQDEV64 widens the deviations d = x − m (float32; lanes outside K keep
+// +0) of the 16 floats at off(SI) and adds d² in float64 to lo (lanes 0–7)
+// and hi (8–15).
+#define SQDEV64(off, K, lo, hi) \
+	VMOVUPS.Z off(SI), K, Z8; \
+	VSUBPS.Z Z12, Z8, K, Z8; \
+	VCVTPS2PD Y8, Z4; \
+	VEXTRACTF64X4 $1, Z8, Y9; \
+	VCVTPS2PD Y9, Z5; \
+	VMULPD Z4, Z4, Z4; \
+	VMULPD Z5, Z5, Z5; \
+	VADDPD Z4, lo, lo; \
+	VADDPD Z5, hi, hi
 
-// func sqDevAVX512(x *float32, n int, m float32) float32
-TEXT ·sqDevAVX512(SB), NOSPLIT, $0-28
+// func sqDevAVX512(x *float32, n int, m float32) float64
+TEXT ·sqDevAVX512(SB), NOSPLIT, $0-32
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
-	VBROADCASTSS m+16(FP), Z3
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
+	VBROADCASTSS m+16(FP), Z12
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
 	MOVL $0xffff, AX
-	KMOVW AX, K1
+	KMOVW AX, K2
 sq32:
 	CMPQ CX, $32
 	JLT  sqtail
-	SQDEV(0, Z0)
-	SQDEV(64, Z1)
+	SQDEV64(0, K2, Z0, Z1)
+	SQDEV64(64, K2, Z2, Z3)
 	ADDQ $128, SI
 	SUBQ $32, CX
 	JMP  sq32
 sqtail:
 	TESTQ CX, CX
 	JZ   sqfold
+	// K3: the first min(n, 16) lanes, K1: the next n − 16 (if any).
+	MOVQ CX, R13
 	CMPQ CX, $16
-	JGE  sqtail2
+	JLE  sqt1
+	MOVQ $16, CX
+sqt1:
 	BNMASK
-	SQDEV(0, Z0)
-	KXORW K1, K1, K1
-	SQDEV(64, Z1)
-	JMP  sqfold
-sqtail2:
-	SQDEV(0, Z0)
+	KMOVW K1, K3
+	MOVQ R13, CX
 	SUBQ $16, CX
+	JG   sqt2
+	XORQ CX, CX
+sqt2:
 	BNMASK
-	SQDEV(64, Z1)
+	SQDEV64(0, K3, Z0, Z1)
+	SQDEV64(64, K1, Z2, Z3)
 sqfold:
-	FOLD32
-	VMOVSS X0, ret+24(FP)
+	FOLD64
+	VMOVSD X0, ret+24(FP)
 	VZEROUPPER
 	RET
 

@@ -1,21 +1,29 @@
 package kernels
 
 // SamePacker is the BPacker of a stride-1 "same" convolution (2·PadH =
-// KH−1, 2·PadW = KW−1; output H×W) of one image: B is the image's lowered
-// matrix Im2col(g, x), (C·KH·KW) × (H·W), packed straight from x, so the
-// product never writes or reads the lowered matrix (implicit GEMM). Row
-// (c,kh,kw) of B is plane c shifted by (kh−PadH, kw−PadW) with zeros where
-// the shift leaves the image: with the AVX-512 micro-kernel every packed
-// sliver row is two masked 16-lane loads at a constant offset.
+// KH−1, 2·PadW = KW−1; output H×W) over a run of consecutive images: B is
+// the images' lowered matrices Im2col(g, x_j) side by side, (C·KH·KW) ×
+// (images·H·W), packed straight from x, so the product never writes or
+// reads a lowered matrix (implicit GEMM). Row (c,kh,kw) of B is plane c
+// shifted by (kh−PadH, kw−PadW) with zeros where the shift leaves the
+// image: with the AVX-512 micro-kernel every packed sliver row is two masked
+// 16-lane loads at a constant offset (four where a sliver straddles two
+// images).
 //
-// Reset sets the geometry (tables are rebuilt only when it changes), then
-// SetImage the image before each product. The zero value is ready for Reset.
+// Reset sets the geometry and image count (tables are rebuilt only when they
+// change), then SetImages the images before each product. The zero value is
+// ready for Reset.
 type SamePacker struct {
 	g      ConvGeom
+	images int
 	x      []float32
-	rowOff []int32  // per lowered row (c,kh,kw): c·H·W + (kh−PadH)·W + (kw−PadW)
-	rowKK  []int32  // per lowered row: kh·KW + kw
-	masks  []uint32 // per 32-pixel sliver s and kk: bit i set when pixel 32s+i reads inside the image
+	rowOff []int32 // per lowered row (c,kh,kw): c·H·W + (kh−PadH)·W + (kw−PadW)
+	rowKK  []int32 // per lowered row: kh·KW + kw
+	// Per 32-column sliver s and kk = kh·KW+kw: bit i of masks[2(s·KK+kk)]
+	// is set when column 32s+i reads inside its image and that image is the
+	// sliver's first, of masks[2(s·KK+kk)+1] when it is the next image.
+	masks []uint32
+	first []int32 // per sliver: its first image
 }
 
 // SameConv reports whether g is a stride-1 same convolution (SamePacker's
@@ -25,15 +33,23 @@ func SameConv(g ConvGeom) bool {
 		g.C >= 1 && g.H >= 1 && g.W >= 1
 }
 
-// Reset sets the convolution geometry. It panics unless SameConv(g).
-func (s *SamePacker) Reset(g ConvGeom) {
-	if !SameConv(g) {
-		panic("kernels: SamePacker: not a stride-1 same convolution")
+// SamePackable reports whether SamePacker handles images images of
+// geometry g: a same convolution, and a 32-column sliver never spans more
+// than two images (one image, or H·W ≥ 32).
+func SamePackable(g ConvGeom, images int) bool {
+	return SameConv(g) && images >= 1 && (images == 1 || g.H*g.W >= 32)
+}
+
+// Reset sets the convolution geometry and the number of images of the next
+// products. It panics unless SamePackable(g, images).
+func (s *SamePacker) Reset(g ConvGeom, images int) {
+	if !SamePackable(g, images) {
+		panic("kernels: SamePacker: not a stride-1 same convolution, or maps under 32 pixels")
 	}
-	if g == s.g && s.rowOff != nil {
+	if g == s.g && images == s.images && s.rowOff != nil {
 		return
 	}
-	s.g = g
+	s.g, s.images = g, images
 	k, kk := g.C*g.KH*g.KW, g.KH*g.KW
 	s.rowOff = make([]int32, k)
 	s.rowKK = make([]int32, k)
@@ -44,19 +60,27 @@ func (s *SamePacker) Reset(g ConvGeom) {
 		s.rowKK[r] = int32(khw)
 	}
 	p := g.H * g.W
-	slivers := (p + 31) / 32
-	s.masks = make([]uint32, slivers*kk)
+	slivers := (images*p + 31) / 32
+	s.masks = make([]uint32, 2*slivers*kk)
+	s.first = make([]int32, slivers)
 	for sl := range slivers {
+		j0 := sl * 32 / p
+		s.first[sl] = int32(j0)
 		for khw := range kk {
 			dy, dx := khw/g.KW-g.PadH, khw%g.KW-g.PadW
-			var m uint32
+			var ma, mb uint32
 			for i := range 32 {
 				q := sl*32 + i
-				if q < p && inImage(g, q, dy, dx) {
-					m |= 1 << i
+				if q >= images*p || !inImage(g, q%p, dy, dx) {
+					continue
+				}
+				if q/p == j0 {
+					ma |= 1 << i
+				} else {
+					mb |= 1 << i
 				}
 			}
-			s.masks[sl*kk+khw] = m
+			s.masks[2*(sl*kk+khw)], s.masks[2*(sl*kk+khw)+1] = ma, mb
 		}
 	}
 }
@@ -68,11 +92,11 @@ func inImage(g ConvGeom, q, dy, dx int) bool {
 	return y >= 0 && y < g.H && x >= 0 && x < g.W
 }
 
-// SetImage sets the image (C, H, W) the next products read. It panics when
-// x is too short for the geometry.
-func (s *SamePacker) SetImage(x []float32) {
-	if len(x) < s.g.C*s.g.H*s.g.W || s.rowOff == nil {
-		panic("kernels: SamePacker: image too short for the geometry (or no Reset)")
+// SetImages sets the images (images × (C, H, W), contiguous) the next
+// products read. It panics when x is too short.
+func (s *SamePacker) SetImages(x []float32) {
+	if len(x) < s.images*s.g.C*s.g.H*s.g.W || s.rowOff == nil {
+		panic("kernels: SamePacker: images too short for the geometry (or no Reset)")
 	}
 	s.x = x
 }
@@ -94,20 +118,20 @@ func (s *SamePacker) PackB(dst []float32, pc, jc, kc, nc, nr int) {
 // lane by lane.
 func (s *SamePacker) packGo(dst []float32, pc, jc, kc, nc, nr int) {
 	g := s.g
-	kk := g.KH * g.KW
+	kk, p, img := g.KH*g.KW, g.H*g.W, g.C*g.H*g.W
 	for sl := 0; sl*nr < nc; sl++ {
 		d := dst[sl*nr*kc : (sl+1)*nr*kc]
-		for p := range kc {
-			r := pc + p
+		for pp := range kc {
+			r := pc + pp
 			khw := r % kk
 			dy, dx := khw/g.KW-g.PadH, khw%g.KW-g.PadW
 			off := int(s.rowOff[r])
-			row := d[p*nr : (p+1)*nr]
+			row := d[pp*nr : (pp+1)*nr]
 			for i := range row {
 				q := jc + sl*nr + i
 				var v float32
-				if q < jc+nc && inImage(g, q, dy, dx) {
-					v = s.x[off+q]
+				if q < jc+nc && inImage(g, q%p, dy, dx) {
+					v = s.x[(q/p)*img+off+q%p]
 				}
 				row[i] = v
 			}

@@ -6,10 +6,12 @@ import "unsafe"
 
 // packSame32AVX512 packs one 32-wide sliver of a SamePacker's lowered
 // matrix: for p < kc, dst[32p : 32p+32] = the 32 values at x[q0 +
-// rowOff[p] + i] under masks[rowKK[p]] (zeros elsewhere). implicit_amd64.s.
+// rowOff[p] + i] under masks[2·rowKK[p]], and, when two != 0, merged with
+// the values delta bytes further under masks[2·rowKK[p]+1] (the next
+// image's columns); zeros elsewhere. implicit_amd64.s.
 //
 //go:noescape
-func packSame32AVX512(dst, x *float32, q0 int, rowOff, rowKK *int32, masks *uint32, kc int)
+func packSame32AVX512(dst, x *float32, q0 int, rowOff, rowKK *int32, masks *uint32, kc, two, delta int)
 
 // packSame32Fast: the AVX-512 packing is available.
 var packSame32Fast = vecLevel >= 2
@@ -20,14 +22,23 @@ func packSame32(s *SamePacker, dst []float32, pc, jc, kc, nc int) bool {
 	if vecLevel < 2 || kc == 0 {
 		return vecLevel >= 2
 	}
-	kk := s.g.KH * s.g.KW
+	g := s.g
+	kk, p, img := g.KH*g.KW, g.H*g.W, g.C*g.H*g.W
 	_ = s.rowOff[pc+kc-1]
 	_ = s.rowKK[pc+kc-1]
 	for sl := 0; sl*32 < nc; sl++ {
-		q0 := jc + sl*32
-		m := s.masks[(q0/32)*kk : (q0/32+1)*kk]
+		q := jc + sl*32
+		si := q / 32
+		j0 := int(s.first[si])
+		m := s.masks[2*si*kk : 2*(si+1)*kk]
+		two := 0
+		if j0+1 < s.images && (j0+1)*p < q+32 {
+			two = 1
+		}
+		// Lane i of image j0 reads x[j0·img + rowOff + (q − j0·p) + i]; of the
+		// next image, (img − p) floats further.
 		d := dst[sl*32*kc : (sl+1)*32*kc]
-		packSame32AVX512(unsafe.SliceData(d), unsafe.SliceData(s.x), q0, &s.rowOff[pc], &s.rowKK[pc], unsafe.SliceData(m), kc)
+		packSame32AVX512(unsafe.SliceData(d), unsafe.SliceData(s.x), j0*img+q-j0*p, &s.rowOff[pc], &s.rowKK[pc], unsafe.SliceData(m), kc, two, 4*(img-p))
 	}
 	return true
 }

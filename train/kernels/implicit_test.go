@@ -14,6 +14,31 @@ var sameGeoms = []ConvGeom{
 	{C: 3, H: 4, W: 9, KH: 1, KW: 3, StrideH: 1, StrideW: 1, PadH: 0, PadW: 1},
 	{C: 2, H: 1, W: 4, KH: 7, KW: 7, StrideH: 1, StrideW: 1, PadH: 3, PadW: 3},
 	{C: 3, H: 60, W: 60, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, // two column blocks
+	{C: 2, H: 7, W: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+	{C: 3, H: 14, W: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+}
+
+// lowered returns the reference lowered matrix of images consecutive
+// images: Im2colRef of each, side by side (row stride images·H·W).
+func lowered(g ConvGeom, x []float32, images int) []float32 {
+	p, k, img := g.H*g.W, g.C*g.KH*g.KW, g.C*g.H*g.W
+	col := make([]float32, k*images*p)
+	one := make([]float32, k*p)
+	for j := range images {
+		Im2colRef(g, x[j*img:(j+1)*img], one)
+		for r := range k {
+			copy(col[r*images*p+j*p:], one[r*p:(r+1)*p])
+		}
+	}
+	return col
+}
+
+// packerImages lists the image counts SamePacker takes for g.
+func packerImages(g ConvGeom) []int {
+	if g.H*g.W >= 32 {
+		return []int{1, 3}
+	}
+	return []int{1}
 }
 
 // TestSamePacker checks the implicit packing against the ordinary packing
@@ -26,40 +51,41 @@ func TestSamePacker(t *testing.T) {
 		if !SameConv(g) {
 			t.Fatalf("%+v: not a same convolution", g)
 		}
-		p, k := g.H*g.W, g.C*g.KH*g.KW
-		x := make([]float32, g.C*g.H*g.W)
-		for i := range x {
-			x[i] = rng.Float32() - 0.5
-		}
-		col := make([]float32, k*p)
-		Im2colRef(g, x, col)
-		var s SamePacker
-		s.Reset(g)
-		s.SetImage(x)
-		for _, nr := range []int{4, 16, 32} {
-			kern := &microKernel{name: "test", mr: 4, nr: nr}
-			// Blocks: everything, and a block starting inside (pc, jc > 0).
-			for _, blk := range [][4]int{{0, 0, k, p}, {k / 2, nr * (p / (2 * nr)), k - k/2, p - nr*(p/(2*nr))}} {
-				pc, jc, kc, nc := blk[0], blk[1], blk[2], blk[3]
-				if kc == 0 || nc == 0 {
-					continue
+		for _, images := range packerImages(g) {
+			p, k := images*g.H*g.W, g.C*g.KH*g.KW
+			x := randSlice(rng, images*g.C*g.H*g.W)
+			col := lowered(g, x, images)
+			var s SamePacker
+			s.Reset(g, images)
+			s.SetImages(x)
+			for _, nr := range []int{4, 16, 32} {
+				kern := &microKernel{name: "test", mr: 4, nr: nr}
+				// Blocks: everything, and a block starting inside (pc, jc > 0).
+				for _, blk := range [][4]int{{0, 0, k, p}, {k / 2, nr * (p / (2 * nr)), k - k/2, p - nr*(p/(2*nr))}} {
+					pc, jc, kc, nc := blk[0], blk[1], blk[2], blk[3]
+					if kc == 0 || nc == 0 {
+						continue
+					}
+					size := (nc + nr - 1) / nr * nr * kc
+					want := make([]float32, size)
+					packB(kern, want, nil, false, col, p, pc, jc, kc, nc)
+					got := make([]float32, size)
+					for i := range got {
+						got[i] = guard
+					}
+					s.packGo(got, pc, jc, kc, nc, nr)
+					checkSame(t, fmt.Sprintf("%+v images %d packGo nr %d block %v", g, images, nr, blk), got, want)
+					for i := range got {
+						got[i] = guard
+					}
+					s.PackB(got, pc, jc, kc, nc, nr)
+					checkSame(t, fmt.Sprintf("%+v images %d PackB nr %d block %v", g, images, nr, blk), got, want)
 				}
-				size := (nc + nr - 1) / nr * nr * kc
-				want := make([]float32, size)
-				packB(kern, want, nil, false, col, p, pc, jc, kc, nc)
-				got := make([]float32, size)
-				for i := range got {
-					got[i] = guard
-				}
-				s.packGo(got, pc, jc, kc, nc, nr)
-				checkSame(t, fmt.Sprintf("%+v packGo nr %d block %v", g, nr, blk), got, want)
-				for i := range got {
-					got[i] = guard
-				}
-				s.PackB(got, pc, jc, kc, nc, nr)
-				checkSame(t, fmt.Sprintf("%+v PackB nr %d block %v", g, nr, blk), got, want)
 			}
 		}
+	}
+	if SamePackable(ConvGeom{C: 1, H: 5, W: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 2) {
+		t.Error("5×5 maps (a sliver spanning three images) accepted for two images")
 	}
 }
 
@@ -71,15 +97,15 @@ func TestSgemmPacked(t *testing.T) {
 	for _, kern := range availableKernels() {
 		gm := newGemmKernel(1, kern)
 		for _, g := range sameGeoms {
-			p, k := g.H*g.W, g.C*g.KH*g.KW
+			images := packerImages(g)[len(packerImages(g))-1]
+			p, k := images*g.H*g.W, g.C*g.KH*g.KW
 			m := 5 + rng.IntN(12)
-			x := randSlice(rng, g.C*g.H*g.W)
+			x := randSlice(rng, images*g.C*g.H*g.W)
 			a := randSlice(rng, m*k)
-			col := make([]float32, k*p)
-			Im2colRef(g, x, col)
+			col := lowered(g, x, images)
 			var s SamePacker
-			s.Reset(g)
-			s.SetImage(x)
+			s.Reset(g, images)
+			s.SetImages(x)
 			for _, beta := range []float32{0, 1} {
 				c0 := randSlice(rng, m*p)
 				want := append([]float32(nil), c0...)

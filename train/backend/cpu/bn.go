@@ -39,13 +39,13 @@ func (b *Backend) BatchNormTrain(x, gamma, beta, y, runMean, runVar, saveMean, s
 		for ch := lo; ch < hi; ch++ {
 			var s float64
 			for i := 0; i < n; i++ {
-				s += float64(kernels.SumPlane(xd, (i*c+ch)*hw, hw, c*hw))
+				s += kernels.SumPlane(xd, (i*c+ch)*hw, hw, c*hw)
 			}
 			mean := s / float64(cnt)
 			m32 := float32(mean)
 			var sq float64
 			for i := 0; i < n; i++ {
-				sq += float64(kernels.SqDev(xd[(i*c+ch)*hw:(i*c+ch+1)*hw], m32))
+				sq += kernels.SqDev(xd[(i*c+ch)*hw:(i*c+ch+1)*hw], m32)
 			}
 			varB := sq / float64(cnt)
 			invstd := 1 / math.Sqrt(varB+float64(p.Eps))

@@ -11,9 +11,9 @@ import (
 )
 
 // TestImplicitConv checks the convolutions that take the implicit path
-// (one image per GEMM: output maps of at least minGemmCols pixels, stride-1
-// same) against the float64 reference, forward and backward, at 1 to 3
-// threads. The conformance suite's maps are too small to reach it.
+// (stride-1 same, maps of at least 32 pixels or one image per GEMM) against
+// the float64 reference, forward and backward, at 1 to 3 threads, with one
+// and several images per GEMM (the conformance suite has few such shapes).
 func TestImplicitConv(t *testing.T) {
 	r := rand.New(rand.NewPCG(71, 72))
 	for _, tc := range []struct {
@@ -24,6 +24,10 @@ func TestImplicitConv(t *testing.T) {
 		{2, 3, 17, 21, 4, 3, true, true},
 		{3, 2, 16, 18, 3, 5, false, true},
 		{2, 1, 60, 60, 3, 3, false, false}, // two GEMM column blocks
+		// several images per GEMM: slivers straddle two images
+		{9, 3, 14, 14, 4, 3, true, false},
+		{13, 2, 7, 7, 5, 3, false, true},
+		{7, 2, 6, 6, 3, 5, false, false},
 	} {
 		p := backend.ConvParams{StrideH: 1, StrideW: 1, PadH: tc.k / 2, PadW: tc.k / 2}
 		for _, threads := range []int{1, 2, 3} {

@@ -12,7 +12,7 @@ func (b *Backend) GlobalAvgPoolForward(x, y *backend.Tensor) {
 	xd, yd := Data(x), Data(y)
 	hw := h * w
 	for r := 0; r < n*c; r++ {
-		yd[r] = kernels.Sum(xd[r*hw:(r+1)*hw]) / float32(hw)
+		yd[r] = float32(kernels.Sum(xd[r*hw:(r+1)*hw]) / float64(hw))
 	}
 }
 
