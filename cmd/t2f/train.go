@@ -32,15 +32,13 @@ position), config.yaml and epochs.csv. Ctrl-C saves a resumable state and exits 
 --resume continues it and ends with exactly the weights of an uninterrupted run.
 
 --init FILE starts the run from pretrained weights instead of a fresh initialisation (fine-tuning,
-as OpenOOD does for ImageNet-1k). FILE is a PyTorch state_dict saved with torch.save (.pth,
-torch ≥ 1.6; torchvision or OpenOOD names, with or without T2FNormNet's "backbone." or
+as OpenOOD does for ImageNet-1k). FILE is a PyTorch state_dict saved with torch.save (.pth, the
+zip or the legacy pre-1.6 format, read without Python; torchvision or OpenOOD names, with or without T2FNormNet's "backbone." or
 DataParallel's "module." prefix) or a .safetensors checkpoint (t2f's own best/last included).
 Every backbone tensor must be in the file with the shape of --model/--width; the fc classifier is
 loaded when its shape fits, otherwise it keeps its fresh initialisation (fine-tuning to another
 class count); a T2FNorm file's tau is ignored (--tau wins). The file is read only when the run
-starts (not on --resume); its path and SHA-256 go into every checkpoint's metadata. Files in
-PyTorch's legacy (pre-1.6) format must be re-saved first:
-   python -c "import torch; torch.save(torch.load('old.pth'), 'new.pth')"
+starts (not on --resume); its path and SHA-256 go into every checkpoint's metadata.
 
 Examples:
    t2f train --train shards/mnist-train --val shards/mnist-val --model lenet --head t2fnorm \

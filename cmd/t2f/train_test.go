@@ -151,7 +151,7 @@ func TestTrainCommandInit(t *testing.T) {
 	}
 
 	bad := []struct{ init, want string }{
-		{filepath.Join("..", "..", "train", "pth", "testdata", "legacy.pth"), "legacy (pre-1.6)"},
+		{filepath.Join("..", "..", "train", "pth", "testdata", "legacy_cut.pth"), "legacy (pre-1.6)"},
 		{filepath.Join(dir, "absent.pth"), "absent.pth"},
 		{filepath.Join("..", "..", "train", "pth", "testdata", "resnet50_w1-128.pth"), "not a resnet18_32x32 of width 0.015625"},
 	}

@@ -100,6 +100,7 @@ func TestLoadPretrainedMatchesPyTorch(t *testing.T) {
 	}{
 		// dtypes, shared storages and non-contiguous views, into both heads
 		{"r18 linear", "r18_w1-64.pth", "r18_w1-64", r18, false},
+		{"r18 legacy format", "legacy.pth", "r18_w1-64", r18, false},
 		{"r18 into t2fnorm", "r18_w1-64.pth", "r18_w1-64", r18t, false},
 		// a {"state_dict": ...} wrapper with tau and backbone. names
 		{"t2fnorm", "t2fnorm_r18_w1-64.pth", "t2fnorm_r18_w1-64", r18t, true},
@@ -339,7 +340,7 @@ func TestLoadPretrainedBadFiles(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{filepath.Join(dir, "absent.pth"), "absent.pth"},
 		{trunc, "cut.pth"},
-		{filepath.Join(pthDir, "legacy.pth"), "legacy (pre-1.6)"},
+		{filepath.Join(pthDir, "legacy_cut.pth"), "legacy (pre-1.6)"},
 		{filepath.Join(pthDir, "whole_model.pth"), "torch.nn.modules.linear.Linear"},
 	} {
 		if _, err := m.LoadPretrained(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
