@@ -5,15 +5,20 @@ import (
 	"github.com/t2f/t2f/train/kernels"
 )
 
+// gapGrain is the number of planes a GAP thread takes at least.
+const gapGrain = 256
+
 // GlobalAvgPoolForward: y (N,C) = plane means of x (N,C,H,W).
 func (b *Backend) GlobalAvgPoolForward(x, y *backend.Tensor) {
 	n, c, h, w := dims4("global avg pool", x)
 	mustShape("global avg pool", y, n, c)
 	xd, yd := Data(x), Data(y)
 	hw := h * w
-	for r := 0; r < n*c; r++ {
-		yd[r] = float32(kernels.Sum(xd[r*hw:(r+1)*hw]) / float64(hw))
-	}
+	b.parallel(n*c, gapGrain, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			yd[r] = float32(kernels.Sum(xd[r*hw:(r+1)*hw]) / float64(hw))
+		}
+	})
 }
 
 // GlobalAvgPoolBackward: dx = dy/(H·W) broadcast over each plane.
@@ -22,11 +27,13 @@ func (b *Backend) GlobalAvgPoolBackward(dy, dx *backend.Tensor) {
 	mustShape("global avg pool backward", dy, n, c)
 	dyd, dxd := Data(dy), Data(dx)
 	hw := h * w
-	for r := 0; r < n*c; r++ {
-		v := dyd[r] / float32(hw)
-		plane := dxd[r*hw : (r+1)*hw]
-		for i := range plane {
-			plane[i] = v
+	b.parallel(n*c, gapGrain, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			v := dyd[r] / float32(hw)
+			plane := dxd[r*hw : (r+1)*hw]
+			for i := range plane {
+				plane[i] = v
+			}
 		}
-	}
+	})
 }
