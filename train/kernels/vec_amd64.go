@@ -109,3 +109,8 @@ func reluMaskLevel(level int, dst, dy, y []float32) {
 	_, _ = dy[len(dst)-1], y[len(dst)-1]
 	reluMaskAVX512(unsafe.SliceData(dst), unsafe.SliceData(dy), unsafe.SliceData(y), len(dst))
 }
+
+//go:noescape
+func prefetchLines(x *float32, n int)
+
+func prefetch(x []float32) { prefetchLines(unsafe.SliceData(x), len(x)) }

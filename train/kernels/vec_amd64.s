@@ -184,3 +184,17 @@ rmtail:
 rmdone:
 	VZEROUPPER
 	RET
+
+// func prefetchLines(x *float32, n int)
+// PREFETCHT0 on every 64-byte line of x[0:n] (n ≥ 1).
+TEXT ·prefetchLines(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	LEAQ -4(SI)(CX*4), CX // last element
+pfloop:
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	CMPQ SI, CX
+	JLE  pfloop
+	PREFETCHT0 (CX)
+	RET

@@ -76,6 +76,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 			st := &b.workers[wk]
 			for n0 := lo; n0 < hi; n0 += cs.chunk {
 				g := min(cs.chunk, hi-n0)
+				prefetchNext(xd, inSz, n0+g, min(n0+g+cs.chunk, hi))
 				st.same.Reset(cs.g, g)
 				st.same.SetImages(xd[n0*inSz : (n0+g)*inSz])
 				if g == 1 {
@@ -102,6 +103,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 		st := &b.workers[wk]
 		for n0 := lo; n0 < hi; n0 += cs.chunk {
 			g := min(cs.chunk, hi-n0)
+			prefetchNext(xd, inSz, n0+g, min(n0+g+cs.chunk, hi))
 			ld := g * cs.pw
 			var col []float32
 			if cs.pointwise && g == 1 {
@@ -134,6 +136,19 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 			}
 		}
 	})
+}
+
+// prefetchMax is the most floats of a next chunk's images the convolution
+// loops prefetch (larger inputs would only push the current chunk's working
+// set out of L2).
+const prefetchMax = 1 << 17
+
+// prefetchNext hints the CPU to fetch images [i0, i1) of d (sz floats each),
+// the next chunk of a convolution loop, while the current one is computed.
+func prefetchNext(d []float32, sz, i0, i1 int) {
+	if i0 < i1 && (i1-i0)*sz <= prefetchMax {
+		kernels.Prefetch(d[i0*sz : i1*sz])
+	}
 }
 
 // epilogue adds the per-channel bias and applies ReLU to one image (oc, p).
@@ -215,6 +230,8 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 		beta := float32(0)
 		for n0 := lo; n0 < hi; n0 += cs.chunk {
 			g := min(cs.chunk, hi-n0)
+			prefetchNext(xd, inSz, n0+g, min(n0+g+cs.chunk, hi))
+			prefetchNext(dyd, outSz, n0+g, min(n0+g+cs.chunk, hi))
 			ld := g * cs.pw
 			// dyc: the chunk's output gradient as an (oc, g·pw) matrix.
 			var dyc []float32
