@@ -17,6 +17,17 @@ type SamePacker struct {
 	g      ConvGeom
 	images int
 	x      []float32
+	*sameTables
+	cache map[sameKey]*sameTables // every geometry seen (a network has a handful)
+}
+
+type sameKey struct {
+	g      ConvGeom
+	images int
+}
+
+// sameTables are the packing tables of one geometry and image count.
+type sameTables struct {
 	rowOff []int32 // per lowered row (c,kh,kw): c·H·W + (kh−PadH)·W + (kw−PadW)
 	rowKK  []int32 // per lowered row: kh·KW + kw
 	// Per 32-column sliver s and kk = kh·KW+kw: bit i of masks[2(s·KK+kk)]
@@ -41,15 +52,26 @@ func SamePackable(g ConvGeom, images int) bool {
 }
 
 // Reset sets the convolution geometry and the number of images of the next
-// products. It panics unless SamePackable(g, images).
+// products. It panics unless SamePackable(g, images). Tables are built once
+// per geometry and image count and kept.
 func (s *SamePacker) Reset(g ConvGeom, images int) {
 	if !SamePackable(g, images) {
 		panic("kernels: SamePacker: not a stride-1 same convolution, or maps under 32 pixels")
 	}
-	if g == s.g && images == s.images && s.rowOff != nil {
+	if g == s.g && images == s.images && s.sameTables != nil {
 		return
 	}
 	s.g, s.images = g, images
+	key := sameKey{g, images}
+	if t := s.cache[key]; t != nil {
+		s.sameTables = t
+		return
+	}
+	if s.cache == nil {
+		s.cache = map[sameKey]*sameTables{}
+	}
+	s.sameTables = &sameTables{}
+	s.cache[key] = s.sameTables
 	k, kk := g.C*g.KH*g.KW, g.KH*g.KW
 	s.rowOff = make([]int32, k)
 	s.rowKK = make([]int32, k)
@@ -95,7 +117,7 @@ func inImage(g ConvGeom, q, dy, dx int) bool {
 // SetImages sets the images (images × (C, H, W), contiguous) the next
 // products read. It panics when x is too short.
 func (s *SamePacker) SetImages(x []float32) {
-	if len(x) < s.images*s.g.C*s.g.H*s.g.W || s.rowOff == nil {
+	if s.sameTables == nil || len(x) < s.images*s.g.C*s.g.H*s.g.W {
 		panic("kernels: SamePacker: images too short for the geometry (or no Reset)")
 	}
 	s.x = x

@@ -125,3 +125,28 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 	}
 	return s
 }
+
+// TestSamePackerReuse cycles one packer through every geometry twice (the
+// second round takes the cached tables) and checks each packing against a
+// fresh packer's.
+func TestSamePackerReuse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(65, 66))
+	var s SamePacker
+	for round := range 2 {
+		for _, g := range sameGeoms {
+			images := packerImages(g)[len(packerImages(g))-1]
+			p, k := images*g.H*g.W, g.C*g.KH*g.KW
+			x := randSlice(rng, images*g.C*g.H*g.W)
+			var fresh SamePacker
+			fresh.Reset(g, images)
+			fresh.SetImages(x)
+			s.Reset(g, images)
+			s.SetImages(x)
+			size := (p + 31) / 32 * 32 * k
+			want, got := make([]float32, size), make([]float32, size)
+			fresh.PackB(want, 0, 0, k, p, 32)
+			s.PackB(got, 0, 0, k, p, 32)
+			checkSame(t, fmt.Sprintf("round %d %+v", round, g), got, want)
+		}
+	}
+}
