@@ -37,6 +37,7 @@ type ResultsMethod struct {
 	Settings []string     `json:"settings"`
 	Searched []bool       `json:"searched"`
 	Error    string       `json:"error"`
+	TopTie   *TopTie      `json:"top_tie"` // nil in files written before it existed
 	Rows     []ResultsRow `json:"rows"`
 }
 
@@ -378,6 +379,16 @@ func verdict(c *Comparison) Verdict {
 			better = append(better, fmt.Sprintf("%s AUROC %+.2f", g.name, g.row.AUROC.Diff))
 		case Worse:
 			worse = append(worse, fmt.Sprintf("%s AUROC %+.2f", g.name, g.row.AUROC.Diff))
+		}
+	}
+	for _, m := range []struct {
+		model string
+		r     *Results
+		name  string
+	}{{"the baseline", c.Baseline, c.BaselineMethod}, {"T2FNorm", c.T2FNorm, c.T2FNormMethod}} {
+		if t := m.r.method(m.name).TopTie; t != nil && t.Saturated() {
+			v.Evidence = append(v.Evidence, fmt.Sprintf("%s on %s saturates: %.1f%% of ID test and %.1f%% of OOD test samples score exactly its top value %.9g and tie, so its FPR@95 and much of its AUROC reflect arbitrary order (mls or ebo rank the same model without the tie)",
+				m.name, m.model, t.IDPct, t.OODPct, t.Value))
 		}
 	}
 	v.Evidence = append(v.Evidence, fmt.Sprintf("ID accuracy %s — %s", pct(c.Accuracy), accWord(c.Accuracy.Outcome)))

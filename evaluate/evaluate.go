@@ -103,6 +103,7 @@ type MethodResult struct {
 	Rows     []Row    // the OOD table
 	FSOOD    []Row    // the full-spectrum table; nil without CSID sets
 	Scores   []Scores // every scored split of every run
+	TopTie   TopTie   // how many test samples share the top score (see Saturated)
 	Err      error    // non-nil: the method failed; the other fields may be partial
 }
 
@@ -199,6 +200,10 @@ func Evaluate(ctx context.Context, cfg Config, runs []Run) (*Result, error) {
 			perRunFS[r] = out.fsValues
 		}
 		if mr.Err == nil {
+			mr.TopTie = topTie(mr.Scores, len(runs))
+			if mr.TopTie.Saturated() {
+				res.Notes = append(res.Notes, saturationNote(name, mr.TopTie))
+			}
 			mr.Rows = table(cfg, perRun, prepared[0].oodCounts())
 			if len(cfg.CSID) > 0 {
 				mr.FSOOD = table(cfg, perRunFS, prepared[0].oodCounts())

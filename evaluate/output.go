@@ -192,6 +192,7 @@ type (
 		Settings []string  `json:"settings"`
 		Searched []bool    `json:"searched"`
 		Error    string    `json:"error,omitempty"`
+		TopTie   *TopTie   `json:"top_tie,omitempty"`
 		Rows     []jsonRow `json:"rows"`
 		FSOOD    []jsonRow `json:"fsood,omitempty"`
 	}
@@ -248,6 +249,8 @@ func WriteJSON(w io.Writer, res *Result) error {
 		jm := jsonMethod{Method: m.Method, Settings: m.Settings, Searched: m.Searched, Rows: toJSONRows(m.Rows), FSOOD: toJSONRows(m.FSOOD)}
 		if m.Err != nil {
 			jm.Error = m.Err.Error()
+		} else {
+			jm.TopTie = &m.TopTie
 		}
 		j.Methods = append(j.Methods, jm)
 	}
