@@ -6,3 +6,5 @@ package kernels
 func packSame32(*SamePacker, []float32, int, int, int, int) bool { return false }
 
 const packSame32Fast = false
+
+func packSameT32(*SameTPacker, []float32, int, int, int, int) bool { return false }

@@ -150,3 +150,41 @@ func TestSamePackerReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestSameTPacker checks the transposed implicit packing (the weight
+// gradient's B = colᵀ) against the ordinary packing of the reference
+// lowered matrix read transposed, sliver for sliver: pure-Go path at NR
+// 4/16/32 and PackB at 32 (AVX-512 when present), one and three images,
+// whole and inner blocks (pixel runs that start mid-image, cross images
+// and end in partial 16-pixel blocks; partial slivers of lowered rows).
+func TestSameTPacker(t *testing.T) {
+	rng := rand.New(rand.NewPCG(67, 68))
+	for _, g := range sameGeoms {
+		for _, images := range packerImages(g) {
+			p, k := images*g.H*g.W, g.C*g.KH*g.KW
+			x := randSlice(rng, images*g.C*g.H*g.W)
+			col := lowered(g, x, images)
+			var s SameTPacker
+			s.Reset(g, images)
+			s.SetImages(x)
+			for _, nr := range []int{4, 16, 32} {
+				kern := &microKernel{name: "test", mr: 4, nr: nr}
+				for _, blk := range [][4]int{{0, 0, p, k}, {p / 3, nr * (k / (2 * nr)), p - p/3 - p/5, k - nr*(k/(2*nr))}, {5, 0, min(p-5, 37), min(k, 3)}} {
+					pc, jc, kc, nc := blk[0], blk[1], blk[2], blk[3]
+					if kc <= 0 || nc <= 0 {
+						continue
+					}
+					size := (nc + nr - 1) / nr * nr * kc
+					want := make([]float32, size)
+					packB(kern, want, nil, true, col, p, pc, jc, kc, nc)
+					got := make([]float32, size)
+					for i := range got {
+						got[i] = guard
+					}
+					s.PackB(got, pc, jc, kc, nc, nr)
+					checkSame(t, fmt.Sprintf("%+v images %d nr %d block %v", g, images, nr, blk), got, want)
+				}
+			}
+		}
+	}
+}

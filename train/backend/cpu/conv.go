@@ -19,9 +19,10 @@ type convShape struct {
 	pw          int  // GEMM columns per image: p, or OutH·W when wide
 	chunk       int  // images per GEMM
 	// implicit: a stride-1 same convolution that a fast kernels.SamePacker
-	// handles: the forward product and the input gradient (as the same
-	// convolution of dy with the flipped, transposed weights) pack their B
-	// operand straight from the images, with no lowered matrix.
+	// handles: the forward product, the input gradient (as the same
+	// convolution of dy with the flipped, transposed weights) and the weight
+	// gradient (kernels.SameTPacker) pack their B operand straight from the
+	// images, with no lowered matrix.
 	implicit bool
 }
 
@@ -260,18 +261,24 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 					dbp[o] += s
 				}
 			}
-			var col []float32
-			if cs.pointwise && g == 1 {
-				col = xd[n0*inSz : (n0+1)*inSz]
-			} else {
-				st.col = grow(st.col, cs.k*ld)
-				col = st.col
-				for j := 0; j < g; j++ {
-					cs.lower(xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.pw:], ld)
-				}
-			}
 			// dW (oc,k) += dyc (oc,ld) · colᵀ (ld,k)
-			st.gemm.Sgemm(false, true, cs.oc, cs.k, ld, 1, dyc, ld, col, ld, beta, dwp, cs.k)
+			if cs.implicit {
+				st.sameW.Reset(cs.g, g)
+				st.sameW.SetImages(xd[n0*inSz : (n0+g)*inSz])
+				st.gemm.SgemmPacked(false, cs.oc, cs.k, ld, 1, dyc, ld, &st.sameW, beta, dwp, cs.k)
+			} else {
+				var col []float32
+				if cs.pointwise && g == 1 {
+					col = xd[n0*inSz : (n0+1)*inSz]
+				} else {
+					st.col = grow(st.col, cs.k*ld)
+					col = st.col
+					for j := 0; j < g; j++ {
+						cs.lower(xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.pw:], ld)
+					}
+				}
+				st.gemm.Sgemm(false, true, cs.oc, cs.k, ld, 1, dyc, ld, col, ld, beta, dwp, cs.k)
+			}
 			beta = 1
 			if dxd == nil {
 				continue

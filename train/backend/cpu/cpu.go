@@ -24,8 +24,10 @@ type worker struct {
 	dw   []float32 // weight-gradient partial (workers > 0)
 	db   []float32 // bias-gradient partial
 	// same packs an image's lowered matrix straight into the GEMM (implicit
-	// convolution, forward); sameT the output gradient's (input gradient).
+	// convolution, forward); sameT the output gradient's (input gradient);
+	// sameW the image's, transposed (weight gradient).
 	same, sameT kernels.SamePacker
+	sameW       kernels.SameTPacker
 }
 
 var _ backend.Backend = (*Backend)(nil)
