@@ -45,10 +45,19 @@ func SameConv(g ConvGeom) bool {
 }
 
 // SamePackable reports whether SamePacker handles images images of
-// geometry g: a same convolution, and a 32-column sliver never spans more
-// than two images (one image, or H·W ≥ 32).
+// geometry g: a same convolution, and no 32-column sliver spans more than
+// two images (one image, maps of at least 32 pixels, or e.g. 16 or 24).
 func SamePackable(g ConvGeom, images int) bool {
-	return SameConv(g) && images >= 1 && (images == 1 || g.H*g.W >= 32)
+	if !SameConv(g) || images < 1 {
+		return false
+	}
+	p := g.H * g.W
+	for q := 0; q < images*p; q += 32 {
+		if (min(q+32, images*p)-1)/p-q/p > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // Reset sets the convolution geometry and the number of images of the next
@@ -56,7 +65,7 @@ func SamePackable(g ConvGeom, images int) bool {
 // per geometry and image count and kept.
 func (s *SamePacker) Reset(g ConvGeom, images int) {
 	if !SamePackable(g, images) {
-		panic("kernels: SamePacker: not a stride-1 same convolution, or maps under 32 pixels")
+		panic("kernels: SamePacker: not a stride-1 same convolution, or slivers spanning three images")
 	}
 	if g == s.g && images == s.images && s.sameTables != nil {
 		return

@@ -16,6 +16,8 @@ var sameGeoms = []ConvGeom{
 	{C: 3, H: 60, W: 60, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, // two column blocks
 	{C: 2, H: 7, W: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
 	{C: 3, H: 14, W: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+	{C: 5, H: 4, W: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, // 16-pixel maps: slivers of two whole images
+	{C: 2, H: 4, W: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, // 24 pixels
 }
 
 // lowered returns the reference lowered matrix of images consecutive
@@ -33,10 +35,11 @@ func lowered(g ConvGeom, x []float32, images int) []float32 {
 	return col
 }
 
-// packerImages lists the image counts SamePacker takes for g.
+// packerImages lists the image counts SamePacker takes for g (one, and
+// five when slivers span at most two images).
 func packerImages(g ConvGeom) []int {
-	if g.H*g.W >= 32 {
-		return []int{1, 3}
+	if SamePackable(g, 5) {
+		return []int{1, 5}
 	}
 	return []int{1}
 }
@@ -84,8 +87,10 @@ func TestSamePacker(t *testing.T) {
 			}
 		}
 	}
-	if SamePackable(ConvGeom{C: 1, H: 5, W: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 2) {
-		t.Error("5×5 maps (a sliver spanning three images) accepted for two images")
+	g5 := ConvGeom{C: 1, H: 5, W: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	// 25-pixel maps: columns 96–127 span images 3, 4 and 5.
+	if !SamePackable(g5, 5) || SamePackable(g5, 6) {
+		t.Error("5×5 maps: five images refused or six (a sliver over three images) accepted")
 	}
 }
 
