@@ -28,16 +28,17 @@ func ShiftRows(dst []float32, do, ds, dp int, src []float32, so, ss, sp, planes,
 }
 
 func shiftRowsGo(dst []float32, do, ds, dp int, src []float32, so, ss, sp, planes, rows, w, dx int) {
+	lo, hi := min(max(0, -dx), w), max(min(w, w-dx), 0) // columns with a source
+	hi = max(lo, hi)
 	for l := range planes {
 		for r := range rows {
 			d := dst[do+l*dp+r*ds : do+l*dp+r*ds+w]
-			for x := range d {
-				var v float32
-				if sx := x + dx; sx >= 0 && sx < w {
-					v = src[so+l*sp+r*ss+sx]
-				}
-				d[x] = v
+			clear(d[:lo])
+			if lo < hi {
+				o := so + l*sp + r*ss + dx
+				copy(d[lo:hi], src[o+lo:o+hi])
 			}
+			clear(d[hi:])
 		}
 	}
 }
