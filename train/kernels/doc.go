@@ -1,5 +1,8 @@
 // Package kernels holds the CPU compute kernels of the engine: single-precision
-// GEMM, the im2col/col2im lowering of convolutions, and bias helpers.
+// GEMM (with an implicit-operand entry point, SgemmPacked, and the packers of
+// stride-1 same convolutions), the im2col/col2im lowering of convolutions and
+// its row kernels, the BatchNorm plane kernels, and bias and element-wise
+// helpers.
 //
 // Layout: all matrices are row-major float32 slices with an explicit leading
 // dimension; images are NCHW, one image (C, H, W) per lowering call. Every

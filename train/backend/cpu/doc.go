@@ -13,5 +13,10 @@
 //
 // GEMM and the im2col/col2im lowering come from train/kernels (AVX-512
 // assembly chosen at run time, pure Go under the `noasm` tag); the strided
-// im2col lets several small images share one GEMM.
+// im2col lets several small images share one GEMM. With the AVX-512 kernel,
+// stride-1 same convolutions are implicit GEMMs: the forward product, the
+// input gradient (the same convolution of dy with flipped, transposed
+// weights) and the weight gradient pack their B operand straight from the
+// images (kernels.SamePacker, SameTPacker), with no lowered matrix.
+// BatchNorm statistics are accumulated in float64, as PyTorch does.
 package cpu
