@@ -193,3 +193,31 @@ func TestSameTPacker(t *testing.T) {
 		}
 	}
 }
+
+// TestSamePackerMisuse checks the programmer-error panics: a geometry that
+// is not a stride-1 same convolution, too many images for small maps, and
+// images shorter than the geometry.
+func TestSamePackerMisuse(t *testing.T) {
+	mustPanic := func(name string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s did not panic", name)
+			}
+		}()
+		f()
+	}
+	var s SamePacker
+	mustPanic("stride 2", func() {
+		s.Reset(ConvGeom{C: 1, H: 8, W: 8, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, 1)
+	})
+	mustPanic("valid convolution", func() { s.Reset(ConvGeom{C: 1, H: 8, W: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1}, 1) })
+	mustPanic("2×2 maps, 4 images", func() {
+		s.Reset(ConvGeom{C: 1, H: 2, W: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 4)
+	})
+	s.Reset(ConvGeom{C: 2, H: 8, W: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 2)
+	mustPanic("short images", func() { s.SetImages(make([]float32, 2*2*64-1)) })
+	var u SamePacker
+	mustPanic("no Reset", func() { u.SetImages(make([]float32, 10)) })
+	mustPanic("GradStats lengths", func() { GradStats(make([]float32, 3), make([]float32, 2), nil, 0) })
+}
