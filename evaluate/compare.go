@@ -387,8 +387,8 @@ func verdict(c *Comparison) Verdict {
 		name  string
 	}{{"the baseline", c.Baseline, c.BaselineMethod}, {"T2FNorm", c.T2FNorm, c.T2FNormMethod}} {
 		if t := m.r.method(m.name).TopTie; t != nil && t.Saturated() {
-			v.Evidence = append(v.Evidence, fmt.Sprintf("%s on %s saturates: %.1f%% of ID test and %.1f%% of OOD test samples score exactly its top value %.9g and tie, so its FPR@95 and much of its AUROC reflect arbitrary order (mls or ebo rank the same model without the tie)",
-				m.name, m.model, t.IDPct, t.OODPct, t.Value))
+			v.Evidence = append(v.Evidence, fmt.Sprintf("%s on %s saturates: %.1f%% of ID test and %.1f%% of OOD test samples score exactly its top value %.9g and tie (%.1f%% of ID–OOD pairs), so its FPR@95 and up to half that share of its AUROC reflect arbitrary order (mls or ebo rank the same model without the tie)",
+				m.name, m.model, t.IDPct, t.OODPct, t.Value, 100*t.TiedPairs()))
 		}
 	}
 	v.Evidence = append(v.Evidence, fmt.Sprintf("ID accuracy %s — %s", pct(c.Accuracy), accWord(c.Accuracy.Outcome)))

@@ -5,13 +5,15 @@ import (
 	"math"
 )
 
-// SaturationFrac is the share of ID test samples tied at a method's top
-// score from which the score counts as saturated.
-const SaturationFrac = 0.05
+// SaturationPairs is the share of (ID, OOD) test-sample pairs tied at a
+// method's top score from which the score counts as saturated: AUROC counts
+// a tied pair as half right, so such ties alone move it by up to half their
+// share, and FPR@95 cuts through them arbitrarily.
+const SaturationPairs = 0.01
 
 // TopTie measures how many samples share a method's highest score. A
 // saturated score — e.g. the float32 softmax of logits tens apart, which
-// returns exactly 1 — ties most ID and OOD samples at the top, so their
+// returns exactly 1 — ties many ID and OOD samples at the top, so their
 // relative order (and FPR@95 with it) is arbitrary.
 type TopTie struct {
 	Value   float64 `json:"value"`   // the highest ID or OOD test score (of the first run)
@@ -20,8 +22,12 @@ type TopTie struct {
 	Samples int     `json:"samples"` // ID + OOD test samples of the first run
 }
 
+// TiedPairs is the share of (ID, OOD) pairs tied at the top, from the mean
+// percentages.
+func (t TopTie) TiedPairs() float64 { return t.IDPct / 100 * t.OODPct / 100 }
+
 // Saturated reports whether the tie is large enough to distort the metrics.
-func (t TopTie) Saturated() bool { return t.IDPct >= 100*SaturationFrac }
+func (t TopTie) Saturated() bool { return t.TiedPairs() >= SaturationPairs }
 
 // topTie computes the TopTie of one method's scores over runs runs.
 func topTie(scores []Scores, runs int) TopTie {
@@ -79,7 +85,7 @@ func isTestRole(role string) bool { return role == RoleID || role == RoleNear ||
 
 // saturationNote is the Result note for a saturated method.
 func saturationNote(method string, t TopTie) string {
-	return fmt.Sprintf("%s: %.1f%% of ID test and %.1f%% of OOD test samples tie at its top score %.9g — the score saturates "+
+	return fmt.Sprintf("%s: %.1f%% of ID test and %.1f%% of OOD test samples tie at its top score %.9g (%.1f%% of ID–OOD pairs) — the score saturates "+
 		"(e.g. float32 softmax of logits far apart), so their order, and FPR@95 with it, is arbitrary; a logit-based score (mls, ebo) ranks the same model without the tie",
-		method, t.IDPct, t.OODPct, t.Value)
+		method, t.IDPct, t.OODPct, t.Value, 100*t.TiedPairs())
 }

@@ -22,16 +22,15 @@ func TestTopTie(t *testing.T) {
 	if got.Value != 1 || got.Samples != 8 || math.Abs(got.IDPct-wantID) > 1e-12 || math.Abs(got.OODPct-wantOOD) > 1e-12 {
 		t.Errorf("topTie = %+v, want value 1, 8 samples, ID %.4f%%, OOD %.4f%%", got, wantID, wantOOD)
 	}
-	if !got.Saturated() {
-		t.Errorf("%.1f%% of ID tied: want saturated", got.IDPct)
+	if !got.Saturated() || math.Abs(got.TiedPairs()-wantID*wantOOD/1e4) > 1e-12 {
+		t.Errorf("%+v: want saturated, %.4f of pairs tied", got, wantID*wantOOD/1e4)
 	}
-	// Distinct scores: one ID sample at the top of 30 is 3.3% < 5%.
-	var distinct []float64
-	for i := range 30 {
-		distinct = append(distinct, float64(i))
-	}
-	if d := topTie([]Scores{{Role: RoleID, Values: distinct}}, 1); d.Saturated() || math.Abs(d.IDPct-100.0/30) > 1e-12 {
-		t.Errorf("distinct scores: %+v, want 3.33%% and not saturated", d)
+	// Many ID samples but hardly any OOD sample at the top: 20% × 4% = 0.8% of pairs.
+	id := []float64{1, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+	ood := make([]float64, 50)
+	ood[0], ood[1] = 1, 1
+	if d := topTie([]Scores{{Role: RoleID, Values: id}, {Role: RoleNear, Values: ood}}, 1); d.Saturated() || math.Abs(d.TiedPairs()-0.008) > 1e-12 {
+		t.Errorf("20%% ID, 4%% OOD tied: %+v (pairs %.4f), want 0.008 and not saturated", d, d.TiedPairs())
 	}
 }
 
