@@ -219,6 +219,20 @@ func (u *unpickler) popMark() ([]any, error) {
 	return items, nil
 }
 
+// topAs returns the stack top as the container an opcode (named op) updates.
+func topAs[T any](u *unpickler, op string) (T, error) {
+	var zero T
+	t, err := u.top()
+	if err != nil {
+		return zero, err
+	}
+	c, ok := t.(T)
+	if !ok {
+		return zero, fmt.Errorf("%s on a %s", op, typeName(t))
+	}
+	return c, nil
+}
+
 func (u *unpickler) memoPut(i uint32) error {
 	if i >= maxMemo {
 		return fmt.Errorf("memo index %d too large", i)
@@ -458,66 +472,42 @@ func (u *unpickler) step(op byte) (done bool, err error) {
 			return false, err
 		}
 		u.push(d)
-	case 'a': // APPEND
-		v, err := u.pop()
+	case 'a', 'e': // APPEND, APPENDS
+		var items []any
+		var err error
+		if op == 'a' {
+			var v any
+			v, err = u.pop()
+			items = []any{v}
+		} else {
+			items, err = u.popMark()
+		}
 		if err != nil {
 			return false, err
 		}
-		t, err := u.top()
+		l, err := topAs[*pyList](u, map[byte]string{'a': "APPEND", 'e': "APPENDS"}[op])
 		if err != nil {
 			return false, err
-		}
-		l, ok := t.(*pyList)
-		if !ok {
-			return false, fmt.Errorf("APPEND to a %s", typeName(t))
-		}
-		l.items = append(l.items, v)
-	case 'e': // APPENDS
-		items, err := u.popMark()
-		if err != nil {
-			return false, err
-		}
-		t, err := u.top()
-		if err != nil {
-			return false, err
-		}
-		l, ok := t.(*pyList)
-		if !ok {
-			return false, fmt.Errorf("APPENDS to a %s", typeName(t))
 		}
 		l.items = append(l.items, items...)
-	case 's': // SETITEM
-		v, err := u.pop()
+	case 's', 'u': // SETITEM, SETITEMS
+		var items []any
+		var err error
+		if op == 's' {
+			var k, v any
+			if v, err = u.pop(); err == nil {
+				k, err = u.pop()
+			}
+			items = []any{k, v}
+		} else {
+			items, err = u.popMark()
+		}
 		if err != nil {
 			return false, err
 		}
-		k, err := u.pop()
+		d, err := topAs[*pyDict](u, map[byte]string{'s': "SETITEM", 'u': "SETITEMS"}[op])
 		if err != nil {
 			return false, err
-		}
-		t, err := u.top()
-		if err != nil {
-			return false, err
-		}
-		d, ok := t.(*pyDict)
-		if !ok {
-			return false, fmt.Errorf("SETITEM on a %s", typeName(t))
-		}
-		if err := d.set(k, v); err != nil {
-			return false, err
-		}
-	case 'u': // SETITEMS
-		items, err := u.popMark()
-		if err != nil {
-			return false, err
-		}
-		t, err := u.top()
-		if err != nil {
-			return false, err
-		}
-		d, ok := t.(*pyDict)
-		if !ok {
-			return false, fmt.Errorf("SETITEMS on a %s", typeName(t))
 		}
 		if err := setItems(d, items); err != nil {
 			return false, err
