@@ -420,8 +420,9 @@ func TestResizeThenCrop(t *testing.T) {
 			t.Fatal(err)
 		}
 		want10, want8 := make([]uint8, pre10.OutLen()), make([]uint8, pre8.OutLen())
-		pre10.Apply(img, want10)
-		pre8.Apply(img, want8)
+		if err := errors.Join(pre10.Apply(img, want10), pre8.Apply(img, want8)); err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.Equal(r.Image(i), want10) {
 			t.Errorf("row %d: not Resize(10) → CenterCrop(8)", i)
 		}
