@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/t2f/t2f/train/safetensors"
+	"github.com/t2f/t2f/formats/safetensors"
 )
 
 func testHead(tab *Table) Head {

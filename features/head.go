@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/t2f/t2f/train/safetensors"
+	"github.com/t2f/t2f/formats/safetensors"
 )
 
 // HeadFileName is the name of the head file in a features directory.

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-# name, transA, transB, m, n, k -- keep in sync with train/kernels/shapes.go.
+# name, transA, transB, m, n, k -- keep in sync with kernels/shapes.go.
 SHAPES = [
     ("resnet18.conv1.fwd", False, False, 64, 1024, 27),
     ("resnet18.layer1.fwd", False, False, 64, 1024, 576),

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Generates the PyTorch checkpoint fixtures of train/pth and train/nn.
+"""Generates the PyTorch checkpoint fixtures of formats/pth and train/nn.
 
 Rerun from the repository root with Debian's interpreter (torch 1.13 CPU):
 
@@ -12,10 +12,10 @@ whose values do not change. Every .pth is written by torch.save itself,
 except legacy_storage_views.pth (the legacy layout written here, checked by
 loading it with torch.load); expected values are computed by torch (for the
 legacy files: from torch.load of the file) and written to
-train/pth/testdata/expected.json, so the Go tests compare against PyTorch,
+formats/pth/testdata/expected.json, so the Go tests compare against PyTorch,
 not against the Go reader.
 
-Files (train/pth/testdata/):
+Files (formats/pth/testdata/):
 
   r18_w1-64.pth        OpenOOD ResNet18_32x32, width 1/64 (stage widths
                        1-2-4-8), 10 classes, random weights and BatchNorm
@@ -86,7 +86,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_models as tm  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "train", "pth", "testdata")
+OUT = os.path.join(ROOT, "formats", "pth", "testdata")
 torch.set_num_threads(1)
 
 

@@ -3,7 +3,7 @@
 // (SGD with Nesterov momentum, weight decay on every parameter, a per-step
 // cosine learning rate down to MinLR) and T2FNorm or the cross-entropy
 // baseline. The engine itself lives in the sub-packages: backend (the op
-// seam), backend/cpu, kernels (GEMM, im2col) and nn (layers, models, SGD,
+// seam), backend/cpu (on the top-level kernels package) and nn (layers, models, SGD,
 // checkpoints).
 //
 // A run directory holds:

@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/t2f/t2f/augment"
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train/backend/cpu"
 	"github.com/t2f/t2f/train/nn"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 // writeInit saves a fresh LeNet (seed 99, linear head, 1 channel, the toy's

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/t2f/t2f/augment"
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/nn"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 // Files of a run directory.

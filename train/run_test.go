@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/t2f/t2f/augment"
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train/backend/cpu"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 // toyData is a two-class 28×28 grey dataset: class 0 is bright in the top

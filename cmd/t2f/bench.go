@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/t2f/t2f/train/kernels"
+	"github.com/t2f/t2f/kernels"
 )
 
 // newBenchCommand is the parent of the speed benchmarks. Each benchmark is a

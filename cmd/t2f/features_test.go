@@ -14,10 +14,10 @@ import (
 
 	"github.com/t2f/t2f/augment"
 	"github.com/t2f/t2f/features"
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/shards"
 	"github.com/t2f/t2f/train/backend/cpu"
 	"github.com/t2f/t2f/train/nn"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 func runFeaturesCLI(t *testing.T, args ...string) (int, string) {

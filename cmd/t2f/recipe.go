@@ -10,7 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/t2f/t2f/train/pth"
+	"github.com/t2f/t2f/formats/pth"
 )
 
 // The T2FNorm repository's recipes (scripts/ood/t2fnorm/<bench>_{train,test}_t2fnorm.sh) for

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/t2f/t2f/train/kernels"
+	"github.com/t2f/t2f/kernels"
 )
 
 // Block sizes of the nearest-neighbour search: a worker computes a

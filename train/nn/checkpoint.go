@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train/backend"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 // Metadata keys a t2f checkpoint carries (safetensors "__metadata__"), so a

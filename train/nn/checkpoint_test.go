@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train/backend/cpu"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 // TestStateDictNames compares every name, shape and dtype of StateDict, in

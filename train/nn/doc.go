@@ -27,7 +27,7 @@
 // t2f.* metadata describing the Config); optimiser state and the training
 // position go to a separate safetensors file (SGD.SaveState).
 // Model.LoadPretrained initialises a model from another network's weights:
-// a PyTorch .pth state_dict (read by train/pth) or a safetensors file, with
+// a PyTorch .pth state_dict (read by formats/pth) or a safetensors file, with
 // torchvision/OpenOOD names, the fc kept fresh when the class count differs.
 //
 // The heads: linear logits = W·f + b. T2FNorm training logits

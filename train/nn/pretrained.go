@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/t2f/t2f/formats/pth"
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train/backend"
-	"github.com/t2f/t2f/train/pth"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 // Initialising a model from pretrained weights (fine-tuning), as OpenOOD

@@ -8,15 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2f/t2f/formats/pth"
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train/backend/cpu"
-	"github.com/t2f/t2f/train/pth"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 // The .pth files are written by torch.save in scripts/gen_pth_fixtures.py,
 // which also computes the expected eval-mode outputs with PyTorch.
 
-const pthDir = "../pth/testdata"
+const pthDir = "../../formats/pth/testdata"
 
 type pthCase struct {
 	InputShape []int     `json:"input_shape"`

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/backend/cpu"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 // The fixtures come from scripts/gen_torch_fixtures.py (PyTorch 1.13, CPU,

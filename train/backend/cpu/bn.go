@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/t2f/t2f/kernels"
 	"github.com/t2f/t2f/train/backend"
-	"github.com/t2f/t2f/train/kernels"
 )
 
 func (b *Backend) bnShape(op string, x, y *backend.Tensor, perChannel ...*backend.Tensor) (n, c, hw int) {

@@ -3,8 +3,8 @@ package cpu
 import (
 	"fmt"
 
+	"github.com/t2f/t2f/kernels"
 	"github.com/t2f/t2f/train/backend"
-	"github.com/t2f/t2f/train/kernels"
 )
 
 // minGemmCols is the GEMM width a convolution aims for: images whose output

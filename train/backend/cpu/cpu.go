@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/t2f/t2f/kernels"
 	"github.com/t2f/t2f/train/backend"
-	"github.com/t2f/t2f/train/kernels"
 )
 
 // Backend runs every op on the host. It is not safe for concurrent use.

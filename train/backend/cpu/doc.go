@@ -11,7 +11,7 @@
 // and grows to the largest layer, so a training step in steady state does not
 // allocate tensors.
 //
-// GEMM and the im2col/col2im lowering come from train/kernels (AVX-512
+// GEMM and the im2col/col2im lowering come from kernels (AVX-512
 // assembly chosen at run time, pure Go under the `noasm` tag); the strided
 // im2col lets several small images share one GEMM. With the AVX-512 kernel,
 // stride-1 same convolutions are implicit GEMMs: the forward product, the

@@ -1,8 +1,8 @@
 package cpu
 
 import (
+	"github.com/t2f/t2f/kernels"
 	"github.com/t2f/t2f/train/backend"
-	"github.com/t2f/t2f/train/kernels"
 )
 
 // gapGrain is the number of planes a GAP thread takes at least.

@@ -1,6 +1,6 @@
 package cpu
 
-import "github.com/t2f/t2f/train/kernels"
+import "github.com/t2f/t2f/kernels"
 
 // sameConv reports whether g is a stride-1 "same" convolution (output size =
 // input size: 2·pad = k − 1), where a row of the lowered matrix is the whole

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/t2f/t2f/train/kernels"
+	"github.com/t2f/t2f/kernels"
 )
 
 // im2colSame/col2imSame against the kernels' references, inside NaN guard

@@ -1,7 +1,7 @@
 package cpu
 
 import (
-	"github.com/t2f/t2f/train/kernels"
+	"github.com/t2f/t2f/kernels"
 )
 
 // Wide lowering for stride-1 unpadded ("valid") convolutions whose output is

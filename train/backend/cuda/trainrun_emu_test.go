@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/t2f/t2f/augment"
+	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train"
 	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/backend/cpu"
-	"github.com/t2f/t2f/train/safetensors"
 )
 
 // memSet is an in-memory augment.Dataset of side×side grey images.

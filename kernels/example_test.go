@@ -3,7 +3,7 @@ package kernels_test
 import (
 	"fmt"
 
-	"github.com/t2f/t2f/train/kernels"
+	"github.com/t2f/t2f/kernels"
 )
 
 // A convolution layer's forward pass for one image as im2col + GEMM + bias:

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/t2f/t2f/train/safetensors"
+	"github.com/t2f/t2f/formats/safetensors"
 )
 
 // The fixtures are written by torch.save (scripts/gen_pth_fixtures.py); the

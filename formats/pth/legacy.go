@@ -8,7 +8,7 @@ import (
 	"math"
 	"math/big"
 
-	"github.com/t2f/t2f/train/safetensors"
+	"github.com/t2f/t2f/formats/safetensors"
 )
 
 // The legacy format (torch.save before 1.6, or with

@@ -3,7 +3,7 @@
 
 Rerun from the repository root with Debian's interpreter:
 
-    /usr/bin/python3 train/safetensors/testdata/gen_interop.py
+    /usr/bin/python3 formats/safetensors/testdata/gen_interop.py
 
 Debian ships no python3-safetensors, so the file is written by hand with
 struct/json, following the reference writer (huggingface/safetensors,

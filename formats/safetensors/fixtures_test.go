@@ -17,12 +17,12 @@ import (
 // the committed name lists in train/testdata/statedict.
 
 func TestTorchFixturesReadAndReencodeExactly(t *testing.T) {
-	paths, err := filepath.Glob("../testdata/torch/*.safetensors")
+	paths, err := filepath.Glob("../../train/testdata/torch/*.safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(paths) < 6 {
-		t.Fatalf("found %d fixtures in ../testdata/torch, want at least 6", len(paths))
+		t.Fatalf("found %d fixtures in ../../train/testdata/torch, want at least 6", len(paths))
 	}
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
@@ -73,11 +73,11 @@ func TestTorchModelFixturesMatchStateDictLists(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			f, err := Read("../testdata/torch/" + c.file + ".safetensors")
+			f, err := Read("../../train/testdata/torch/" + c.file + ".safetensors")
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := os.ReadFile("../testdata/statedict/" + c.list + ".json")
+			b, err := os.ReadFile("../../train/testdata/statedict/" + c.list + ".json")
 			if err != nil {
 				t.Fatal(err)
 			}

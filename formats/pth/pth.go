@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/t2f/t2f/train/safetensors"
+	"github.com/t2f/t2f/formats/safetensors"
 )
 
 // MaxPickleSize is the largest data.pkl (zip format) or run of pickles

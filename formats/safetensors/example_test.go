@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/t2f/t2f/train/safetensors"
+	"github.com/t2f/t2f/formats/safetensors"
 )
 
 func Example() {

@@ -67,4 +67,7 @@
 // (re-save with a newer torch), TorchScript archives, pickled whole models,
 // big-endian checkpoints, truncated or corrupt files (errors about a legacy
 // file say "PyTorch's legacy (pre-1.6) format").
+//
+// Who may import it: any package that loads a PyTorch checkpoint — train/nn
+// (--init weights) and features (--checkpoint). It imports nothing of t2f.
 package pth

@@ -22,4 +22,9 @@
 // `noasm` (and every other architecture) uses the pure-Go 4×4 micro-kernel
 // only. The results of the kernels differ from the references only by
 // floating-point summation order.
+//
+// Who may import it: the CPU backend (train/backend/cpu) and anything else
+// that needs a fast float32 product — features and evaluate/posthoc use its
+// GEMM for batched scoring. It imports nothing of t2f, so it sits at the top
+// level rather than under train/.
 package kernels

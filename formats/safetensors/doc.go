@@ -32,4 +32,8 @@
 // Element data is kept as raw bytes ([]byte) for every dtype; the typed
 // helpers (Float32s, Int64s, ...) decode copies. BF16, F16, F8 and the other
 // dtypes without a helper are read and written as raw bytes.
+//
+// Who may import it: every package that reads or writes tensors on disk —
+// train (checkpoints), features and evaluate (head.safetensors). It imports
+// nothing of t2f.
 package safetensors

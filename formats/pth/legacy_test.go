@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/t2f/t2f/train/safetensors"
+	"github.com/t2f/t2f/formats/safetensors"
 )
 
 // Legacy-format fixtures (scripts/gen_pth_fixtures.py): legacy.pth is the
