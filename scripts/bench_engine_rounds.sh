@@ -6,7 +6,7 @@
 set -euo pipefail
 rounds=${1:-3}
 threads=${2:-2}
-go build -o bin/t2f ./cmd/t2f
+go build -buildvcs=auto -o bin/t2f ./cmd/t2f
 for r in $(seq "$rounds"); do
   echo "== round $r $(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)"
   bin/t2f bench train --model small_resnet --channels 1 --size 28 --threads "$threads" --json

@@ -53,6 +53,11 @@ type Config struct {
 	// Execution settings: they change speed, not results.
 	Workers int `yaml:"workers"` // augmentation goroutines
 	Threads int `yaml:"threads"` // compute threads of the CPU backend
+
+	// Code is the t2f build that started the run (provenance.Stamp's
+	// String, set by the program); epochs.csv names the build of every
+	// epoch, so a run resumed by other code shows it.
+	Code string `yaml:"code,omitempty"`
 }
 
 // Defaults is the OpenOOD T2FNorm training recipe (§1.4 of the reference):
@@ -134,9 +139,11 @@ func NormalizationFor(dataset string) string {
 }
 
 // sameRun reports the first setting in which two configurations of the same
-// run directory differ; execution settings (workers, threads) may differ.
+// run directory differ; execution settings (workers, threads) and the code
+// that runs it may differ.
 func sameRun(a, b Config) error {
 	a.Workers, a.Threads, b.Workers, b.Threads = 0, 0, 0, 0
+	a.Code, b.Code = "", ""
 	if a != b {
 		return fmt.Errorf("train: the run directory holds a different run (its config.yaml has %+v; this run is %+v)", a, b)
 	}

@@ -31,9 +31,10 @@ type EpochRecord struct {
 	Duration       time.Duration // wall time of the epoch, validation included
 	Best           bool          // best.safetensors was written at this epoch
 	ResumedAtBatch int           // > 0 when the epoch was resumed mid-way (timings cover the rest only)
+	Code           string        // the t2f build that ran the epoch (provenance.Stamp's String)
 }
 
-var epochHeader = []string{"epoch", "step", "lr", "train_loss", "train_acc", "val_acc", "val_feature_norm", "images_per_s", "data_wait_s", "epoch_s", "best", "resumed_at_batch"}
+var epochHeader = []string{"epoch", "step", "lr", "train_loss", "train_acc", "val_acc", "val_feature_norm", "images_per_s", "data_wait_s", "epoch_s", "best", "resumed_at_batch", "code"}
 
 func writeEpochLog(path string, recs []EpochRecord) error {
 	var buf bytes.Buffer
@@ -43,7 +44,7 @@ func writeEpochLog(path string, recs []EpochRecord) error {
 	for _, r := range recs {
 		_ = w.Write([]string{
 			strconv.Itoa(r.Epoch), strconv.Itoa(r.Step), f(r.LR), f(r.TrainLoss), f(r.TrainAcc), f(r.ValAcc), f(r.ValFeatureNorm),
-			f(r.ImagesPerSec), f(r.DataWait.Seconds()), f(r.Duration.Seconds()), strconv.FormatBool(r.Best), strconv.Itoa(r.ResumedAtBatch),
+			f(r.ImagesPerSec), f(r.DataWait.Seconds()), f(r.Duration.Seconds()), strconv.FormatBool(r.Best), strconv.Itoa(r.ResumedAtBatch), r.Code,
 		})
 	}
 	w.Flush()
@@ -68,6 +69,10 @@ func readEpochLog(path string) ([]EpochRecord, error) {
 		if i == 0 {
 			continue
 		}
+		// Logs written before the code column have one field less.
+		if len(row) == len(epochHeader)-1 {
+			row = append(row, "")
+		}
 		if len(row) != len(epochHeader) {
 			return nil, fmt.Errorf("train: %s line %d: %d fields, want %d", path, i+1, len(row), len(epochHeader))
 		}
@@ -80,6 +85,7 @@ func readEpochLog(path string) ([]EpochRecord, error) {
 		recs = append(recs, EpochRecord{
 			Epoch: n(row[0]), Step: n(row[1]), LR: f(row[2]), TrainLoss: f(row[3]), TrainAcc: f(row[4]), ValAcc: f(row[5]),
 			ValFeatureNorm: f(row[6]), ImagesPerSec: f(row[7]), DataWait: d(row[8]), Duration: d(row[9]), Best: best, ResumedAtBatch: n(row[11]),
+			Code: row[12],
 		})
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("train: %s line %d: %w", path, i+1, err)

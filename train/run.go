@@ -256,6 +256,7 @@ func prepareRunDir(dir string, cfg Config, resume bool) error {
 		if err := sameRun(old, cfg); err != nil {
 			return fmt.Errorf("%w; resume it with the same settings", err)
 		}
+		cfg.Code = old.Code           // the build that started the run
 		return writeConfig(path, cfg) // execution settings may have changed
 	case !errors.Is(err, os.ErrNotExist):
 		return err
@@ -386,7 +387,7 @@ func (r *runner) loop(ctx context.Context) (Summary, error) {
 func (r *runner) epoch(ctx context.Context) error {
 	e := r.pos.epoch
 	start := time.Now()
-	rec := EpochRecord{Epoch: e + 1, ResumedAtBatch: r.pos.batch}
+	rec := EpochRecord{Epoch: e + 1, ResumedAtBatch: r.pos.batch, Code: r.cfg.Code}
 	if r.pos.batch < r.batches { // else only the validation was left to do
 		if err := r.trainEpoch(ctx, start, &rec); err != nil {
 			return err

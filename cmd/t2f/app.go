@@ -22,6 +22,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
    t2f score            Parquet features -> OOD metrics, tables, plots
 
 ` + exitCodeHelp,
+		Version:         buildStamp().String(),
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,

@@ -144,6 +144,7 @@ func trainConfig(c *cli.Context) (train.Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return cfg, usageError{err.Error()}
 	}
+	cfg.Code = buildStamp().String() // never from a file: it names this binary
 	return cfg, nil
 }
 
