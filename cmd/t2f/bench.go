@@ -127,6 +127,7 @@ func runBenchGemm(c *cli.Context) error {
 	if r := scalingCheck(rows); r != "" {
 		fmt.Fprintln(w, r)
 	}
+	fmt.Fprintf(w, "Made by t2f %s\n", buildStamp())
 	return nil
 }
 

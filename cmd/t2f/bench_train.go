@@ -54,6 +54,7 @@ EXAMPLES:
 
 // benchTrainOutput is the JSON object `t2f bench train --json` prints.
 type benchTrainOutput struct {
+	Code     string  `json:"code"` // the t2f build (provenance)
 	Model    string  `json:"model"`
 	Width    float64 `json:"width"`
 	Channels int     `json:"channels"`
@@ -100,7 +101,7 @@ func runBenchTrain(c *cli.Context) error {
 	}
 	w := c.App.Writer
 	if c.Bool("json") {
-		out := benchTrainOutput{Model: model, Width: cfg.Width, Channels: channels, Size: cfg.ImageSize, Head: cfg.Head, Result: res}
+		out := benchTrainOutput{Code: buildStamp().String(), Model: model, Width: cfg.Width, Channels: channels, Size: cfg.ImageSize, Head: cfg.Head, Result: res}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", " ")
 		return enc.Encode(out)
@@ -109,5 +110,6 @@ func runBenchTrain(c *cli.Context) error {
 		model, cfg.Width, channels, cfg.ImageSize, cfg.ImageSize, res.Params, res.Batch, res.Threads, res.Rounds)
 	fmt.Fprintf(w, "  train %10.1f images/s  (min %.1f, max %.1f)\n", res.TrainImagesPerSec, res.TrainMinMax[0], res.TrainMinMax[1])
 	fmt.Fprintf(w, "  infer %10.1f images/s  (min %.1f, max %.1f)\n", res.InferImagesPerSec, res.InferMinMax[0], res.InferMinMax[1])
+	fmt.Fprintf(w, "Made by t2f %s\n", buildStamp())
 	return nil
 }
