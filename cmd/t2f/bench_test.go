@@ -43,7 +43,10 @@ func TestBenchGemmTable(t *testing.T) {
 	if len(lines) < 2 || !strings.HasPrefix(lines[0], "shape") {
 		t.Fatalf("no table:\n%s", out.String())
 	}
-	for _, l := range lines[1:] {
+	if last := lines[len(lines)-1]; last != "Made by t2f "+buildStamp().String() {
+		t.Errorf("last line %q does not name the build", last)
+	}
+	for _, l := range lines[1 : len(lines)-1] {
 		if !strings.HasPrefix(l, "lenet.conv2.fwd") {
 			t.Errorf("unexpected row %q", l)
 		}
