@@ -244,15 +244,15 @@ func TestRecipePretrainedFlag(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "OpenOOD", "data")
 	writeImageNetLists(t, root, "imagenet", "imagenet")
 	writeOpenOOD(t, root)
-	cut, err := filepath.Abs(filepath.Join("..", "..", "train", "pth", "testdata", "legacy_cut.pth"))
+	cut, err := filepath.Abs(filepath.Join("..", "..", "formats", "pth", "testdata", "legacy_cut.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	legacy, err := filepath.Abs(filepath.Join("..", "..", "train", "pth", "testdata", "legacy.pth"))
+	legacy, err := filepath.Abs(filepath.Join("..", "..", "formats", "pth", "testdata", "legacy.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := filepath.Abs(filepath.Join("..", "..", "train", "pth", "testdata", "resnet50_w1-128.pth"))
+	good, err := filepath.Abs(filepath.Join("..", "..", "formats", "pth", "testdata", "resnet50_w1-128.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}

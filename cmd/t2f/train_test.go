@@ -126,7 +126,7 @@ func TestTrainCommandInit(t *testing.T) {
 			t.Fatalf("pipeline build %v: exit %d: %s", args, code, errs)
 		}
 	}
-	pth, err := filepath.Abs(filepath.Join("..", "..", "train", "pth", "testdata", "r18_w1-64.pth"))
+	pth, err := filepath.Abs(filepath.Join("..", "..", "formats", "pth", "testdata", "r18_w1-64.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,9 +151,9 @@ func TestTrainCommandInit(t *testing.T) {
 	}
 
 	bad := []struct{ init, want string }{
-		{filepath.Join("..", "..", "train", "pth", "testdata", "legacy_cut.pth"), "legacy (pre-1.6)"},
+		{filepath.Join("..", "..", "formats", "pth", "testdata", "legacy_cut.pth"), "legacy (pre-1.6)"},
 		{filepath.Join(dir, "absent.pth"), "absent.pth"},
-		{filepath.Join("..", "..", "train", "pth", "testdata", "resnet50_w1-128.pth"), "not a resnet18_32x32 of width 0.015625"},
+		{filepath.Join("..", "..", "formats", "pth", "testdata", "resnet50_w1-128.pth"), "not a resnet18_32x32 of width 0.015625"},
 	}
 	for _, b := range bad {
 		rd := filepath.Join(dir, "bad-"+filepath.Base(b.init))
