@@ -337,7 +337,7 @@ func (p *prepared) view(s *Split, scoring, withFeature bool) *posthoc.Data {
 	t := s.Table
 	d := v[i]
 	if d == nil {
-		d = &posthoc.Data{N: t.Len(), D: t.Dim, C: t.NumClasses, Logits: t.Logits, Labels: t.Labels}
+		d = &posthoc.Data{N: t.Len(), D: t.Dim, C: t.NumClasses, Logits: t.Logits, Labels: t.Labels, Extra: tableExtra(t)}
 		if scoring {
 			d.Logits = t.LogitsOOD
 		}
@@ -359,6 +359,38 @@ func (p *prepared) view(s *Split, scoring, withFeature bool) *posthoc.Data {
 		return &c
 	}
 	return d
+}
+
+// tableExtra is the `t2f features --extra` columns of t, keyed by --extra
+// name, for methods whose posthoc Needs list them (nil: none).
+func tableExtra(t *features.Table) map[string]posthoc.Column {
+	_ = t // the feature files carry no --extra columns yet
+	return nil
+}
+
+// checkExtra fails before fitting when a split the method reads lacks its
+// `t2f features --extra` columns; the error names the file and the --extra.
+func (p *prepared) checkExtra(name string, nd posthoc.Needs, cfg Config, scoring bool) error {
+	if len(nd.Extra) == 0 {
+		return nil
+	}
+	splits := []*Split{p.idTest}
+	if nd.Train && p.idTrain != nil {
+		splits = append(splits, p.idTrain)
+	}
+	if (nd.Val || (nd.APS && cfg.OODVal != "")) && p.idVal != nil {
+		splits = append(splits, p.idVal)
+	}
+	if nd.APS && p.oodVal != nil {
+		splits = append(splits, p.oodVal)
+	}
+	splits = append(append(splits, p.ood...), p.csid...)
+	for _, sp := range splits {
+		if err := posthoc.MissingExtra(name, sp.Path, nd, p.view(sp, scoring, false)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *prepared) oodCounts() []int {
@@ -407,6 +439,9 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 	}
 	nd := s.Needs()
 	scoring := name != "msp"
+	if err := p.checkExtra(name, nd, cfg, scoring); err != nil {
+		return out, err
+	}
 	in := posthoc.FitInput{}
 	if h := p.run.Head; h != nil {
 		in.Head = posthoc.Head{W: h.W, B: h.B}

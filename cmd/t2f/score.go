@@ -49,6 +49,10 @@ Written to --out (each file atomically):
    norm_<set>.png, scores_<method>.png, roc_<method>.png   plots (first run)
 
 Methods: ` + strings.Join(posthoc.Names(), " ") + `
+Methods that read columns computed by the network at feature time name their --extra: a missing
+one fails with "compute them with ` + "`t2f features --extra NAME`" + `" (with --methods all it is
+reported and skipped). Out of scope (they need a specially trained network; docs/posthoc.md):
+   ` + strings.Join(outOfScopeNames(), " ") + `
 
 Examples:
    t2f score --features runs/t2f-s0/features --id cifar10 --near cifar100,tin \
@@ -80,8 +84,13 @@ func runScore(c *cli.Context) error {
 		methods = posthoc.Names()
 	}
 	for _, m := range methods {
+		if reason, ok := posthoc.IsOutOfScope(m); ok {
+			return usageError{fmt.Sprintf("--methods: %s is an OpenOOD post-processor t2f does not implement: it %s (out of scope: %s; see docs/posthoc.md)",
+				m, reason, strings.Join(outOfScopeNames(), ","))}
+		}
 		if !slices.Contains(posthoc.Names(), m) {
-			return usageError{fmt.Sprintf("--methods: unknown method %q (known: %s, or all)", m, strings.Join(posthoc.Names(), ","))}
+			return usageError{fmt.Sprintf("--methods: unknown method %q (known: %s, or all; out of scope: %s)", m,
+				strings.Join(posthoc.Names(), ","), strings.Join(outOfScopeNames(), ","))}
 		}
 	}
 	if c.Int("threads") < 0 {
@@ -143,8 +152,8 @@ func runScore(c *cli.Context) error {
 
 // scoreFailure is the error that fails the command: any failed method, except
 // that with --methods all a method that cannot apply to these features (e.g.
-// ViM with a feature dimension below its dim) is only reported, in the table
-// and in results.json.
+// ViM with a feature dimension below its dim) or whose `t2f features --extra`
+// columns are absent is only reported, in the table and in results.json.
 func scoreFailure(res *evaluate.Result, all bool) error {
 	err := res.Failed()
 	if !all || err == nil {
@@ -152,7 +161,7 @@ func scoreFailure(res *evaluate.Result, all bool) error {
 	}
 	var failed []error
 	for _, m := range res.Methods {
-		if m.Err != nil && !errors.Is(m.Err, posthoc.ErrNotApplicable) {
+		if m.Err != nil && !errors.Is(m.Err, posthoc.ErrNotApplicable) && !errors.Is(m.Err, posthoc.ErrMissingExtra) {
 			failed = append(failed, m.Err)
 		}
 	}
@@ -168,6 +177,15 @@ func scoreList(vals []string) []string {
 				out = append(out, s)
 			}
 		}
+	}
+	return out
+}
+
+// outOfScopeNames lists the OpenOOD post-processors t2f refuses.
+func outOfScopeNames() []string {
+	var out []string
+	for _, e := range posthoc.OutOfScope() {
+		out = append(out, e.Name)
 	}
 	return out
 }

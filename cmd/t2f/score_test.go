@@ -142,7 +142,8 @@ func TestScoreCommandErrors(t *testing.T) {
 		want string
 	}{
 		{"no OOD set", nil, exitUsage, "--near or --far"},
-		{"unknown method", []string{"--far", "ff", "--methods", "msp,odin"}, exitUsage, `unknown method "odin"`},
+		{"unknown method", []string{"--far", "ff", "--methods", "msp,nosuch"}, exitUsage, `unknown method "nosuch"`},
+		{"out-of-scope method", []string{"--far", "ff", "--methods", "msp,godin"}, exitUsage, "godin is an OpenOOD post-processor t2f does not implement: it needs a G-ODIN network"},
 		{"missing set", []string{"--far", "svhn"}, exitFailure, `no feature file with dataset "svhn"`},
 		{"ID val missing for a method", []string{"--far", "ff", "--methods", "klm,msp"}, exitFailure, "toy_val.parquet"},
 		{"ID dataset as OOD", []string{"--far", "toy:train"}, exitFailure, `"toy" given as ID and as far-OOD`},

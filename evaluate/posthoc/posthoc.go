@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 )
 
 // Data is N samples of one split in the scoring view (see the package doc).
@@ -13,6 +14,17 @@ type Data struct {
 	Feature []float32 // N×D row-major
 	Logits  []float32 // N×C row-major
 	Labels  []int32   // N class indices, −1 for OOD; may be nil where unused
+	// Extra holds columns computed at feature time by `t2f features --extra`
+	// (network methods such as odin), keyed by the --extra name; each
+	// method documents its column's layout. nil when the feature files have
+	// none; methods whose Needs().Extra is empty ignore it.
+	Extra map[string]Column
+}
+
+// Column is one extra per-sample column: N×Width row-major float32.
+type Column struct {
+	Width  int
+	Values []float32
 }
 
 // Head is the final linear layer: logits = W·f + B.
@@ -56,6 +68,10 @@ type Needs struct {
 	// method by default (its config's APS_mode). The search needs ID val and
 	// OOD val (FitInput.Val and FitInput.OODVal).
 	APS bool
+	// Extra lists the `t2f features --extra` names (OpenOOD method names,
+	// e.g. "odin") whose columns Fit and Score read from Data.Extra. A
+	// caller checks them up front with MissingExtra.
+	Extra []string
 }
 
 // Options are construction options shared by all methods.
@@ -114,6 +130,39 @@ var registry = []entry{
 	{"she", func(Options) Scorer { return &she{} }},
 	{"nnguide", func(o Options) Scorer { return newNNGuide(o) }},
 	{"residual", func(Options) Scorer { return newResidual() }},
+}
+
+// ErrMissingExtra marks a method whose `t2f features --extra` columns are
+// absent from its input (errors.Is); the message names the --extra to add.
+var ErrMissingExtra = errors.New("feature-time columns missing")
+
+// MissingExtra checks that d holds the columns of every `t2f features
+// --extra` name in nd.Extra. It returns an error wrapping ErrMissingExtra
+// that says exactly which --extra to run, e.g. `posthoc: odin: test file
+// x.parquet has no "odin" columns: compute them with t2f features --extra
+// odin`; what names the split (a file, for a user).
+func MissingExtra(method, what string, nd Needs, d *Data) error {
+	var missing []string
+	for _, x := range nd.Extra {
+		if d == nil || d.Extra[x].Values == nil {
+			missing = append(missing, x)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("posthoc: %s: %s has no %q columns: compute them with `t2f features --extra %s`: %w",
+		method, what, strings.Join(missing, ","), strings.Join(missing, ","), ErrMissingExtra)
+}
+
+// ExtraOf reports the `t2f features --extra` names a registered method needs
+// (nil for feature/logit-only methods and unknown names).
+func ExtraOf(name string) []string {
+	s, err := New(name)
+	if err != nil {
+		return nil
+	}
+	return s.Needs().Extra
 }
 
 // Names lists the registered methods (OpenOOD names).
