@@ -25,7 +25,7 @@ func BenchmarkEvaluateCIFARShape(b *testing.B) {
 			g.W[c*g.D+j] = float32(g2.rng.NormFloat64() * 0.05)
 		}
 	}
-	run := Run{Name: "bench", Head: g.head()}
+	run := Run{Name: "bench", Head: g.head(), HeadPath: "mem/" + features.HeadFileName}
 	add := func(t *features.Table) { run.Splits = append(run.Splits, Split{Path: t.Meta.Dataset, Table: t}) }
 	add(g.table("cifar10", "test", 10000, false, 1))
 	near := []string{"cifar100", "tin"}

@@ -1,12 +1,10 @@
 package evaluate
 
 import (
-	"encoding/json"
 	"fmt"
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,91 +13,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 )
-
-// Results is a results.json file as WriteJSON writes it (metric values in
-// percent). It is what Compare reads: a comparison needs only the outputs of
-// two `t2f score` runs, never the feature files.
-type Results struct {
-	ID      string          `json:"id"`
-	Near    []string        `json:"near"`
-	Far     []string        `json:"far"`
-	OODVal  string          `json:"ood_val"`
-	Runs    []RunInfo       `json:"runs"`
-	Methods []ResultsMethod `json:"methods"`
-	Norms   []NormStats     `json:"norms"`
-	Notes   []string        `json:"notes"`
-	Path    string          `json:"-"` // the file it was read from, for errors
-}
-
-// ResultsMethod is one method of a results.json file.
-type ResultsMethod struct {
-	Method   string       `json:"method"`
-	Settings []string     `json:"settings"`
-	Searched []bool       `json:"searched"`
-	Error    string       `json:"error"`
-	TopTie   *TopTie      `json:"top_tie"` // nil in files written before it existed
-	Rows     []ResultsRow `json:"rows"`
-}
-
-// ResultsRow is one table row of a results.json file.
-type ResultsRow struct {
-	Dataset string          `json:"dataset"`
-	Kind    string          `json:"kind"`
-	NumOOD  int             `json:"num_ood"`
-	Mean    ResultsValues   `json:"mean"`
-	Std     ResultsValues   `json:"std"`
-	Runs    []ResultsValues `json:"runs"`
-}
-
-// ResultsValues are a row's metrics in percent.
-type ResultsValues struct {
-	FPR95      float64 `json:"fpr95"`
-	AUROC      float64 `json:"auroc"`
-	AUPRIn     float64 `json:"aupr_in"`
-	AUPROut    float64 `json:"aupr_out"`
-	ACC        float64 `json:"acc"`
-	FPR95IDPos float64 `json:"fpr95_idpos"`
-}
-
-// ReadResults reads a results.json written by WriteJSON (t2f score --out
-// DIR writes DIR/results.json).
-func ReadResults(path string) (*Results, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	var raw struct {
-		Results
-		Units string `json:"units"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("evaluate: %s: not a results.json of t2f score: %w", path, err)
-	}
-	r := raw.Results
-	r.Path = path
-	if raw.Units != "percent" || r.ID == "" || len(r.Runs) == 0 {
-		return nil, fmt.Errorf("evaluate: %s: not a results.json of t2f score (units %q, id %q, %d runs)", path, raw.Units, r.ID, len(r.Runs))
-	}
-	return &r, nil
-}
-
-func (r *Results) method(name string) *ResultsMethod {
-	for i := range r.Methods {
-		if r.Methods[i].Method == name && r.Methods[i].Error == "" {
-			return &r.Methods[i]
-		}
-	}
-	return nil
-}
-
-func (m *ResultsMethod) row(dataset string) *ResultsRow {
-	for i := range m.Rows {
-		if m.Rows[i].Dataset == dataset {
-			return &m.Rows[i]
-		}
-	}
-	return nil
-}
 
 // Stat is a value over runs: the mean, the population std and the number of
 // runs.
@@ -610,7 +523,7 @@ func WriteComparison(w io.Writer, c *Comparison, links ComparisonLinks) error {
 		fmt.Fprintf(&b, "\nROC curves: ![%s on the baseline](%s) ![%s on T2FNorm](%s)\n\nEvery method's OpenOOD tables, ROC curves and score histograms: [`%s/report.md`](%s) and [`%s/report.md`](%s).\n",
 			c.BaselineMethod, joinRel(links.Baseline, "roc_"+fileSafe(c.BaselineMethod)+".png"),
 			c.T2FNormMethod, joinRel(links.T2FNorm, "roc_"+fileSafe(c.T2FNormMethod)+".png"),
-			links.Baseline, joinRel(links.Baseline, "report.md"), links.T2FNorm, joinRel(links.T2FNorm, "report.md"))
+			links.Baseline, joinRel(links.Baseline, ReportFileName), links.T2FNorm, joinRel(links.T2FNorm, ReportFileName))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -36,7 +36,7 @@ func TestInputErrors(t *testing.T) {
 			func(c *Config) { c.CSID = []string{"cc"} }, []string{"r/cc_test.parquet", "label 9", "[0, 4)"}},
 		{"no ID test", func(r *Run) { r.split("cif", "test").Meta.Split = "testing" },
 			nil, []string{`dataset "cif" has no split "test"`}},
-		{"head does not match logits_ood", func(r *Run) { r.Head.B[1] += 5 },
+		{"head does not match logits_ood", func(r *Run) { r.Head.Bias[1] += 5 },
 			nil, []string{"r/cif_test.parquet", "logits_ood", "do not belong together"}},
 		{"same dataset twice", nil, func(c *Config) { c.Far = append(c.Far, "n1") }, []string{`"n1" given as near-OOD and as far-OOD`}},
 		{"unknown method", nil, func(c *Config) { c.Methods = []string{"odin"} }, []string{`unknown method "odin"`}},

@@ -20,22 +20,15 @@ type Split struct {
 	Table *features.Table
 }
 
-// Head is a run's classifier head (the head file beside the features).
-type Head struct {
-	Path             string    // the head file, for errors
-	W                []float32 // C×D row-major
-	B                []float32 // C
-	Tau              float64   // τ (1 for a linear head)
-	Kind             string    // "t2fnorm" or "linear"
-	CheckpointSHA256 string
-}
-
 // Run is the features of one trained model (one --features directory; one
 // seed). Splits may hold more files than an evaluation uses.
 type Run struct {
 	Name   string // shown in tables and errors, e.g. the directory
 	Splits []Split
-	Head   *Head // nil: methods that need the head fail with an error naming the run
+	// Head is the classifier head (features.HeadFileName beside the
+	// features); nil: methods that need it fail with an error naming the run.
+	Head     *features.Head
+	HeadPath string // the head file, for errors
 }
 
 // Config says what to evaluate. Dataset references are "NAME" or

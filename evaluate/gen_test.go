@@ -41,8 +41,9 @@ func newGen(seed uint64, kind string) *gen {
 	return g
 }
 
-func (g *gen) head() *Head {
-	return &Head{Path: "mem/head.safetensors", W: g.W, B: g.B, Tau: g.tau, Kind: g.kind, CheckpointSHA256: g.sha}
+func (g *gen) head() *features.Head {
+	h := g.featuresHead()
+	return &h
 }
 
 func (g *gen) featuresHead() features.Head {
@@ -121,7 +122,7 @@ func (g *gen) logits(x []float32, s float64) []float32 {
 // run builds a standard run: ID "cif" train/val/test, near "n1", "n2", far
 // "f1", OOD val "tin:val" (and "tin:test"), CSID "cc".
 func (g *gen) run(name string) Run {
-	r := Run{Name: name, Head: g.head()}
+	r := Run{Name: name, Head: g.head(), HeadPath: "mem/" + features.HeadFileName}
 	add := func(t *features.Table) {
 		r.Splits = append(r.Splits, Split{Path: name + "/" + features.FileName(t.Meta.Dataset, t.Meta.Split), Table: t})
 	}

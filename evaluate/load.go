@@ -45,8 +45,7 @@ func LoadRun(dir string, cfg Config) (*Run, error) {
 	h, err := features.ReadHead(dir)
 	switch {
 	case err == nil:
-		run.Head = &Head{Path: filepath.Join(dir, features.HeadFileName), W: h.Weight, B: h.Bias, Tau: h.Tau,
-			Kind: h.Kind, CheckpointSHA256: h.CheckpointSHA256}
+		run.Head, run.HeadPath = h, filepath.Join(dir, features.HeadFileName)
 	case errors.Is(err, fs.ErrNotExist):
 		if _, serr := os.Stat(filepath.Join(dir, features.HeadFileName)); serr == nil {
 			return nil, fmt.Errorf("evaluate: %w", err)

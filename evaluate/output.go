@@ -2,7 +2,6 @@ package evaluate
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -167,96 +166,6 @@ func WriteNormCSV(path string, res *Result) error {
 		cw.Flush()
 		return cw.Error()
 	})
-}
-
-// JSON forms. Metric values are percent (×100), like the tables.
-type (
-	jsonValues struct {
-		FPR95   float64 `json:"fpr95"`
-		AUROC   float64 `json:"auroc"`
-		AUPRIn  float64 `json:"aupr_in"`
-		AUPROut float64 `json:"aupr_out"`
-		ACC     float64 `json:"acc"`
-		FPR95ID float64 `json:"fpr95_idpos"`
-	}
-	jsonRow struct {
-		Dataset string       `json:"dataset"`
-		Kind    string       `json:"kind"`
-		NumOOD  int          `json:"num_ood,omitempty"`
-		Mean    jsonValues   `json:"mean"`
-		Std     jsonValues   `json:"std"`
-		Runs    []jsonValues `json:"runs"`
-	}
-	jsonMethod struct {
-		Method   string    `json:"method"`
-		Settings []string  `json:"settings"`
-		Searched []bool    `json:"searched"`
-		Error    string    `json:"error,omitempty"`
-		TopTie   *TopTie   `json:"top_tie,omitempty"`
-		Rows     []jsonRow `json:"rows"`
-		FSOOD    []jsonRow `json:"fsood,omitempty"`
-	}
-	jsonResult struct {
-		Units       string            `json:"units"`
-		Conventions map[string]string `json:"conventions"`
-		ID          string            `json:"id"`
-		Near        []string          `json:"near"`
-		Far         []string          `json:"far"`
-		CSID        []string          `json:"csid,omitempty"`
-		OODVal      string            `json:"ood_val,omitempty"`
-		Runs        []RunInfo         `json:"runs"`
-		Methods     []jsonMethod      `json:"methods"`
-		Norms       []NormStats       `json:"norms"`
-		Notes       []string          `json:"notes"`
-	}
-)
-
-func toJSONValues(v Values) jsonValues {
-	p := v.percent()
-	return jsonValues{p[0], p[1], p[2], p[3], p[4], p[5]}
-}
-
-func toJSONRows(rows []Row) []jsonRow {
-	var out []jsonRow
-	for _, r := range rows {
-		jr := jsonRow{Dataset: r.Dataset, Kind: r.Kind, NumOOD: r.NumOOD, Mean: toJSONValues(r.Mean), Std: toJSONValues(r.Std)}
-		for _, v := range r.Runs {
-			jr.Runs = append(jr.Runs, toJSONValues(v))
-		}
-		out = append(out, jr)
-	}
-	return out
-}
-
-// WriteJSON writes the whole result as indented JSON: metric values in
-// percent with full precision, per row the mean, the population std and
-// every run.
-func WriteJSON(w io.Writer, res *Result) error {
-	j := jsonResult{
-		Units: "percent",
-		Conventions: map[string]string{
-			"fpr95":       "FPR@95, OpenOOD v1.5: OOD positive; % of ID flagged OOD when >=95% of OOD is flagged",
-			"fpr95_idpos": "classic FPR@95: ID positive; % of OOD accepted when >=95% of ID is kept",
-			"aupr_in":     "trapezoidal area under sklearn's PR curve, ID positive",
-			"aupr_out":    "trapezoidal area under sklearn's PR curve, OOD positive",
-			"acc":         "ID test accuracy of the plain forward (FSOOD: ID test + CSID)",
-			"std":         "population standard deviation over runs",
-		},
-		ID: res.Config.ID, Near: res.Config.Near, Far: res.Config.Far, CSID: res.Config.CSID, OODVal: res.Config.OODVal,
-		Runs: res.Runs, Norms: res.Norms, Notes: res.Notes,
-	}
-	for _, m := range res.Methods {
-		jm := jsonMethod{Method: m.Method, Settings: m.Settings, Searched: m.Searched, Rows: toJSONRows(m.Rows), FSOOD: toJSONRows(m.FSOOD)}
-		if m.Err != nil {
-			jm.Error = m.Err.Error()
-		} else {
-			jm.TopTie = &m.TopTie
-		}
-		j.Methods = append(j.Methods, jm)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(j)
 }
 
 // ScoresSchema is the layout of scores.parquet: one row per method, run and

@@ -40,18 +40,18 @@ func WriteOutputs(dir string, res *Result) ([]string, error) {
 			}
 		}
 	}
-	if err := add("scores.parquet", WriteScores(filepath.Join(dir, "scores.parquet"), res, memory.DefaultAllocator)); err != nil {
+	if err := add(ScoresFileName, WriteScores(filepath.Join(dir, ScoresFileName), res, memory.DefaultAllocator)); err != nil {
 		return paths, err
 	}
-	if err := add("norms.csv", WriteNormCSV(filepath.Join(dir, "norms.csv"), res)); err != nil {
+	if err := add(NormsFileName, WriteNormCSV(filepath.Join(dir, NormsFileName), res)); err != nil {
 		return paths, err
 	}
-	err := writeAtomic(filepath.Join(dir, "results.json"), func(w io.Writer) error { return WriteJSON(w, res) })
-	if err := add("results.json", err); err != nil {
+	err := writeAtomic(filepath.Join(dir, ResultsFileName), func(w io.Writer) error { return WriteJSON(w, res) })
+	if err := add(ResultsFileName, err); err != nil {
 		return paths, err
 	}
-	err = writeAtomic(filepath.Join(dir, "report.md"), func(w io.Writer) error { return WriteMarkdown(w, res) })
-	if err := add("report.md", err); err != nil {
+	err = writeAtomic(filepath.Join(dir, ReportFileName), func(w io.Writer) error { return WriteMarkdown(w, res) })
+	if err := add(ReportFileName, err); err != nil {
 		return paths, err
 	}
 	plots, err := WritePlots(dir, res)

@@ -246,13 +246,13 @@ func (p *prepared) validate() error {
 		switch {
 		case h.CheckpointSHA256 != r.Meta.CheckpointSHA256:
 			return fmt.Errorf("evaluate: run %s mixes checkpoints: head %s has checkpoint sha256 %s but %s has %s",
-				p.run.Name, h.Path, short(h.CheckpointSHA256), ref.Path, short(r.Meta.CheckpointSHA256))
-		case len(h.W) != r.NumClasses*r.Dim || len(h.B) != r.NumClasses:
+				p.run.Name, p.run.HeadPath, short(h.CheckpointSHA256), ref.Path, short(r.Meta.CheckpointSHA256))
+		case len(h.Weight) != r.NumClasses*r.Dim || len(h.Bias) != r.NumClasses:
 			return fmt.Errorf("evaluate: run %s: head %s has W with %d values and b with %d, want %d×%d and %d (from %s)",
-				p.run.Name, h.Path, len(h.W), len(h.B), r.NumClasses, r.Dim, r.NumClasses, ref.Path)
+				p.run.Name, p.run.HeadPath, len(h.Weight), len(h.Bias), r.NumClasses, r.Dim, r.NumClasses, ref.Path)
 		case h.Kind != r.Meta.Head || h.Tau != r.Meta.Tau:
 			return fmt.Errorf("evaluate: run %s: head %s is %s with τ=%g but %s says %s with τ=%g",
-				p.run.Name, h.Path, h.Kind, h.Tau, ref.Path, r.Meta.Head, r.Meta.Tau)
+				p.run.Name, p.run.HeadPath, h.Kind, h.Tau, ref.Path, r.Meta.Head, r.Meta.Tau)
 		}
 	}
 	return nil
@@ -294,7 +294,7 @@ func (p *prepared) setDivisor() error {
 			return nil
 		} else if d == cands[len(cands)-1] {
 			return fmt.Errorf("evaluate: %s: row %d: logits_ood[%d] is %g but the head %s gives W·(f/d) + b = %g for d in %v; features and head do not belong together",
-				p.idTest.Path, row/t.NumClasses, row%t.NumClasses, want, h.Path, got, cands)
+				p.idTest.Path, row/t.NumClasses, row%t.NumClasses, want, p.run.HeadPath, got, cands)
 		}
 	}
 	return nil
@@ -302,21 +302,21 @@ func (p *prepared) setDivisor() error {
 
 // consistent compares logits_ood with W·(f/d) + b on the first rows; it
 // returns −1 or the first mismatching flat index with the two values.
-func consistent(t *features.Table, h *Head, d float32) (idx int, got, want float64) {
+func consistent(t *features.Table, h *features.Head, d float32) (idx int, got, want float64) {
 	D, C := t.Dim, t.NumClasses
 	for r := range min(t.Len(), 32) {
 		f := t.Feature[r*D : (r+1)*D]
 		for c := range C {
-			w := h.W[c*D : (c+1)*D]
+			w := h.Weight[c*D : (c+1)*D]
 			var z, mag float64
 			for j, fj := range f {
 				x := float64(w[j]) * float64(fj/d)
 				z += x
 				mag += math.Abs(x)
 			}
-			z += float64(h.B[c])
+			z += float64(h.Bias[c])
 			want := float64(t.LogitsOOD[r*C+c])
-			if math.Abs(z-want) > 1e-4*(1+mag+math.Abs(float64(h.B[c]))) {
+			if math.Abs(z-want) > 1e-4*(1+mag+math.Abs(float64(h.Bias[c]))) {
 				return r*C + c, z, want
 			}
 		}
@@ -444,7 +444,7 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 	}
 	in := posthoc.FitInput{}
 	if h := p.run.Head; h != nil {
-		in.Head = posthoc.Head{W: h.W, B: h.B}
+		in.Head = h
 	} else if nd.Head {
 		return out, fmt.Errorf("needs the classifier head (W, b) but run %s has no head file", p.run.Name)
 	}

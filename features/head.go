@@ -34,6 +34,10 @@ type Head struct {
 	Tau              float64 // τ > 0 (1 for a linear head)
 }
 
+// Linear returns W (C×D row-major) and b (C values), so that logits =
+// W·f + b; it makes a *Head a posthoc.Head.
+func (h *Head) Linear() (w, b []float32) { return h.Weight, h.Bias }
+
 // Check verifies the head's shapes and values.
 func (h *Head) Check() error {
 	switch {

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/t2f/t2f/internal/atomicfile"
 	"github.com/t2f/t2f/shards"
 )
 
@@ -462,8 +463,8 @@ func prepareOut(dir string, build []byte, meta shards.Meta, shardRows int, skipB
 		}
 	}
 	mk, _ := json.Marshal(marker{Build: build})
-	if err := shards.WriteFileAtomic(markerPath, mk); err != nil {
-		return st, err
+	if err := atomicfile.WriteFile(markerPath, mk); err != nil {
+		return st, fmt.Errorf("pipeline: write %q: %w", markerPath, err)
 	}
 	return st, nil
 }

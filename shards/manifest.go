@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/t2f/t2f/internal/atomicfile"
 )
 
 // ManifestName is the manifest's file name inside a shard directory.
@@ -106,29 +108,8 @@ func WriteManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("shards: encode manifest: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(dir, ManifestName), append(b, '\n'))
-}
-
-// WriteFileAtomic writes data to path through path+".tmp", fsync and rename,
-// so path is either absent, its old content, or the whole new content.
-func WriteFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("shards: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	path := filepath.Join(dir, ManifestName)
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("shards: write %q: %w", path, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/t2f/t2f/evaluate"
+	"github.com/t2f/t2f/internal/atomicfile"
 )
 
 func newCompareCommand() *cli.Command {
@@ -47,7 +48,7 @@ Example:
 			read := func(flag string) (*evaluate.Results, error) {
 				p := c.String(flag)
 				if st, err := os.Stat(p); err == nil && st.IsDir() {
-					p = filepath.Join(p, "results.json")
+					p = filepath.Join(p, evaluate.ResultsFileName)
 				}
 				return evaluate.ReadResults(p)
 			}
@@ -93,12 +94,8 @@ Example:
 			if err := evaluate.WriteComparison(&b, cmp, links); err != nil {
 				return err
 			}
-			tmp := out + ".tmp"
-			if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp, out); err != nil {
-				return err
+			if err := atomicfile.WriteFile(out, b.Bytes()); err != nil {
+				return fmt.Errorf("compare: write --out %q: %w", out, err)
 			}
 			fmt.Fprintln(c.App.Writer, cmp.Verdict.Summary)
 			fmt.Fprintf(c.App.ErrWriter, "wrote %s", out)

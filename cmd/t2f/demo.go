@@ -15,6 +15,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/t2f/t2f/evaluate"
+	"github.com/t2f/t2f/features"
+	"github.com/t2f/t2f/internal/atomicfile"
+	"github.com/t2f/t2f/shards"
+	"github.com/t2f/t2f/train"
 	"github.com/urfave/cli/v2"
 )
 
@@ -109,7 +114,7 @@ func demoPlan(o demoOptions) []demoStep {
 	o = o.withSizes()
 	var steps []demoStep
 	d := func(name string) string { return filepath.Join(o.Data, name) }
-	man := func(dir string) string { return filepath.Join(dir, "dataset.json") }
+	man := func(dir string) string { return filepath.Join(dir, shards.ManifestName) }
 	build := func(name, desc, out string, skip string, args ...string) {
 		a := append([]string{"pipeline", "build"}, args...)
 		a = append(a, "--size", "28", "--channels", "1", "--out", out)
@@ -192,18 +197,18 @@ func demoPlan(o demoOptions) []demoStep {
 	for _, seed := range o.Seeds {
 		for _, head := range heads {
 			run := filepath.Join(o.Out, fmt.Sprintf("%s-s%d", head.short, seed))
-			train := []string{"train", "--train", d(idName + "-train"), "--val", d(idName + "-val"), "--model", o.Model,
+			ta := []string{"train", "--train", d(idName + "-train"), "--val", d(idName + "-val"), "--model", o.Model,
 				"--head", head.head, "--epochs", strconv.Itoa(o.Epochs), "--lr", fmtF(o.LR), "--warmup-epochs", fmtF(o.WarmupEpochs),
 				"--seed", strconv.Itoa(seed), "--out", run}
 			if o.Width != 1 {
-				train = append(train, "--width", fmtF(o.Width))
+				ta = append(ta, "--width", fmtF(o.Width))
 			}
 			steps = append(steps, demoStep{Name: fmt.Sprintf("train-%s-s%d", head.short, seed),
 				Desc: fmt.Sprintf("train %s, %s head, seed %d, %d epochs", o.Model, head.head, seed, o.Epochs),
-				Args: train, Inputs: []string{man(d(idName + "-train")), man(d(idName + "-val"))},
-				Outputs: []string{filepath.Join(run, "best.safetensors")}, Skip: idSkip, Resume: run})
+				Args: ta, Inputs: []string{man(d(idName + "-train")), man(d(idName + "-val"))},
+				Outputs: []string{filepath.Join(run, train.BestFile)}, Skip: idSkip, Resume: run})
 			feat := filepath.Join(run, "features")
-			fa := []string{"features", "--checkpoint", filepath.Join(run, "best.safetensors")}
+			fa := []string{"features", "--checkpoint", filepath.Join(run, train.BestFile)}
 			var in []string
 			for _, dd := range dataDirs {
 				fa = append(fa, "--data", dd)
@@ -212,9 +217,9 @@ func demoPlan(o demoOptions) []demoStep {
 			fa = append(fa, "--out", feat)
 			steps = append(steps, demoStep{Name: fmt.Sprintf("features-%s-s%d", head.short, seed),
 				Desc: "dump features of every split", Args: fa,
-				Inputs: append([]string{filepath.Join(run, "best.safetensors")}, in...), Outputs: []string{filepath.Join(feat, "head.safetensors")}, Skip: idSkip})
+				Inputs: append([]string{filepath.Join(run, train.BestFile)}, in...), Outputs: []string{filepath.Join(feat, features.HeadFileName)}, Skip: idSkip})
 			featDirs[head.short] = append(featDirs[head.short], feat)
-			featOuts[head.short] = append(featOuts[head.short], filepath.Join(feat, "head.safetensors"))
+			featOuts[head.short] = append(featOuts[head.short], filepath.Join(feat, features.HeadFileName))
 		}
 	}
 	for _, head := range heads {
@@ -226,12 +231,12 @@ func demoPlan(o demoOptions) []demoStep {
 		sc = append(sc, "--id", idName, "--near", strings.Join(near, ","), "--far", strings.Join(far, ","),
 			"--ood-val", "letters:val", "--methods", o.Methods, "--out", out)
 		steps = append(steps, demoStep{Name: "score-" + head.short, Desc: "score every method (" + head.head + ")", Args: sc,
-			Inputs: featOuts[head.short], Outputs: []string{filepath.Join(out, "results.json")}, Skip: idSkip, Partial: true})
+			Inputs: featOuts[head.short], Outputs: []string{filepath.Join(out, evaluate.ResultsFileName)}, Skip: idSkip, Partial: true})
 	}
-	rep := filepath.Join(o.Out, "report.md")
+	rep := filepath.Join(o.Out, evaluate.ReportFileName)
 	steps = append(steps, demoStep{Name: "report", Desc: "compare the two models: report.md",
 		Args:    []string{"compare", "--baseline", filepath.Join(o.Out, "score-ce"), "--t2fnorm", filepath.Join(o.Out, "score-t2f"), "--out", rep},
-		Inputs:  []string{filepath.Join(o.Out, "score-ce", "results.json"), filepath.Join(o.Out, "score-t2f", "results.json")},
+		Inputs:  []string{filepath.Join(o.Out, "score-ce", evaluate.ResultsFileName), filepath.Join(o.Out, "score-t2f", evaluate.ResultsFileName)},
 		Outputs: []string{rep}, Skip: idSkip})
 	return steps
 }
@@ -425,7 +430,7 @@ func runDemo(ctx context.Context, w, ew io.Writer, o demoOptions, steps []demoSt
 		}
 		args := s.Args
 		if s.Resume != "" {
-			if _, err := os.Stat(filepath.Join(s.Resume, "config.yaml")); err == nil {
+			if _, err := os.Stat(filepath.Join(s.Resume, train.ConfigFile)); err == nil {
 				args = append(slices.Clone(args), "--resume")
 			}
 		}
@@ -454,7 +459,7 @@ func runDemo(ctx context.Context, w, ew io.Writer, o demoOptions, steps []demoSt
 			}
 		}
 		fmt.Fprintf(ew, "  %-24s %s\n", "total", time.Since(start).Round(time.Second))
-		rep := filepath.Join(o.Out, "report.md")
+		rep := filepath.Join(o.Out, evaluate.ReportFileName)
 		if _, err := os.Stat(rep); err == nil {
 			fmt.Fprintf(w, "report: %s\n", rep)
 		}
@@ -488,11 +493,7 @@ func writeStamp(o demoOptions, s demoStep) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strings.Join(s.Args, "\x00")), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return atomicfile.WriteFile(p, []byte(strings.Join(s.Args, "\x00")))
 }
 
 func demoOptionsFrom(c *cli.Context) (demoOptions, error) {

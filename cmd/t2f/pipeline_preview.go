@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/t2f/t2f/internal/atomicfile"
 	"github.com/t2f/t2f/pipeline"
 	"github.com/t2f/t2f/shards"
 )
@@ -56,8 +57,8 @@ Example:
 			if err := png.Encode(&buf, img); err != nil {
 				return fmt.Errorf("preview: encode png: %w", err)
 			}
-			if err := shards.WriteFileAtomic(c.String("out"), buf.Bytes()); err != nil {
-				return err
+			if err := atomicfile.WriteFile(c.String("out"), buf.Bytes()); err != nil {
+				return fmt.Errorf("preview: write --out %q: %w", c.String("out"), err)
 			}
 			fmt.Fprintf(c.App.Writer, "%s: %d images\n", c.String("out"), len(rows))
 			return nil

@@ -10,7 +10,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/t2f/t2f/evaluate"
+	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/formats/pth"
+	"github.com/t2f/t2f/shards"
+	"github.com/t2f/t2f/train"
 )
 
 // The T2FNorm repository's recipes (scripts/ood/t2fnorm/<bench>_{train,test}_t2fnorm.sh) for
@@ -129,7 +133,7 @@ func recipePlan(o recipeOptions) []demoStep {
 	b := o.Bench
 	var steps []demoStep
 	dir := func(s recipeSet) string { return filepath.Join(o.Data, b.name, s.name+"-"+s.split) }
-	man := func(s recipeSet) string { return filepath.Join(dir(s), "dataset.json") }
+	man := func(s recipeSet) string { return filepath.Join(dir(s), shards.ManifestName) }
 	var classes []string
 	if b.classNms != nil {
 		classes = b.classNms
@@ -205,7 +209,7 @@ func recipePlan(o recipeOptions) []demoStep {
 			args = append(args, "--label-ood")
 		}
 		args = append(args, "--out", out)
-		steps = append(steps, demoStep{Name: name, Desc: desc, Args: args, Inputs: []string{list}, Outputs: []string{filepath.Join(out, "dataset.json")}})
+		steps = append(steps, demoStep{Name: name, Desc: desc, Args: args, Inputs: []string{list}, Outputs: []string{filepath.Join(out, shards.ManifestName)}})
 		if s.role != "train" || o.Methods != "t2fnorm" {
 			dataDirs = append(dataDirs, out)
 		}
@@ -233,21 +237,21 @@ func recipePlan(o recipeOptions) []demoStep {
 				inputs = append(inputs, o.Pretrained)
 			}
 			steps = append(steps, demoStep{Name: fmt.Sprintf("train-s%d", seed), Desc: desc, Args: args,
-				Inputs: inputs, Outputs: []string{filepath.Join(run, "best.safetensors")}, Resume: run})
+				Inputs: inputs, Outputs: []string{filepath.Join(run, train.BestFile)}, Resume: run})
 			continue
 		}
 		feat := filepath.Join(run, "features")
-		fa := []string{"features", "--checkpoint", filepath.Join(run, "best.safetensors")}
-		in := []string{filepath.Join(run, "best.safetensors")}
+		fa := []string{"features", "--checkpoint", filepath.Join(run, train.BestFile)}
+		in := []string{filepath.Join(run, train.BestFile)}
 		for _, d := range dataDirs {
 			fa = append(fa, "--data", d)
-			in = append(in, filepath.Join(d, "dataset.json"))
+			in = append(in, filepath.Join(d, shards.ManifestName))
 		}
 		fa = append(fa, "--batch-size", "200", "--out", feat)
 		steps = append(steps, demoStep{Name: fmt.Sprintf("features-s%d", seed), Desc: "features of every split (test transform, batch 200 as the evaluator)",
-			Args: fa, Inputs: in, Outputs: []string{filepath.Join(feat, "head.safetensors")}})
+			Args: fa, Inputs: in, Outputs: []string{filepath.Join(feat, features.HeadFileName)}})
 		featDirs = append(featDirs, feat)
-		featOuts = append(featOuts, filepath.Join(feat, "head.safetensors"))
+		featOuts = append(featOuts, filepath.Join(feat, features.HeadFileName))
 	}
 	if o.Phase == "test" {
 		out := filepath.Join(o.Out, runName, "ood")
@@ -264,7 +268,7 @@ func recipePlan(o recipeOptions) []demoStep {
 		}
 		sc = append(sc, "--methods", o.Methods, "--out", out)
 		steps = append(steps, demoStep{Name: "score", Desc: "near/far (and full-spectrum) OOD as scripts/eval_ood.py --postprocessor " + o.Methods,
-			Args: sc, Inputs: featOuts, Outputs: []string{filepath.Join(out, "results.json")}})
+			Args: sc, Inputs: featOuts, Outputs: []string{filepath.Join(out, evaluate.ResultsFileName)}})
 	}
 	return steps
 }

@@ -13,21 +13,31 @@ type linearHead struct {
 }
 
 func (h *linearHead) load(method string, head Head, D int) error {
-	C := len(head.B)
-	if err := head.check(method, D, C); err != nil {
+	W, B := headLinear(head)
+	C := len(B)
+	if err := checkHead(method, W, B, D, C); err != nil {
 		return err
 	}
-	h.D, h.C, h.w, h.b = D, C, to64(head.W), to64(head.B)
+	h.D, h.C, h.w, h.b = D, C, to64(W), to64(B)
 	return nil
 }
 
 // loadAlone loads a head whose D is implied by its shapes (methods that
 // fit nothing else).
 func (h *linearHead) loadAlone(method string, head Head) error {
-	if len(head.B) == 0 || len(head.W)%len(head.B) != 0 {
-		return errorf("%s: head W has %d values and b %d, want C×D and C", method, len(head.W), len(head.B))
+	W, B := headLinear(head)
+	if len(B) == 0 || len(W)%len(B) != 0 {
+		return errorf("%s: head W has %d values and b %d, want C×D and C", method, len(W), len(B))
 	}
-	return h.load(method, head, len(head.W)/len(head.B))
+	return h.load(method, head, len(W)/len(B))
+}
+
+// headLinear is head's W and b; both nil when there is no head.
+func headLinear(head Head) (W, B []float32) {
+	if head == nil {
+		return nil, nil
+	}
+	return head.Linear()
 }
 
 // energyOf returns logsumexp of each row of z (n×C).

@@ -44,7 +44,7 @@ func BenchmarkKNN(b *testing.B) {
 func BenchmarkMethods(b *testing.B) {
 	const n, nv, nq, d, c = 50000, 1000, 10000, 512, 10
 	rng := rand.New(rand.NewPCG(3, 4))
-	head := Head{W: make([]float32, c*d), B: make([]float32, c)}
+	head := linear{W: make([]float32, c*d), B: make([]float32, c)}
 	for i := range head.W {
 		head.W[i] = float32(rng.NormFloat64() * 0.05)
 	}

@@ -71,7 +71,7 @@ func TestASHTies(t *testing.T) {
 		w[i*D+i] = 1
 	}
 	a := newASH()
-	if err := a.Fit(FitInput{Head: Head{W: w, B: make([]float32, D)}}); err != nil {
+	if err := a.Fit(FitInput{Head: linear{W: w, B: make([]float32, D)}}); err != nil {
 		t.Fatal(err)
 	}
 	mustSet(t, a, 50)

@@ -7,8 +7,8 @@
 //
 // Data layout: a Data holds N samples of one split. Feature is N×D and Logits
 // N×C, both row-major float32; Labels holds the class index, −1 for OOD (nil
-// where a method does not need labels). A Head is the final linear layer: W is
-// C×D row-major, B has C entries, so logits = W·f + B.
+// where a method does not need labels). A Head gives the final linear layer: W
+// is C×D row-major, b has C entries, so logits = W·f + b.
 //
 // The caller passes the "scoring view" of a model. For a plain (linear-head)
 // model that is its feature f and logits W·f + b. For a T2FNorm model it is

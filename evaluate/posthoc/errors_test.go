@@ -50,7 +50,7 @@ func TestNeedsAreExact(t *testing.T) {
 				drop["val"] = func(in FitInput, d *Data) (FitInput, *Data) { in.Val = nil; return in, d }
 			}
 			if nd.Head {
-				drop["head"] = func(in FitInput, d *Data) (FitInput, *Data) { in.Head = Head{}; return in, d }
+				drop["head"] = func(in FitInput, d *Data) (FitInput, *Data) { in.Head = nil; return in, d }
 			}
 			if nd.Feature {
 				drop["feature"] = func(in FitInput, d *Data) (FitInput, *Data) { c := *d; c.Feature = nil; return in, &c }
@@ -111,7 +111,7 @@ func TestBadInput(t *testing.T) {
 		{"dimension mismatch", "mds", fx.in, &Data{N: 1, D: 3, Feature: make([]float32, 3)}, "feature dimension 3, fitted on 16"},
 		{"class missing in train", "mds", FitInput{Train: &Data{N: 2, D: 1, C: 3, Feature: []float32{1, 2}, Labels: []int32{0, 1}}}, nil, "no sample of class 2"},
 		{"label out of range", "she", FitInput{Train: &Data{N: 1, D: 1, C: 2, Feature: []float32{1}, Logits: []float32{1, 0}, Labels: []int32{5}}}, nil, "label of sample 0 is 5"},
-		{"head shape", "react", FitInput{Val: fx.val, Head: Head{W: make([]float32, 7), B: make([]float32, 5)}}, nil, "want C×D = 5×16"},
+		{"head shape", "react", FitInput{Val: fx.val, Head: linear{W: make([]float32, 7), B: make([]float32, 5)}}, nil, "want C×D = 5×16"},
 		{"zero feature vector", "knn", FitInput{Train: &Data{N: 2, D: 2, Feature: []float32{1, 0, 0, 0}}}, nil, "sample 1 has an all-zero feature vector"},
 	}
 	for _, c := range cases {

@@ -104,7 +104,7 @@ func loadFixture(t *testing.T) *fixture {
 	}
 	fx.train, fx.val, fx.oodval, fx.tst = split("train"), split("val"), split("oodval"), split("test")
 	fx.logitsOOD = f32("test_logits_ood")
-	fx.in = FitInput{Train: fx.train, Val: fx.val, OODVal: fx.oodval, Head: Head{W: f32("head_W"), B: f32("head_b")}}
+	fx.in = FitInput{Train: fx.train, Val: fx.val, OODVal: fx.oodval, Head: linear{W: f32("head_W"), B: f32("head_b")}}
 	return &fx
 }
 
@@ -350,3 +350,8 @@ func countEq(x []float64, v float64) int {
 	}
 	return n
 }
+
+// linear is a Head given by its two slices.
+type linear struct{ W, B []float32 }
+
+func (h linear) Linear() (w, b []float32) { return h.W, h.B }

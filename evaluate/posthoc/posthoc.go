@@ -27,10 +27,11 @@ type Column struct {
 	Values []float32
 }
 
-// Head is the final linear layer: logits = W·f + B.
-type Head struct {
-	W []float32 // C×D row-major
-	B []float32 // C
+// Head is the classifier's final linear layer as the methods that need it
+// read it: Linear returns W (C×D row-major) and b (C values), logits =
+// W·f + b. *features.Head implements it; a nil Head means there is none.
+type Head interface {
+	Linear() (w, b []float32)
 }
 
 // FitInput is everything a method may fit on. Train and Val are the ID
@@ -244,18 +245,18 @@ func (d *Data) sameShape(method, what string, D, C int) error {
 }
 
 // check validates the head against D and C.
-func (h Head) check(method string, D, C int) error {
-	if len(h.W) == 0 || len(h.B) == 0 {
-		return fmt.Errorf("posthoc: %s: needs the classifier head (W, b), got W with %d and b with %d values", method, len(h.W), len(h.B))
+func checkHead(method string, W, B []float32, D, C int) error {
+	if len(W) == 0 || len(B) == 0 {
+		return fmt.Errorf("posthoc: %s: needs the classifier head (W, b), got W with %d and b with %d values", method, len(W), len(B))
 	}
-	if len(h.B) != C || len(h.W) != C*D {
-		return fmt.Errorf("posthoc: %s: head W has %d values and b %d, want C×D = %d×%d and C = %d", method, len(h.W), len(h.B), C, D, C)
+	if len(B) != C || len(W) != C*D {
+		return fmt.Errorf("posthoc: %s: head W has %d values and b %d, want C×D = %d×%d and C = %d", method, len(W), len(B), C, D, C)
 	}
-	if i := firstNonFinite(h.W); i >= 0 {
-		return fmt.Errorf("posthoc: %s: head W[%d][%d] is %v", method, i/D, i%D, h.W[i])
+	if i := firstNonFinite(W); i >= 0 {
+		return fmt.Errorf("posthoc: %s: head W[%d][%d] is %v", method, i/D, i%D, W[i])
 	}
-	if i := firstNonFinite(h.B); i >= 0 {
-		return fmt.Errorf("posthoc: %s: head b[%d] is %v", method, i, h.B[i])
+	if i := firstNonFinite(B); i >= 0 {
+		return fmt.Errorf("posthoc: %s: head b[%d] is %v", method, i, B[i])
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/t2f/t2f/internal/atomicfile"
 )
 
 func main() {
@@ -74,23 +76,16 @@ func copyFile(f *zip.File, dst string) error {
 		return err
 	}
 	defer r.Close()
-	tmp := dst + ".tmp"
-	w, err := os.Create(tmp)
+	w, err := atomicfile.Create(dst)
 	if err != nil {
 		return err
 	}
+	defer w.Abort()
 	if _, err := io.Copy(w, r); err != nil {
-		w.Close()
-		os.Remove(tmp)
 		return err
 	}
-	if err := w.Close(); err != nil {
-		os.Remove(tmp)
+	if err := w.Commit(); err != nil {
 		return err
 	}
-	if err := os.Chtimes(tmp, f.Modified, f.Modified); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, dst)
+	return os.Chtimes(dst, f.Modified, f.Modified)
 }
