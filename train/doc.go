@@ -8,7 +8,8 @@
 //
 // A run directory holds:
 //
-//	config.yaml          the resolved Config (what the run is)
+//	config.yaml          the resolved Config (what the run is; its code key
+//	                     names the t2f build that started it)
 //	last.safetensors     weights after the last completed epoch, or at the
 //	                     interruption point (OpenOOD state_dict names)
 //	best.safetensors     weights of the epoch with the best validation
@@ -16,7 +17,8 @@
 //	state.safetensors    optimiser momentum buffers, step count and training
 //	                     position (epoch, batch, the epoch's running sums):
 //	                     with last.safetensors, everything a resume needs
-//	epochs.csv           one row per finished epoch (see EpochRecord)
+//	epochs.csv           one row per finished epoch (see EpochRecord), with
+//	                     the build that ran it in the code column
 //
 // A run started from pretrained weights (Config.Init) records the file's
 // path and SHA-256 in every checkpoint's metadata (MetaInit,
