@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/t2f/t2f/internal/provenance"
 )
 
 // Stat is a value over runs: the mean, the population std and the number of
@@ -135,6 +137,10 @@ type Comparison struct {
 	Methods        []MethodDelta // every method scored on both models, in the baseline's order
 	Norms          []NormDelta
 	Verdict        Verdict
+	// CodeNote is "" when one clean commit of t2f scored both results;
+	// otherwise it says which builds did, since figures from different code
+	// need not be comparable.
+	CodeNote string
 }
 
 // Compare compares a cross-entropy baseline's results with a T2FNorm
@@ -183,7 +189,25 @@ func Compare(base, t2f *Results) (*Comparison, error) {
 	}
 	c.Norms = normDeltas(base, t2f)
 	c.Verdict = verdict(c)
+	c.CodeNote = codeNote(base, t2f)
 	return c, nil
+}
+
+// codeNote says when two results may come from different code.
+func codeNote(a, b *Results) string {
+	if provenance.Same(a.Code, b.Code) {
+		return ""
+	}
+	name := func(r *Results) string {
+		if r.Code == "" {
+			return "an unstamped build"
+		}
+		return "t2f " + r.Code
+	}
+	if a.Code == b.Code {
+		return fmt.Sprintf("%s and %s were both scored by %s, whose exact code cannot be told (no commit, or uncommitted changes)", a.Path, b.Path, name(a))
+	}
+	return fmt.Sprintf("%s was scored by %s, %s by %s: different code made them", a.Path, name(a), b.Path, name(b))
 }
 
 func perRun(r ResultsRow, f func(ResultsValues) float64) []float64 {
@@ -437,6 +461,15 @@ func WriteComparison(w io.Writer, c *Comparison, links ComparisonLinks) error {
 	fmt.Fprintf(&b, " Δ = T2FNorm − baseline; ✓/✗ mark a difference larger than the threshold (%.1f points AUROC/AUPR, %.1f FPR@95, %.1f accuracy, or twice the standard error of the difference when there are several seeds). FPR@95 is OpenOOD v1.5's (OOD positive); lower is better.\n",
 		MinEffectAUROC, MinEffectFPR, MinEffectACC)
 
+	if c.Baseline.Code == c.T2FNorm.Code {
+		fmt.Fprintf(&b, "\n%s\n", madeBy(c.Baseline.Code))
+	} else {
+		fmt.Fprintf(&b, "\nMade by t2f %s (baseline) and t2f %s (T2FNorm).\n", orUnknown(c.Baseline.Code), orUnknown(c.T2FNorm.Code))
+	}
+	if c.CodeNote != "" {
+		fmt.Fprintf(&b, "\n**Warning:** %s.\n", c.CodeNote)
+	}
+
 	fmt.Fprintf(&b, "\n## Did T2FNorm help?\n\n**%s**\n\n", c.Verdict.Summary)
 	for _, e := range c.Verdict.Evidence {
 		fmt.Fprintf(&b, "- %s\n", e)
@@ -592,4 +625,11 @@ func WriteComparisonPlots(dir string, c *Comparison) ([]string, error) {
 		return nil, err
 	}
 	return []string{path}, nil
+}
+
+func orUnknown(code string) string {
+	if code == "" {
+		return provenance.Unknown
+	}
+	return code
 }

@@ -42,6 +42,9 @@ type Config struct {
 	Methods []string // posthoc method names, in output order
 	// Options are passed to every posthoc method (threads for KNN/NNGuide).
 	Options posthoc.Options
+	// Code names the t2f build that scores (provenance.Stamp's String); it is
+	// written into results.json and under the report's tables.
+	Code string
 	// Progress, if set, is called after each (run, method) with the number
 	// done, the total and what was just finished.
 	Progress func(done, total int, what string)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/t2f/t2f/internal/provenance"
 )
 
 // WriteMarkdown writes a report: the setup, each method's table(s) with
@@ -70,6 +72,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
+	fmt.Fprintf(&b, "\n%s\n", madeBy(cfg.Code))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -83,6 +86,16 @@ func mdTable(b *strings.Builder, rows []Row) {
 		}
 		b.WriteString("| " + name + " | " + strings.Join(r.cells(2), " | ") + " |\n")
 	}
+}
+
+// madeBy is the line that names the code behind a table ("Made by t2f
+// COMMIT."); docs/ copies it with the tables, and a test checks the commit
+// is in the repository's history.
+func madeBy(code string) string {
+	if code == "" {
+		code = provenance.Unknown
+	}
+	return "Made by t2f " + code + "."
 }
 
 func orNone(s []string) string {

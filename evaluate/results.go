@@ -37,7 +37,8 @@ type Results struct {
 	Methods     []ResultsMethod   `json:"methods"`
 	Norms       []NormStats       `json:"norms"`
 	Notes       []string          `json:"notes"`
-	Path        string            `json:"-"` // the file it was read from, for errors
+	Code        string            `json:"code,omitempty"` // the t2f build that scored (provenance); "" in files written before it existed
+	Path        string            `json:"-"`              // the file it was read from, for errors
 }
 
 // ResultsMethod is one method of a results.json file.
@@ -89,7 +90,7 @@ func ResultsOf(res *Result) *Results {
 		Units:       ResultsUnits,
 		Conventions: maps.Clone(resultsConventions),
 		ID:          res.Config.ID, Near: res.Config.Near, Far: res.Config.Far, CSID: res.Config.CSID, OODVal: res.Config.OODVal,
-		Runs: res.Runs, Norms: res.Norms, Notes: res.Notes,
+		Runs: res.Runs, Norms: res.Norms, Notes: res.Notes, Code: res.Config.Code,
 	}
 	for _, m := range res.Methods {
 		jm := ResultsMethod{Method: m.Method, Settings: m.Settings, Searched: m.Searched, Rows: resultsRows(m.Rows), FSOOD: resultsRows(m.FSOOD)}

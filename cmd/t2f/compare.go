@@ -97,6 +97,9 @@ Example:
 			if err := atomicfile.WriteFile(out, b.Bytes()); err != nil {
 				return fmt.Errorf("compare: write --out %q: %w", out, err)
 			}
+			if cmp.CodeNote != "" {
+				fmt.Fprintf(c.App.ErrWriter, "warning: %s\n", cmp.CodeNote)
+			}
 			fmt.Fprintln(c.App.Writer, cmp.Verdict.Summary)
 			fmt.Fprintf(c.App.ErrWriter, "wrote %s", out)
 			for _, p := range plots {

@@ -104,6 +104,7 @@ func runScore(c *cli.Context) error {
 		OODVal:  c.String("ood-val"),
 		Methods: methods,
 		Options: posthoc.Options{Threads: c.Int("threads")},
+		Code:    buildStamp().String(),
 	}
 	if len(cfg.Near)+len(cfg.Far) == 0 {
 		return usageError{"give at least one OOD set with --near or --far"}
