@@ -77,5 +77,24 @@
 //	report.md            the tables, norms and notes as Markdown, linking the plots (WriteMarkdown)
 //	norm_<dataset>.png, scores_<method>.png, roc_<method>.png   plots of the first run
 //
-// Every file is written under a temporary name and renamed into place.
+// Every file is written under a temporary name and renamed into place
+// (internal/atomicfile).
+//
+// # Where things are
+//
+//	evaluate.go        the types and Evaluate (aggregation as OpenOOD's _eval_ood)
+//	load.go            LoadRun: a features directory as a Run
+//	prepare.go         resolving and validating the splits of a run, the scoring views
+//	method.go          fitting and running one posthoc method on one run
+//	norms.go           feature-norm statistics (NormStats)
+//	format.go          formatters: CSV and text tables of rows and norms
+//	scores_file.go     scores.parquet (ScoresSchema, WriteScores)
+//	results.go         results.json: the Results schema, WriteJSON and ReadResults
+//	report.go, plot.go report.md and the plots of one evaluation
+//	outdir.go          WriteOutputs: every file above into one directory
+//	saturation.go      the saturated-score (ties) diagnosis
+//	compare*.go        Compare of two results.json: deltas (compare.go),
+//	                   statistics (compare_stats.go), the verdict prose
+//	                   (compare_verdict.go), Markdown (compare_report.go), plots
+//	                   (compare_plot.go)
 package evaluate
