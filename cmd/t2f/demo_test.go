@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/t2f/t2f/internal/plan"
 )
 
 // writeIDX writes an MNIST-layout pair of IDX files (uncompressed) with n
@@ -77,7 +80,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Skip("trains two small models")
 	}
 	o := tinyDemo(t)
-	steps := demoPlan(o)
+	steps := demoPlan(o).Steps
 	var out, errb bytes.Buffer
 	if err := runDemo(context.Background(), &out, &errb, o, steps, false); err != nil {
 		t.Fatalf("demo: %v\n%s", err, errb.String())
@@ -180,7 +183,7 @@ func TestDemoTaskfile(t *testing.T) {
 	_, dataItems, _, _ := cmdsOf("data")
 	_, _, demoTasks, _ := cmdsOf("demo")
 	var wantData []string
-	for _, s := range demoPlan(o) {
+	for _, s := range demoPlan(o).Steps {
 		switch {
 		case s.Name == "install":
 		case strings.HasPrefix(s.Name, "data-"):
@@ -194,8 +197,8 @@ func TestDemoTaskfile(t *testing.T) {
 			if !slices.Equal(cmds, []string{"{{.BIN}} demo --step " + s.Name}) {
 				t.Errorf("%s runs %q, want {{.BIN}} demo --step %s", task, cmds, s.Name)
 			}
-			if !slices.Contains(gen, stamp(o, s.Name)) {
-				t.Errorf("%s generates %v, want it to include the stamp %s", task, gen, stamp(o, s.Name))
+			if !slices.Contains(gen, stamp(o, s)) {
+				t.Errorf("%s generates %v, want it to include the stamp %s", task, gen, stamp(o, s))
 			}
 		}
 	}
@@ -229,3 +232,17 @@ func TestDemoPartialStep(t *testing.T) {
 		}
 	}
 }
+
+// demoStep, runDemo, upToDate and stamp run and inspect demo steps under
+// o's stamp folders.
+type demoStep = plan.Step
+
+func runDemo(ctx context.Context, w, ew io.Writer, o demoOptions, steps []plan.Step, force bool) error {
+	p := demoStamps(o)
+	p.Steps = steps
+	return runPlan(ctx, w, ew, p, force)
+}
+
+func upToDate(o demoOptions, s plan.Step) bool { return demoStamps(o).UpToDate(s) }
+
+func stamp(o demoOptions, s plan.Step) string { return demoStamps(o).Stamp(s) }

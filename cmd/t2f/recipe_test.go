@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/t2f/t2f/internal/plan"
 )
 
 // writeOpenOOD makes a tiny OpenOOD data folder for cifar10: PNGs under
@@ -159,7 +161,7 @@ func writeImageNetLists(t *testing.T, root, bench, csid string) {
 }
 
 // stepArgs returns the command line of each step by name.
-func stepArgs(steps []demoStep) map[string]string {
+func stepArgs(steps []plan.Step) map[string]string {
 	m := map[string]string{}
 	for _, s := range steps {
 		m[s.Name] = " " + strings.Join(s.Args, " ") + " "
@@ -178,7 +180,7 @@ func TestRecipeImageNetPlan(t *testing.T) {
 	b := recipeBenchmarks()["imagenet"]
 	o := recipeOptions{Bench: b, Root: root, Data: "d", Out: "r", Seeds: []int{0}, Width: 1, BatchSize: 128, Methods: "t2fnorm",
 		Phase: "train", Pretrained: "w/resnet50.pth"}
-	tr := stepArgs(recipePlan(o))
+	tr := stepArgs(recipePlan(o).Steps)
 	want := map[string][]string{
 		"data-imagenet-train": {" --size 256 ", " --out d/imagenet/imagenet-train "},
 		"data-imagenet-val":   {" --resize 256 --size 224 ", " --out d/imagenet/imagenet-val "},
@@ -196,7 +198,7 @@ func TestRecipeImageNetPlan(t *testing.T) {
 	}
 
 	o.Phase, o.Methods = "test", "all"
-	steps := recipePlan(o)
+	steps := recipePlan(o).Steps
 	te := stepArgs(steps)
 	for _, s := range steps {
 		if s.Name == "data-imagenet_c-test" {
@@ -218,7 +220,7 @@ func TestRecipeImageNetPlan(t *testing.T) {
 	o = recipeOptions{Bench: recipeBenchmarks()["imagenet200"], Root: root, Data: "d", Out: "r", Seeds: []int{0}, Width: 1, BatchSize: 128,
 		Methods: "t2fnorm", Phase: "train"}
 	writeImageNetLists(t, root, "imagenet200", "imagenet200")
-	tr = stepArgs(recipePlan(o))
+	tr = stepArgs(recipePlan(o).Steps)
 	if !strings.Contains(tr["data-imagenet200-train"], " --size 256 ") || strings.Contains(tr["train-s0"], "--init") {
 		t.Errorf("imagenet200: %s / %s", tr["data-imagenet200-train"], tr["train-s0"])
 	}
@@ -231,7 +233,7 @@ func TestRecipeCIFARPlanGeometry(t *testing.T) {
 	writeOpenOOD(t, root)
 	o := recipeOptions{Bench: recipeBenchmarks()["cifar10"], Root: root, Data: "d", Out: "r", Seeds: []int{0}, Width: 1, BatchSize: 128,
 		Methods: "all", Phase: "test"}
-	for _, s := range recipePlan(o) {
+	for _, s := range recipePlan(o).Steps {
 		a := " " + strings.Join(s.Args, " ") + " "
 		if strings.Contains(a, "--resize") || strings.Contains(a, "-eval") || strings.Contains(a, "--init") ||
 			(strings.HasPrefix(s.Name, "data-") && s.Skip == "" && !strings.Contains(a, " --size 32 ")) {
