@@ -33,7 +33,7 @@ type recipeBench struct {
 	// pretrained is the file name of the weights the T2FNorm repository fine-tunes from,
 	// under <openood>/../results/pretrained_weights/ ("" = from scratch).
 	pretrained string
-	classNames   []string
+	classNames []string
 }
 
 func recipeBenchmarks() map[string]recipeBench {
