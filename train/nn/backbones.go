@@ -9,7 +9,9 @@ import (
 // backbone maps an image batch to the penultimate feature (N, F).
 type backbone interface {
 	forward(x *backend.Tensor, train bool) *backend.Tensor
-	backward(df *backend.Tensor)
+	// backward back-propagates df through the last forward (training or
+	// eval) and returns the input gradient when inputGrad, else nil.
+	backward(df *backend.Tensor, inputGrad bool) *backend.Tensor
 	featureSize() int
 	// outSize is the spatial size of the last feature map for an s×s input
 	// (BatchNorm in training needs more than one value per channel).
@@ -64,8 +66,8 @@ func (l *lenet) forward(x *backend.Tensor, train bool) *backend.Tensor {
 }
 
 // backward leaves df to the caller and returns every gradient it made to
-// the pool.
-func (l *lenet) backward(df *backend.Tensor) {
+// the pool except the input gradient (a pool buffer the caller owns).
+func (l *lenet) backward(df *backend.Tensor, inputGrad bool) *backend.Tensor {
 	d := l.fc1.backward(df)
 	if l.dflatSrc != d {
 		l.dflat, _ = d.Reshape(d.Shape()[0], 120, 1, 1)
@@ -78,8 +80,11 @@ func (l *lenet) backward(df *backend.Tensor) {
 		l.pool.put(t)
 		t = u
 	}
-	l.c1.backward(t) // the first layer makes no input gradient
+	l.c1.needDx = inputGrad // training needs no gradient of the image
+	dx := l.c1.backward(t)
+	l.c1.needDx = false
 	l.pool.put(t)
+	return dx
 }
 
 // resnet is OpenOOD's ResNet18_32x32 (3×3 stem, no max-pool, "shortcut"
@@ -95,6 +100,7 @@ type resnet struct {
 	feat   int
 	tv     bool
 	grads  *gradPool
+	ends   []int // index in blocks of each stage's last block
 }
 
 // newResNet32 builds the 32×32 ResNet with the given stage widths and blocks
@@ -115,6 +121,7 @@ func newResNet32(bd *builder, prefix string, in int, widths, blocks []int) *resn
 			r.blocks = append(r.blocks, newBasicBlock(bd, name, planes, w, stride, "shortcut", initDefault))
 			planes = w
 		}
+		r.ends = append(r.ends, len(r.blocks)-1)
 	}
 	r.feat = planes
 	return r
@@ -144,6 +151,7 @@ func newResNetTV(bd *builder, prefix string, in int, widths, blocks []int, bottl
 				planes = w
 			}
 		}
+		r.ends = append(r.ends, len(r.blocks)-1)
 	}
 	r.feat = planes
 	return r
@@ -181,8 +189,8 @@ func (r *resnet) forward(x *backend.Tensor, train bool) *backend.Tensor {
 }
 
 // backward leaves df to the caller and returns every gradient it made to
-// the pool.
-func (r *resnet) backward(df *backend.Tensor) {
+// the pool except the input gradient (a pool buffer the caller owns).
+func (r *resnet) backward(df *backend.Tensor, inputGrad bool) *backend.Tensor {
 	d := r.gap.backward(df)
 	for i := len(r.blocks) - 1; i >= 0; i-- {
 		d = r.blocks[i].backward(d) // consumes d
@@ -194,8 +202,11 @@ func (r *resnet) backward(df *backend.Tensor) {
 	}
 	t := r.bn1.backward(d)
 	r.grads.put(d)
-	r.stem.backward(t)
+	r.stem.needDx = inputGrad // training needs no gradient of the image
+	dx := r.stem.backward(t)
+	r.stem.needDx = false
 	r.grads.put(t)
+	return dx
 }
 
 func itoa(i int) string {

@@ -165,6 +165,8 @@ type batchNorm struct {
 	tracked              int64
 	saveMean, saveInvStd *backend.Tensor
 	relu                 bool
+	train                bool            // the mode of the last forward
+	zeros                *backend.Tensor // (C) zeros, made on the first eval backward
 	x, y                 *backend.Tensor
 	pool                 *gradPool
 }
@@ -199,13 +201,41 @@ func (l *batchNorm) forward(x *backend.Tensor, train bool) *backend.Tensor {
 	} else {
 		l.be.BatchNormEval(x, l.gamma.Value, l.beta.Value, y, l.runMean, l.runVar, bnEps, l.relu)
 	}
-	l.x = x
+	l.x, l.train = x, train
 	return y
 }
 
+// backward is the gradient of the last forward: of the batch statistics
+// after a training forward, of the affine map y = γ·(x−μ_run)/√(σ²_run+eps)
+// + β after an eval forward (see evalBackward).
 func (l *batchNorm) backward(dy *backend.Tensor) *backend.Tensor {
+	if !l.train {
+		return l.evalBackward(dy)
+	}
 	dx := l.pool.get(l.x.Shape())
 	l.be.BatchNormBackward(l.x, l.y, dy, l.gamma.Value, l.saveMean, l.saveInvStd, dx, l.gamma.Grad, l.beta.Grad, l.relu)
+	return dx
+}
+
+// evalBackward is the input gradient of BatchNormEval, dx = γ·dy/√(σ²_run+eps)
+// (dy masked by y > 0 first when the ReLU is fused). It is BatchNormEval
+// itself applied to dy with zero mean and zero shift, so every backend has
+// it without a new operation. Parameter gradients are not written.
+func (l *batchNorm) evalBackward(dy *backend.Tensor) *backend.Tensor {
+	c := l.gamma.Value.Shape()[0]
+	if l.zeros == nil {
+		l.zeros = l.be.Alloc(c)
+	}
+	src := dy
+	if l.relu {
+		src = l.pool.get(dy.Shape())
+		l.be.ReLUBackward(l.y, dy, src)
+	}
+	dx := l.pool.get(l.x.Shape())
+	l.be.BatchNormEval(src, l.gamma.Value, l.zeros, dx, l.zeros, l.runVar, bnEps, false)
+	if src != dy {
+		l.pool.put(src)
+	}
 	return dx
 }
 

@@ -117,10 +117,12 @@ type Model struct {
 	g, norms, h              *backend.Tensor // T2FNorm: normalised feature/τ, ‖f‖, f/τ
 	logits, ood, dlogits, dg *backend.Tensor
 	df                       *backend.Tensor
+	dx                       *backend.Tensor // the last InputGradient (a pool buffer)
 	hostIn                   *backend.Tensor
 	grads                    *gradPool // gradient buffers shared by all layers
 	train                    bool      // the last forward ran in training mode
 	ready                    bool      // a training forward awaits its backward
+	evalGrad                 bool      // an eval forward awaits InputGradient
 }
 
 // Output is what Forward returns. The tensors belong to the model and are
@@ -222,14 +224,27 @@ func (m *Model) Forward(x *backend.Tensor, train bool) (out Output, err error) {
 	if o := m.bb.outSize(m.cfg.ImageSize); train && n*o*o <= 1 {
 		return Output{}, fmt.Errorf("nn: forward: training BatchNorm on input %v sees one value per channel in the last stage; use a batch of at least 2", s)
 	}
-	m.ready = false
+	m.ready, m.evalGrad = false, false
 	if m.x != nil && m.x.Shape()[0] != n {
 		m.grads.reset() // gradients of the old batch size would only linger
 	}
 	m.x, m.train = x, train
-	f := m.bb.forward(x, train)
+	out, err = m.head(m.bb.forward(x, train))
+	if err != nil {
+		if m.be.NonFinite(x) {
+			return Output{}, fmt.Errorf("nn: forward: input %v contains NaN or Inf", s)
+		}
+		return Output{}, fmt.Errorf("nn: forward: %v batch: %w", s, err)
+	}
+	m.ready, m.evalGrad = train, !train
+	return out, nil
+}
+
+// head runs the classifier on the feature f (N, F) and checks the outputs
+// are finite.
+func (m *Model) head(f *backend.Tensor) (out Output, err error) {
 	m.feat = f
-	k := m.cfg.Classes
+	n, k := f.Shape()[0], m.cfg.Classes
 	logits := ensure(m.be, &m.logits, n, k)
 	switch m.cfg.Head {
 	case HeadLinear:
@@ -251,12 +266,8 @@ func (m *Model) Forward(x *backend.Tensor, train bool) (out Output, err error) {
 		out = Output{Logits: logits, OODLogits: ood, Feature: f}
 	}
 	if m.be.NonFinite(out.Logits) || m.be.NonFinite(out.OODLogits) || m.be.NonFinite(f) {
-		if m.be.NonFinite(x) {
-			return Output{}, fmt.Errorf("nn: forward: input %v contains NaN or Inf", s)
-		}
-		return Output{}, fmt.Errorf("nn: forward: non-finite activations (NaN or Inf) in the feature or logits of a %v batch: the weights have diverged", s)
+		return Output{}, errors.New("non-finite activations (NaN or Inf) in the feature or logits: the weights have diverged")
 	}
-	m.ready = train
 	return out, nil
 }
 
@@ -311,6 +322,6 @@ func (m *Model) Backward(dlogits *backend.Tensor) (err error) {
 		m.be.LinearBackward(m.g, m.fcW.Value, dlogits, dg, m.fcW.Grad, m.fcB.Grad)
 		m.be.RowNormalizeBackward(f, m.norms, dg, df, m.tau, normEps)
 	}
-	m.bb.backward(df)
+	m.bb.backward(df, false)
 	return nil
 }
