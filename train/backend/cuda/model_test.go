@@ -93,6 +93,31 @@ func checkTrainSteps(t *testing.T, be backend.Backend, cfg nn.Config, n, steps i
 			}
 		}
 	}
+	// The eval-mode input gradient (ODIN, AdaScale) of the forward just run.
+	dood := make([]float32, n*cfg.Classes)
+	for i := range dood {
+		dood[i] = float32(r.NormFloat64())
+	}
+	inputGrad := func(m *nn.Model) []float32 {
+		t.Helper()
+		d := m.Backend().Alloc(n, cfg.Classes)
+		m.Backend().Upload(d, dood)
+		dx, err := m.InputGradient(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return host(m, dx)
+	}
+	wantDx, gotDx := inputGrad(ref), inputGrad(got)
+	scale := 0.0
+	for _, v := range wantDx {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	for i := range wantDx {
+		if d := math.Abs(float64(gotDx[i] - wantDx[i])); d > 2e-3*scale {
+			t.Fatalf("after %d steps: input gradient[%d] = %v, cpu %v (largest %v)", steps, i, gotDx[i], wantDx[i], scale)
+		}
+	}
 }
 
 func modelName(cfg nn.Config, n int) string {
