@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -61,6 +62,7 @@ Examples:
 			deviceFlag(),
 			&cli.IntFlag{Name: "workers", Usage: "model instances, each running its own batch with threads/workers threads (default: --threads, one thread each: fastest for small models, e.g. 1.2–1.9× for LeNet; equal for ResNets; each instance holds its own activations)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar and no per-file lines"},
+			extraFlag(),
 		},
 		Action: runFeatures,
 	}
@@ -319,12 +321,20 @@ func runFeatures(c *cli.Context) error {
 	}
 	classes := fm.classes
 	norm, _ := augment.Preset(fm.normalization) // checked in resolveFeatureModel
+	extra, err := parseExtraFlag(c, norm, fm.cfg.InChannels)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return fmt.Errorf("features: --out: %w", err)
 	}
 	if !quiet {
 		fmt.Fprintf(c.App.ErrWriter, "features: %s (%s head, τ %g, width %g, %d classes, D %d; settings from %s), normalisation %s, checkpoint sha256 %.12s…\n",
 			fm.cfg.Arch, fm.cfg.Head, tau, fm.cfg.Width, fm.cfg.Classes, net.Dim(), fm.from, fm.normalization, sum)
+		if extra != nil {
+			fmt.Fprintf(c.App.ErrWriter, "features: --extra %s costs %s besides the plain extraction (1 forward)\n",
+				strings.Join(extra.Methods, ","), extra.Cost())
+		}
 	}
 
 	for i, r := range readers {
@@ -355,6 +365,13 @@ func runFeatures(c *cli.Context) error {
 		if !quiet {
 			secs := time.Since(start).Seconds()
 			fmt.Fprintf(c.App.Writer, "%s: %d rows in %.1f s (%.0f images/s)\n", path, r.Len(), secs, float64(r.Len())/secs)
+		}
+		if extra != nil {
+			meta := features.Meta{Dataset: m.Dataset, Split: m.Split, Model: fm.cfg.Arch, Width: fm.cfg.Width,
+				Head: fm.cfg.Head, Tau: tau, Classes: classes, CheckpointSHA256: sum}
+			if err := writeExtra(c, engineNetwork{model}, src, extra, meta, outDir, quiet); err != nil {
+				return fmt.Errorf("features: --data %s: --extra: %w", dirs[i], err)
+			}
 		}
 	}
 

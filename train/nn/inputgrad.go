@@ -99,3 +99,26 @@ func (m *Model) ForwardFrom(s int, h *backend.Tensor) (out Output, err error) {
 	}
 	return out, nil
 }
+
+// StageShape is the shape (C, H, W) of stage s's output for one image.
+func (m *Model) StageShape(s int) (backend.Shape, error) {
+	r, ok := m.bb.(*resnet)
+	if !ok || s < 1 || s > len(r.ends) {
+		return nil, fmt.Errorf("nn: stage shape: %s has %d stages, asked for stage %d", m.cfg.Arch, m.Stages(), s)
+	}
+	down := func(v, k, st, p int) int { return (v+2*p-k)/st + 1 }
+	size := m.cfg.ImageSize
+	if r.tv {
+		size = down(down(size, 7, 2, 3), 3, 2, 1)
+	}
+	last := r.blocks[r.ends[s-1]]
+	for _, b := range r.blocks[:r.ends[s-1]+1] {
+		for _, c := range b.convs {
+			if c.p.StrideH == 2 {
+				size = down(size, 3, 2, 1)
+			}
+		}
+	}
+	bn := last.bns[len(last.bns)-1]
+	return backend.Shape{bn.gamma.Value.Shape()[0], size, size}, nil
+}

@@ -143,6 +143,13 @@ func TestForwardFromStage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		sh, err := m.StageShape(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !h.Shape()[1:].Equal(sh) {
+			t.Fatalf("StageShape(%d) = %v, stage output %v", s, sh, h.Shape())
+		}
 		maps = append(maps, copyTensor(be, h))
 	}
 	for s := 1; s <= 4; s++ {

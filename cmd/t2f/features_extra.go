@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/t2f/t2f/augment"
+	"github.com/t2f/t2f/features"
+)
+
+// extraFlag is `t2f features --extra`: the network-dependent post-hoc
+// methods whose columns are computed at extraction time.
+func extraFlag() cli.Flag {
+	return &cli.StringFlag{Name: "extra", Usage: "comma-separated OpenOOD methods that need the network, computed now into <out>/extra/*.parquet for t2f score: " +
+		strings.Join(features.ExtraNames, ", ") + " (odin/iodin: every (temperature, noise) of OpenOOD's sweep; dropout needs no column); the cost is printed first"}
+}
+
+// parseExtraFlag returns the spec of --extra (nil when unset) with the
+// input std of the normalisation for ODIN.
+func parseExtraFlag(c *cli.Context, norm augment.Norm, channels int) (*features.ExtraSpec, error) {
+	if !c.IsSet("extra") {
+		return nil, nil
+	}
+	methods, err := features.ParseExtra(c.String("extra"))
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	std := make([]float64, channels)
+	switch {
+	case len(norm.Std) == channels:
+		copy(std, norm.Std)
+	case len(norm.Std) > 0:
+		for i := range std {
+			std[i] = norm.Std[min(i, len(norm.Std)-1)]
+		}
+	default:
+		return nil, fmt.Errorf("features: --extra: normalisation %q has no std", norm.Name)
+	}
+	return &features.ExtraSpec{Methods: methods, InputStd: std}, nil
+}
+
+// writeExtra computes spec's columns for one split with net and writes
+// them beside the feature files.
+func writeExtra(c *cli.Context, net features.ExtraNetwork, src features.Source, spec *features.ExtraSpec, meta features.Meta, outDir string, quiet bool) error {
+	if len(spec.Columns(net.Dim(), net.NumClasses())) == 0 {
+		return nil
+	}
+	bar := newProgress(c.App.ErrWriter, quiet, meta.Dataset+"/"+meta.Split+" --extra", int64(src.Len()))
+	start := time.Now()
+	t, err := features.ComputeExtra(c.Context, net, src, *spec, features.Options{
+		BatchSize: c.Int("batch-size"), Meta: meta,
+		Progress: func(done, total int) { bar.Update(int64(done), "") },
+	})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	path := features.ExtraPath(outDir, meta.Dataset, meta.Split)
+	if err := features.WriteExtra(path, t, net.Dim(), net.NumClasses()); err != nil {
+		return err
+	}
+	if !quiet {
+		secs := time.Since(start).Seconds()
+		names := make([]string, len(t.Columns))
+		for i, col := range t.Columns {
+			names[i] = col.Name
+		}
+		fmt.Fprintf(c.App.Writer, "%s: %d rows, %d extra columns (%s) in %.1f s (%.1f images/s)\n",
+			path, t.Len(), len(t.Columns), shortList(names, 4), secs, float64(t.Len())/secs)
+	}
+	return nil
+}
+
+func shortList(s []string, n int) string {
+	if len(s) <= n {
+		return strings.Join(s, ", ")
+	}
+	return strings.Join(s[:n], ", ") + fmt.Sprintf(", … %d more", len(s)-n)
+}
+
+// InputGradient implements features.ExtraNetwork.
+func (n engineNetwork) InputGradient(x []float32, k int, logitsOOD []float32, grad func(logitsOOD, g []float32), dx []float32) error {
+	out, err := n.m.ForwardHost(x, false)
+	if err != nil {
+		return err
+	}
+	be := n.m.Backend()
+	be.Download(logitsOOD, out.OODLogits)
+	g := make([]float32, len(logitsOOD))
+	grad(logitsOOD, g)
+	d := be.Alloc(out.OODLogits.Shape()...)
+	defer be.Free(d)
+	be.Upload(d, g)
+	t, err := n.m.InputGradient(d)
+	if err != nil {
+		return err
+	}
+	be.Download(dx, t)
+	return nil
+}
+
+// StageShape implements features.ExtraNetwork.
+func (n engineNetwork) StageShape(s int) (c, h, w int, err error) {
+	if s < 1 || s > n.m.Stages() {
+		return 0, 0, 0, fmt.Errorf("%s has %d stages, the method needs stage %d", n.m.Config().Arch, n.m.Stages(), s)
+	}
+	sh, err := n.m.StageShape(s)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return sh[0], sh[1], sh[2], nil
+}
+
+// StageMaps implements features.ExtraNetwork.
+func (n engineNetwork) StageMaps(x []float32, k int, stages []int, dst [][]float32) error {
+	if _, err := n.m.ForwardHost(x, false); err != nil {
+		return err
+	}
+	for i, s := range stages {
+		t, err := n.m.StageOutput(s)
+		if err != nil {
+			return err
+		}
+		if t.Numel() != len(dst[i]) {
+			return fmt.Errorf("stage %d output %v, destination holds %d values", s, t.Shape(), len(dst[i]))
+		}
+		n.m.Backend().Download(dst[i], t)
+	}
+	return nil
+}
+
+// ForwardFromStage implements features.ExtraNetwork.
+func (n engineNetwork) ForwardFromStage(s int, h []float32, k int, logitsOOD []float32) error {
+	c, hh, w, err := n.StageShape(s)
+	if err != nil {
+		return err
+	}
+	be := n.m.Backend()
+	t := be.Alloc(k, c, hh, w)
+	defer be.Free(t)
+	be.Upload(t, h)
+	out, err := n.m.ForwardFrom(s, t)
+	if err != nil {
+		return err
+	}
+	be.Download(logitsOOD, out.OODLogits)
+	return nil
+}
