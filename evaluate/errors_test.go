@@ -39,7 +39,7 @@ func TestInputErrors(t *testing.T) {
 		{"head does not match logits_ood", func(r *Run) { r.Head.Bias[1] += 5 },
 			nil, []string{"r/cif_test.parquet", "logits_ood", "do not belong together"}},
 		{"same dataset twice", nil, func(c *Config) { c.Far = append(c.Far, "n1") }, []string{`"n1" given as near-OOD and as far-OOD`}},
-		{"unknown method", nil, func(c *Config) { c.Methods = []string{"odin"} }, []string{`unknown method "odin"`}},
+		{"unknown method", nil, func(c *Config) { c.Methods = []string{"godin"} }, []string{`unknown method "godin"`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			run := newGen(7, "t2fnorm").run("r")

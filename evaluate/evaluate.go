@@ -18,6 +18,9 @@ import (
 type Split struct {
 	Path  string
 	Table *features.Table
+	// Extra is the split's extra-column file (`t2f features --extra`), nil
+	// when there is none; its rows are the table's, in order.
+	Extra *features.ExtraTable
 }
 
 // Run is the features of one trained model (one --features directory; one

@@ -40,7 +40,11 @@ func LoadRun(dir string, cfg Config) (*Run, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
-		run.Splits = append(run.Splits, Split{Path: u.Path, Table: t})
+		x, err := loadExtra(dir, t)
+		if err != nil {
+			return nil, err
+		}
+		run.Splits = append(run.Splits, Split{Path: u.Path, Table: t, Extra: x})
 	}
 	h, err := features.ReadHead(dir)
 	switch {

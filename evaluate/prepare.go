@@ -336,7 +336,11 @@ func (p *prepared) view(s *Split, scoring, withFeature bool) *posthoc.Data {
 	t := s.Table
 	d := v[i]
 	if d == nil {
-		d = &posthoc.Data{N: t.Len(), D: t.Dim, C: t.NumClasses, Logits: t.Logits, Labels: t.Labels, Extra: tableExtra(t)}
+		div := float32(1)
+		if scoring {
+			div = p.div
+		}
+		d = &posthoc.Data{N: t.Len(), D: t.Dim, C: t.NumClasses, Logits: t.Logits, Labels: t.Labels, Extra: ExtraColumns(s.Extra, div)}
 		if scoring {
 			d.Logits = t.LogitsOOD
 		}
@@ -358,13 +362,6 @@ func (p *prepared) view(s *Split, scoring, withFeature bool) *posthoc.Data {
 		return &c
 	}
 	return d
-}
-
-// tableExtra is the `t2f features --extra` columns of t, keyed by --extra
-// name, for methods whose posthoc Needs list them (nil: none).
-func tableExtra(t *features.Table) map[string]posthoc.Column {
-	_ = t // the feature files carry no --extra columns yet
-	return nil
 }
 
 // checkExtra fails before fitting when a split the method reads lacks its

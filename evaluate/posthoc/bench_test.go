@@ -68,6 +68,9 @@ func BenchmarkMethods(b *testing.B) {
 	in := FitInput{Train: mk(n), Val: mk(nv), Head: head}
 	q := mk(nq)
 	for _, name := range Names() {
+		if networkMethods[name] {
+			continue // oracle: the network fixture (network_test.go)
+		}
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -131,6 +131,12 @@ var registry = []entry{
 	{"she", func(Options) Scorer { return &she{} }},
 	{"nnguide", func(o Options) Scorer { return newNNGuide(o) }},
 	{"residual", func(Options) Scorer { return newResidual() }},
+	{"odin", func(Options) Scorer { return newODIN("odin") }},
+	{"iodin", func(Options) Scorer { return newODIN("iodin") }},
+	{"rankfeat", func(Options) Scorer { return &rankFeat{T: 1} }},
+	{"adascale_a", func(Options) Scorer { return newAdaScale("adascale_a", false) }},
+	{"adascale_l", func(Options) Scorer { return newAdaScale("adascale_l", true) }},
+	{"dropout", func(Options) Scorer { return newDropout() }},
 }
 
 // ErrMissingExtra marks a method whose `t2f features --extra` columns are
