@@ -12,6 +12,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/t2f/t2f/evaluate"
 	"github.com/t2f/t2f/evaluate/metrics"
 	"github.com/t2f/t2f/evaluate/posthoc"
 	"github.com/t2f/t2f/features"
@@ -191,25 +192,15 @@ func netSplits(t *testing.T, fx *netFixture, head string) (map[string]*posthoc.D
 		for i, v := range tab.Feature {
 			f[i] = v / div
 		}
-		extra := map[string][]float32{}
-		for k, v := range ex.Values {
-			if k == posthoc.ColAdaScalePerturbed {
-				w := make([]float32, len(v))
-				for i, x := range v {
-					w[i] = x / div
-				}
-				v = w
-			}
-			extra[k] = v
-		}
+		extra := evaluate.ExtraColumns(ex, div)
 		out[name] = &posthoc.Data{N: n, D: tab.Dim, C: tab.NumClasses, Feature: f, Logits: tab.LogitsOOD, Labels: labels, Extra: extra}
 	}
-	var h posthoc.Head
+	var h struct{ w, b []float32 }
 	prefix := ""
 	if head == nn.HeadT2FNorm {
 		prefix = "backbone."
 	}
-	for name, dst := range map[string]*[]float32{prefix + "fc.weight": &h.W, prefix + "fc.bias": &h.B} {
+	for name, dst := range map[string]*[]float32{prefix + "fc.weight": &h.w, prefix + "fc.bias": &h.b} {
 		tt, err := ckpt.Tensor(name)
 		if err != nil {
 			t.Fatal(err)
@@ -218,8 +209,13 @@ func netSplits(t *testing.T, fx *netFixture, head string) (map[string]*posthoc.D
 			t.Fatal(err)
 		}
 	}
-	return out, h
+	return out, testHead{h.w, h.b}
 }
+
+// testHead is a posthoc.Head over two slices.
+type testHead struct{ w, b []float32 }
+
+func (h testHead) Linear() (w, b []float32) { return h.w, h.b }
 
 func netAUROC(scores []float64, labels []int32) float64 {
 	r, err := metrics.Compute(scores, labels)
