@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -67,7 +68,8 @@ type Result struct {
 // progressName is the in-progress marker written before any shard.
 const progressName = "build-in-progress.json"
 
-func (p *Params) setDefaults() error {
+// setDefaults fills the zero parameters that have a default.
+func (p *Params) setDefaults() {
 	if p.Size == 0 {
 		p.Size = 32
 	}
@@ -116,21 +118,55 @@ func (p *Params) setDefaults() error {
 			p.Name = p.Source
 		}
 	}
+}
+
+// ParamError is a parameter that cannot work; Param is the name of the
+// `t2f pipeline build` flag that sets it.
+type ParamError struct {
+	Param string
+	Msg   string // says what is wrong, starting with the flag and its value
+}
+
+func (e *ParamError) Error() string { return "pipeline: " + e.Msg }
+
+// Validate reports the first parameter that cannot work, as a *ParamError.
+// It checks the values as given: Build fills zero Size, Channels,
+// Resample, MaxPixels, ShardRows and Workers with their defaults before it
+// validates, but here a zero one is an error.
+func (p Params) Validate() error {
+	bad := func(param, format string, args ...any) error {
+		return &ParamError{Param: param, Msg: fmt.Sprintf(format, args...)}
+	}
+	imageSource := p.Source != "synthetic" && p.Source != "letters"
 	switch {
+	case !slices.Contains(SourceKinds, p.Source):
+		return bad("source", "--source %q: want one of %s", p.Source, strings.Join(SourceKinds, ", "))
 	case p.Out == "":
-		return errors.New("pipeline: no output directory")
-	case p.ShardRows < 0:
-		return fmt.Errorf("pipeline: shard rows %d must be positive", p.ShardRows)
-	case p.Limit < 0 || p.Holdout < 0:
-		return fmt.Errorf("pipeline: limit %d and holdout %d must not be negative", p.Limit, p.Holdout)
-	case p.Part != "" && p.Part != "rest" && p.Part != "holdout":
-		return fmt.Errorf("pipeline: part %q, want rest or holdout", p.Part)
-	case p.Part != "" && p.Holdout == 0:
-		return fmt.Errorf("pipeline: part %q needs a holdout size", p.Part)
+		return bad("out", "--out: no output directory")
+	case p.Size <= 0:
+		return bad("size", "--size %d: must be positive", p.Size)
 	case p.Resize != 0 && p.Resize < p.Size:
-		return fmt.Errorf("pipeline: resize %d is smaller than the crop size %d", p.Resize, p.Size)
-	case p.Resize != 0 && (p.Source == "synthetic" || p.Source == "letters"):
-		return fmt.Errorf("pipeline: resize applies to image sources, not %s (it draws at the output size)", p.Source)
+		return bad("resize", "--resize %d: must be at least --size %d (it is the side the crop is cut from)", p.Resize, p.Size)
+	case p.Resize != 0 && !imageSource:
+		return bad("resize", "--resize applies to image sources; --source %s draws at --size", p.Source)
+	case p.Channels != 1 && p.Channels != 3:
+		return bad("channels", "--channels %d: want 1 or 3", p.Channels)
+	case !slices.Contains(ResampleNames(), p.Resample):
+		return bad("resample", "--resample %q: want one of %s", p.Resample, strings.Join(ResampleNames(), ", "))
+	case p.Workers <= 0:
+		return bad("workers", "--workers %d: must be positive", p.Workers)
+	case p.ShardRows <= 0:
+		return bad("shard-rows", "--shard-rows %d: must be positive", p.ShardRows)
+	case p.Limit < 0 || p.Holdout < 0 || p.Count < 0:
+		return bad("limit", "--limit, --holdout and --count must not be negative")
+	case p.Part != "" && p.Part != "rest" && p.Part != "holdout":
+		return bad("part", "--part %q: want rest or holdout", p.Part)
+	case p.Part != "" && p.Holdout == 0:
+		return bad("part", "--part needs --holdout N")
+	case !imageSource && p.Count == 0:
+		return bad("count", "--source %s needs --count N", p.Source)
+	case p.Source != "cifar100" && p.Coarse:
+		return bad("coarse", "--coarse applies to --source cifar100 only")
 	}
 	return nil
 }
@@ -224,7 +260,8 @@ type marker struct {
 // progress, if not nil, is called from Build's goroutine with rows done and
 // the total after each chunk.
 func Build(ctx context.Context, p Params, progress func(done, total int)) (*Result, error) {
-	if err := p.setDefaults(); err != nil {
+	p.setDefaults()
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	pre, err := NewPreprocessor(p.Resize, p.Size, p.Channels, p.Resample)

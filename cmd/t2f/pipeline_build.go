@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -79,33 +78,8 @@ continues an interrupted build; an --out holding anything else is refused.`,
 			if s := c.String("classes"); s != "" {
 				p.Classes = strings.Split(s, ",")
 			}
-			switch {
-			case !slices.Contains(pipeline.SourceKinds, p.Source):
-				return usageError{fmt.Sprintf("--source %q: want one of %s", p.Source, strings.Join(pipeline.SourceKinds, ", "))}
-			case p.Size <= 0:
-				return usageError{fmt.Sprintf("--size %d: must be positive", p.Size)}
-			case p.Resize != 0 && p.Resize < p.Size:
-				return usageError{fmt.Sprintf("--resize %d: must be at least --size %d (it is the side the crop is cut from)", p.Resize, p.Size)}
-			case p.Resize != 0 && (p.Source == "synthetic" || p.Source == "letters"):
-				return usageError{fmt.Sprintf("--resize applies to image sources; --source %s draws at --size", p.Source)}
-			case p.Channels != 1 && p.Channels != 3:
-				return usageError{fmt.Sprintf("--channels %d: want 1 or 3", p.Channels)}
-			case !slices.Contains(pipeline.ResampleNames(), p.Resample):
-				return usageError{fmt.Sprintf("--resample %q: want one of %s", p.Resample, strings.Join(pipeline.ResampleNames(), ", "))}
-			case p.Workers <= 0:
-				return usageError{fmt.Sprintf("--workers %d: must be positive", p.Workers)}
-			case p.ShardRows <= 0:
-				return usageError{fmt.Sprintf("--shard-rows %d: must be positive", p.ShardRows)}
-			case p.Limit < 0 || p.Holdout < 0 || p.Count < 0:
-				return usageError{"--limit, --holdout and --count must not be negative"}
-			case p.Part != "" && p.Part != "rest" && p.Part != "holdout":
-				return usageError{fmt.Sprintf("--part %q: want rest or holdout", p.Part)}
-			case p.Part != "" && p.Holdout == 0:
-				return usageError{"--part needs --holdout N"}
-			case (p.Source == "synthetic" || p.Source == "letters") && p.Count == 0:
-				return usageError{fmt.Sprintf("--source %s needs --count N", p.Source)}
-			case p.Source != "cifar100" && p.Coarse:
-				return usageError{"--coarse applies to --source cifar100 only"}
+			if err := p.Validate(); err != nil {
+				return usageError{err.Error()}
 			}
 			bar := newProgress(c.App.ErrWriter, c.Bool("quiet"), "build", 0)
 			res, err := pipeline.Build(c.Context, p, func(done, total int) {
