@@ -119,6 +119,7 @@ type Model struct {
 	df                       *backend.Tensor
 	dx                       *backend.Tensor // the last InputGradient (a pool buffer)
 	hostIn                   *backend.Tensor
+	hostZ, hostGrad          []float32 // host logits and dlogits of the host-side losses (loss.go)
 	grads                    *gradPool // gradient buffers shared by all layers
 	train                    bool      // the last forward ran in training mode
 	ready                    bool      // a training forward awaits its backward
