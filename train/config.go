@@ -18,6 +18,19 @@ type Config struct {
 	Head  string  `yaml:"head"`  // "t2fnorm" or "linear" (cross-entropy baseline)
 	Tau   float64 `yaml:"tau"`   // T2FNorm temperature τ
 
+	// The training objective: "ce" (cross-entropy), "logitnorm" (OpenOOD's
+	// LogitNormLoss) or "oe" (Outlier Exposure: cross-entropy plus
+	// LambdaOE times the uniform-target loss on an auxiliary outlier batch
+	// per step). With Head it makes the method (Method, SetMethod).
+	Loss         string  `yaml:"loss"`
+	LogitNormTau float64 `yaml:"logitnorm_tau"` // LogitNorm temperature (OpenOOD: 0.04)
+	LambdaOE     float64 `yaml:"lambda_oe"`     // OE weight λ (OpenOOD: 0.5)
+	// Outliers is the shard directory of OE's auxiliary outliers (every
+	// label −1); OutlierBatchSize their batch, 0 = twice BatchSize (OpenOOD:
+	// 128 ID and 256 outlier images per step).
+	Outliers         string `yaml:"outliers"`
+	OutlierBatchSize int    `yaml:"outlier_batch_size"`
+
 	Epochs       int     `yaml:"epochs"`
 	BatchSize    int     `yaml:"batch_size"`
 	LR           float64 `yaml:"lr"`            // initial learning rate lr0
@@ -66,6 +79,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		Model: nn.ArchResNet18_32, Width: 1, Head: nn.HeadT2FNorm, Tau: 0.1,
+		Loss: LossCE, LogitNormTau: 0.04, LambdaOE: 0.5,
 		Epochs: 100, BatchSize: 128, LR: 0.1, MinLR: 1e-6, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4,
 		Augment: "crop", Padding: 4, Normalization: "auto",
 		Workers: 2, Threads: 2,
@@ -85,6 +99,18 @@ func (c Config) Validate() error {
 		return bad("head", c.Head, "t2fnorm or linear")
 	case c.Head == nn.HeadT2FNorm && !(c.Tau > 0 && finite(c.Tau)):
 		return bad("tau", c.Tau, "a positive number")
+	case c.Loss != LossCE && c.Loss != LossLogitNorm && c.Loss != LossOE:
+		return bad("loss", c.Loss, "ce, logitnorm or oe")
+	case c.Loss == LossLogitNorm && c.Head != nn.HeadLinear:
+		return bad("head", c.Head, "linear with loss logitnorm (LogitNorm normalises the logits of a plain network; its feature is not normalised)")
+	case c.Loss == LossLogitNorm && !(c.LogitNormTau > 0 && finite(c.LogitNormTau)):
+		return bad("logitnorm_tau", c.LogitNormTau, "a positive number")
+	case c.Loss == LossOE && !(c.LambdaOE >= 0 && finite(c.LambdaOE)):
+		return bad("lambda_oe", c.LambdaOE, "a finite number ≥ 0")
+	case c.Loss == LossOE && c.Outliers == "":
+		return bad("outliers", `""`, "a shard directory of outlier images (label −1) with loss oe")
+	case c.OutlierBatchSize < 0:
+		return bad("outlier_batch_size", c.OutlierBatchSize, "≥ 0 (0: twice batch_size)")
 	case !(c.Width > 0 && finite(c.Width)):
 		return bad("width", c.Width, "a positive number")
 	case c.Epochs < 1:
@@ -120,6 +146,71 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Training objectives (Config.Loss).
+const (
+	LossCE        = "ce"
+	LossLogitNorm = "logitnorm"
+	LossOE        = "oe"
+)
+
+// Training methods: what t2f train --method takes and Config.Method
+// returns. T2FNorm with Outlier Exposure is MethodT2FNormOE.
+const (
+	MethodCE        = "ce"
+	MethodT2FNorm   = "t2fnorm"
+	MethodLogitNorm = "logitnorm"
+	MethodOE        = "oe"
+	MethodT2FNormOE = "t2fnorm+oe"
+)
+
+// Methods lists the methods SetMethod accepts, in the order tables list them.
+var Methods = []string{MethodCE, MethodLogitNorm, MethodOE, MethodT2FNorm, MethodT2FNormOE}
+
+// Method names c's head and loss together: ce, t2fnorm, logitnorm, oe or
+// t2fnorm+oe.
+func (c Config) Method() string {
+	switch {
+	case c.Head == nn.HeadT2FNorm && c.Loss == LossOE:
+		return MethodT2FNormOE
+	case c.Head == nn.HeadT2FNorm:
+		return MethodT2FNorm
+	case c.Loss == LossLogitNorm:
+		return MethodLogitNorm
+	case c.Loss == LossOE:
+		return MethodOE
+	}
+	return MethodCE
+}
+
+// SetMethod sets the head and the loss of a method (one of Methods); the
+// method's hyper-parameters (Tau, LogitNormTau, LambdaOE) keep their
+// values, OpenOOD's defaults unless changed.
+func (c *Config) SetMethod(method string) error {
+	switch method {
+	case MethodCE:
+		c.Head, c.Loss = nn.HeadLinear, LossCE
+	case MethodT2FNorm:
+		c.Head, c.Loss = nn.HeadT2FNorm, LossCE
+	case MethodLogitNorm:
+		c.Head, c.Loss = nn.HeadLinear, LossLogitNorm
+	case MethodOE:
+		c.Head, c.Loss = nn.HeadLinear, LossOE
+	case MethodT2FNormOE:
+		c.Head, c.Loss = nn.HeadT2FNorm, LossOE
+	default:
+		return fmt.Errorf("train: unknown method %q (known: %s)", method, strings.Join(Methods, ", "))
+	}
+	return nil
+}
+
+// outlierBatch is the outlier batch size OE draws per step.
+func (c Config) outlierBatch() int {
+	if c.OutlierBatchSize > 0 {
+		return c.OutlierBatchSize
+	}
+	return 2 * c.BatchSize
 }
 
 // NormalizationFor is OpenOOD's choice of normalisation constants for a

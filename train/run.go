@@ -63,6 +63,10 @@ type Options struct {
 	Backend backend.Backend // where the model computes (required)
 	Resume  bool            // continue the run in the directory instead of refusing it
 	Hooks   Hooks
+	// Outliers is the auxiliary outlier split Outlier Exposure draws a
+	// batch from at every step (Config.Loss "oe"; every label −1, images of
+	// the training split's shape). Other losses ignore it.
+	Outliers *Split
 }
 
 // Summary describes a finished (or interrupted) run.
@@ -156,6 +160,16 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 	if err != nil {
 		return Summary{}, fmt.Errorf("train: model for %s (%v images, %d classes): %w", trainSet.Name, shape, trainSet.Classes, err)
 	}
+	var outliers *outlierStream
+	if cfg.Loss == LossOE {
+		if opts.Outliers == nil {
+			return Summary{}, fmt.Errorf("train: loss oe needs an outlier split (config outliers = %q)", cfg.Outliers)
+		}
+		trainBatches := (trainSet.Data.Len() + cfg.BatchSize - 1) / cfg.BatchSize // the loader's, drop_last=False
+		if outliers, err = newOutlierStream(*opts.Outliers, shape, tf, cfg, trainBatches); err != nil {
+			return Summary{}, err
+		}
+	}
 	var initMeta map[string]string
 	if cfg.Init != "" && !opts.Resume {
 		// Before the run directory is written: a bad file leaves nothing behind.
@@ -192,7 +206,7 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 
 	r := &runner{
 		cfg: cfg, dir: runDir, model: model, opt: opt, loader: loader, valLoader: valLoader, hooks: opts.Hooks,
-		batches: loader.BatchesPerEpoch(), pos: position{bestAcc: -1}, initMeta: initMeta,
+		batches: loader.BatchesPerEpoch(), pos: position{bestAcc: -1}, initMeta: initMeta, outliers: outliers,
 	}
 	r.steps = cfg.Epochs * r.batches
 	r.warmup = int(math.Round(cfg.WarmupEpochs * float64(r.batches)))
@@ -284,6 +298,9 @@ type runner struct {
 	logits            []float32         // host copy of a batch's logits
 	feats             []float32
 	savedStep         int // step of the last saved last.safetensors
+	outliers          *outlierStream // Outlier Exposure's batches (loss oe)
+	oeIn              []float32      // an OE step's [ID; outliers] input
+	oeLabels          []int32        // and its labels (outliers: −1)
 }
 
 // restore loads last.safetensors, the optimiser state and the position.
@@ -340,10 +357,15 @@ const (
 	MetaInitSHA256 = "t2f.train.init_sha256"
 )
 
+// MetaMethod is the checkpoint metadata key naming the training method
+// (Config.Method: ce, t2fnorm, logitnorm, oe, t2fnorm+oe), which tells
+// feature extraction and scoring how the model is meant to be read.
+const MetaMethod = "t2f.method"
+
 // checkpointMeta is the metadata of a checkpoint at the current position
 // plus extra.
 func (r *runner) checkpointMeta(extra map[string]string) map[string]string {
-	md := map[string]string{metaStep: strconv.Itoa(r.pos.step), "t2f.train.epoch": strconv.Itoa(r.pos.epoch)}
+	md := map[string]string{metaStep: strconv.Itoa(r.pos.step), "t2f.train.epoch": strconv.Itoa(r.pos.epoch), MetaMethod: r.cfg.Method()}
 	for k, v := range r.initMeta {
 		md[k] = v
 	}
@@ -439,6 +461,12 @@ func (r *runner) trainEpoch(ctx context.Context, start time.Time, rec *EpochReco
 		return fmt.Errorf("train: epoch %d: %w", e+1, err)
 	}
 	defer it.Close()
+	if r.outliers != nil {
+		if err := r.outliers.start(ctx, e, r.pos.batch); err != nil {
+			return fmt.Errorf("train: epoch %d: %w", e+1, err)
+		}
+		defer r.outliers.close()
+	}
 	for r.pos.batch < r.batches {
 		if ctx.Err() != nil {
 			return r.interrupt(ctx)
@@ -450,10 +478,23 @@ func (r *runner) trainEpoch(ctx context.Context, start time.Time, rec *EpochReco
 			}
 			return fmt.Errorf("train: epoch %d batch %d: %w", e+1, r.pos.batch+1, err)
 		}
+		var ub *augment.Batch
+		if r.outliers != nil {
+			if ub, err = r.outliers.next(ctx); err != nil {
+				r.loader.Release(b)
+				if ctx.Err() != nil {
+					return r.interrupt(ctx)
+				}
+				return fmt.Errorf("train: epoch %d batch %d: %w", e+1, r.pos.batch+1, err)
+			}
+		}
 		lr := r.cfg.StepLR(r.pos.step, r.steps, r.warmup)
-		loss, correct, err := r.step(b, lr)
+		loss, correct, err := r.step(b, ub, lr)
 		n := b.N
 		r.loader.Release(b)
+		if ub != nil {
+			r.outliers.release(ub)
+		}
 		if err != nil {
 			good := fmt.Sprintf("%s holds the last good state (step %d)", filepath.Join(r.dir, LastFile), r.savedStep)
 			if r.savedStep == 0 {
@@ -479,6 +520,11 @@ func (r *runner) trainEpoch(ctx context.Context, start time.Time, rec *EpochReco
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("train: epoch %d: %w", e+1, err)
 	}
+	if r.outliers != nil {
+		if err := r.outliers.close(); err != nil {
+			return fmt.Errorf("train: epoch %d: outliers: %w", e+1, err)
+		}
+	}
 	return nil
 }
 
@@ -491,14 +537,33 @@ func (r *runner) interrupt(ctx context.Context) error {
 		ErrInterrupted, r.pos.epoch+1, r.pos.batch, r.batches, r.pos.step, ctx.Err())
 }
 
-// step runs one SGD step on b and returns the batch loss and the number of
-// correct training predictions.
-func (r *runner) step(b *augment.Batch, lr float64) (loss float64, correct int, err error) {
-	out, err := r.model.ForwardHost(b.Data, true)
+// step runs one SGD step on b (and, for Outlier Exposure, the outlier
+// batch ub, forwarded together with b as OpenOOD does: BatchNorm sees both)
+// and returns the batch loss and the number of correct training predictions
+// on b.
+func (r *runner) step(b, ub *augment.Batch, lr float64) (loss float64, correct int, err error) {
+	x := b.Data
+	if ub != nil {
+		r.oeIn = append(append(r.oeIn[:0], b.Data...), ub.Data...)
+		r.oeLabels = append(r.oeLabels[:0], b.Labels...)
+		for range ub.N {
+			r.oeLabels = append(r.oeLabels, nn.LabelOutlier)
+		}
+		x = r.oeIn
+	}
+	out, err := r.model.ForwardHost(x, true)
 	if err != nil {
 		return 0, 0, err
 	}
-	loss, dlogits, err := r.model.CrossEntropy(b.Labels)
+	var dlogits *backend.Tensor
+	switch r.cfg.Loss {
+	case LossLogitNorm:
+		loss, dlogits, err = r.model.LogitNorm(b.Labels, r.cfg.LogitNormTau)
+	case LossOE:
+		loss, dlogits, err = r.model.OutlierExposure(r.oeLabels, r.cfg.LambdaOE)
+	default:
+		loss, dlogits, err = r.model.CrossEntropy(b.Labels)
+	}
 	if err != nil {
 		return 0, 0, err
 	}

@@ -19,12 +19,29 @@ func newTrainCommand() *cli.Command {
 	d := train.Defaults()
 	return &cli.Command{
 		Name:      "train",
-		Usage:     "train a classifier with T2FNorm (or the cross-entropy baseline) on shards",
-		UsageText: "t2f train --train DIR --val DIR --model NAME --head t2fnorm|linear --out RUN_DIR [options]",
+		Usage:     "train a classifier with T2FNorm, LogitNorm, Outlier Exposure or plain cross-entropy on shards",
+		UsageText: "t2f train --train DIR --val DIR --model NAME --method ce|t2fnorm|logitnorm|oe [--outliers DIR] --out RUN_DIR [options]",
 		Description: `Trains with OpenOOD's recipe: SGD (momentum 0.9, Nesterov, weight decay 5e-4 on every
 parameter), a per-step cosine learning rate from --lr down to --min-lr, flip + RandomCrop(pad 4)
 augmentation, and model selection on the validation accuracy. The defaults are OpenOOD's T2FNorm
 recipe for CIFAR-10 (ResNet-18, τ = 0.1, 100 epochs, batch 128, lr 0.1).
+
+Methods (--method; OpenOOD's trainers and defaults, the same optimiser and schedule for all):
+   ce         cross-entropy on a plain network (linear head)
+   t2fnorm    T2FNorm: logits W·(f/‖f‖)/τ + b in training, --tau 0.1 (the default method)
+   logitnorm  LogitNorm: cross-entropy of z/(‖z‖+1e-7)/τ on the plain logits z, --logitnorm-tau
+              0.04; the network is plain and scores with its plain logits (MSP), as OpenOOD
+   oe         Outlier Exposure: cross-entropy + --lambda-oe 0.5 × the cross-entropy to the
+              uniform distribution on an outlier batch per step from --outliers DIR (shards whose
+              labels are all −1, e.g. built with --label-ood), --outlier-batch-size images (default
+              twice --batch-size, OpenOOD's 128 + 256); ID and outlier images go through the
+              network as one batch (BatchNorm sees both), as OpenOOD. The outlier loader restarts
+              with each epoch and whenever it runs dry, deterministically, so --resume stays exact.
+              --method oe --head t2fnorm trains T2FNorm with Outlier Exposure.
+--head alone still works: --head linear is ce, --head t2fnorm is t2fnorm. config.yaml records
+head and loss with every hyper-parameter; checkpoints name the method (metadata t2f.method) and
+keep OpenOOD's state_dict names for their network (plain for ce/logitnorm/oe, T2FNormNet's
+"backbone." names and "tau" for t2fnorm and t2fnorm+oe).
 
 Settings come from the defaults, then --config FILE (YAML, the keys of config.yaml), then flags.
 The run directory gets best.safetensors, last.safetensors, state.safetensors (optimiser and
@@ -46,6 +63,10 @@ Examples:
        (LeNet has no BatchNorm; with T2FNorm at lr 0.1 a one-epoch warm-up avoids a stalled start)
    t2f train --train shards/fmnist-train --val shards/fmnist-val --model resnet18_32x32 --width 0.25 \
        --head linear --epochs 20 --out runs/r18q-ce
+   t2f train --train shards/fmnist-train --val shards/fmnist-val --model lenet --method logitnorm \
+       --epochs 5 --warmup-epochs 1 --out runs/lenet-logitnorm
+   t2f train --train shards/fmnist-train --val shards/fmnist-val --model lenet --method oe \
+       --outliers shards/letters-aux --epochs 5 --out runs/lenet-oe
    t2f train --out runs/lenet-t2fnorm --resume        # continue an interrupted run
    t2f train --train data/openood/imagenet/imagenet-train --val data/openood/imagenet/imagenet-val \
        --model resnet50 --head t2fnorm --augment resized_crop --epochs 30 --lr 0.001 \
@@ -60,8 +81,13 @@ Examples:
 			&cli.StringFlag{Name: "config", Usage: "YAML file with settings (keys as in config.yaml); flags override it"},
 			&cli.StringFlag{Name: "model", Value: d.Model, Usage: "lenet, resnet18_32x32, resnet18_224x224, resnet50 or small_resnet"},
 			&cli.Float64Flag{Name: "width", Value: d.Width, Usage: "width multiplier of the ResNets (e.g. 0.25)"},
-			&cli.StringFlag{Name: "head", Value: d.Head, Usage: "t2fnorm (W·(f/‖f‖)/τ + b) or linear (cross-entropy baseline)"},
+			&cli.StringFlag{Name: "method", Usage: "ce, t2fnorm, logitnorm or oe (default: from --head, t2fnorm)"},
+			&cli.StringFlag{Name: "head", Value: d.Head, Usage: "t2fnorm (W·(f/‖f‖)/τ + b) or linear (cross-entropy baseline); with --method only for oe"},
 			&cli.Float64Flag{Name: "tau", Value: d.Tau, Usage: "T2FNorm temperature τ"},
+			&cli.Float64Flag{Name: "logitnorm-tau", Value: d.LogitNormTau, Usage: "LogitNorm temperature τ"},
+			&cli.Float64Flag{Name: "lambda-oe", Value: d.LambdaOE, Usage: "Outlier Exposure weight λ of the uniform-target loss"},
+			&cli.StringFlag{Name: "outliers", Usage: "Outlier Exposure's auxiliary outlier shard `DIR` (labels −1)"},
+			&cli.IntFlag{Name: "outlier-batch-size", Usage: "outlier images per step (0: twice --batch-size)"},
 			&cli.IntFlag{Name: "epochs", Value: d.Epochs},
 			&cli.IntFlag{Name: "batch-size", Value: d.BatchSize},
 			&cli.Float64Flag{Name: "lr", Value: d.LR, Usage: "initial learning rate"},
@@ -119,8 +145,21 @@ func trainConfig(c *cli.Context) (train.Config, error) {
 	set("val", func() { cfg.Val = c.String("val") })
 	set("model", func() { cfg.Model = c.String("model") })
 	set("width", func() { cfg.Width = c.Float64("width") })
+	if c.IsSet("method") {
+		m := c.String("method")
+		if err := cfg.SetMethod(m); err != nil {
+			return cfg, usageError{fmt.Sprintf("--method: %v", err)}
+		}
+		if c.IsSet("head") && c.String("head") != cfg.Head && m != train.MethodOE {
+			return cfg, usageError{fmt.Sprintf("train: --method %s trains the %s head, not --head %s (only oe takes --head: --method oe --head t2fnorm is T2FNorm with Outlier Exposure)", m, cfg.Head, c.String("head"))}
+		}
+	}
 	set("head", func() { cfg.Head = c.String("head") })
 	set("tau", func() { cfg.Tau = c.Float64("tau") })
+	set("logitnorm-tau", func() { cfg.LogitNormTau = c.Float64("logitnorm-tau") })
+	set("lambda-oe", func() { cfg.LambdaOE = c.Float64("lambda-oe") })
+	set("outliers", func() { cfg.Outliers = c.String("outliers") })
+	set("outlier-batch-size", func() { cfg.OutlierBatchSize = c.Int("outlier-batch-size") })
 	set("epochs", func() { cfg.Epochs = c.Int("epochs") })
 	set("batch-size", func() { cfg.BatchSize = c.Int("batch-size") })
 	set("lr", func() { cfg.LR = c.Float64("lr") })
@@ -180,6 +219,15 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	defer valReader.Close()
+	var outliers *train.Split
+	if cfg.Loss == train.LossOE {
+		r, s, err := openSplit(cfg.Outliers)
+		if err != nil {
+			return fmt.Errorf("--outliers: %w", err)
+		}
+		defer r.Close()
+		outliers = &s
+	}
 
 	quiet := c.Bool("quiet")
 	stderr := c.App.ErrWriter
@@ -209,11 +257,11 @@ func runTrain(c *cli.Context) error {
 		},
 	}
 	if !quiet {
-		fmt.Fprintf(stderr, "training %s (%s head, width %g) on %s (%d images, %d classes), validating on %s (%d images), %d epochs → %s\n",
-			cfg.Model, cfg.Head, cfg.Width, cfg.Train, trainReader.Len(), trainSplit.Classes, cfg.Val, valReader.Len(), cfg.Epochs, c.String("out"))
+		fmt.Fprintf(stderr, "training %s with %s (%s head, width %g) on %s (%d images, %d classes), validating on %s (%d images), %d epochs → %s\n",
+			cfg.Model, cfg.Method(), cfg.Head, cfg.Width, cfg.Train, trainReader.Len(), trainSplit.Classes, cfg.Val, valReader.Len(), cfg.Epochs, c.String("out"))
 	}
 	sum, err := train.Run(c.Context, cfg, trainSplit, valSplit, c.String("out"), train.Options{
-		Backend: be, Resume: c.Bool("resume"), Hooks: hooks,
+		Backend: be, Resume: c.Bool("resume"), Hooks: hooks, Outliers: outliers,
 	})
 	bar.Finish()
 	if err != nil {

@@ -166,3 +166,54 @@ func TestTrainCommandInit(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainCommandMethods trains Outlier Exposure (T2FNorm + OE) on noise
+// outliers built by the pipeline, interrupted and resumed, and LogitNorm,
+// and refuses the combinations --method does not train.
+func TestTrainCommandMethods(t *testing.T) {
+	trainDir, valDir := mnistShards(t)
+	outDir := filepath.Join(t.TempDir(), "noise")
+	if code, _, errs := runT2F(t, "pipeline", "build", "--source", "synthetic", "--input", "uniform", "--count", "100", "--seed", "2",
+		"--name", "noise", "--label-ood", "--size", "28", "--channels", "1", "--quiet", "--out", outDir); code != 0 {
+		t.Fatalf("pipeline build noise: exit %d: %s", code, errs)
+	}
+	common := []string{"train", "--train", trainDir, "--val", valDir, "--model", "lenet", "--epochs", "1",
+		"--batch-size", "64", "--lr", "0.01", "--threads", "1", "-q"}
+	oe := filepath.Join(t.TempDir(), "oe")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var sout, serr strings.Builder
+	args := append(append([]string{"t2f"}, common...), "--method", "oe", "--head", "t2fnorm", "--outliers", outDir, "--out", oe)
+	if code := run(ctx, args, &sout, &serr); code != exitInterrupted {
+		t.Fatalf("interrupted oe run: exit %d, %s", code, serr.String())
+	}
+	if code, _, errs := runT2F(t, "train", "--out", oe, "--resume", "-q"); code != 0 {
+		t.Fatalf("resume of the oe run: exit %d, %s", code, errs)
+	}
+	cfg, err := train.ReadConfig(filepath.Join(oe, train.ConfigFile))
+	if err != nil || cfg.Method() != train.MethodT2FNormOE || cfg.Outliers != outDir || cfg.LambdaOE != 0.5 {
+		t.Errorf("config.yaml %+v, %v; want t2fnorm+oe with the outliers and λ 0.5", cfg, err)
+	}
+	ln := filepath.Join(t.TempDir(), "ln")
+	if code, _, errs := runT2F(t, append(common, "--method", "logitnorm", "--out", ln)...); code != 0 {
+		t.Fatalf("logitnorm: exit %d, %s", code, errs)
+	}
+	if cfg, err := train.ReadConfig(filepath.Join(ln, train.ConfigFile)); err != nil || cfg.Method() != train.MethodLogitNorm || cfg.LogitNormTau != 0.04 {
+		t.Errorf("config.yaml %+v, %v; want logitnorm with τ 0.04", cfg, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--method", "logitnorm", "--head", "t2fnorm"}, exitUsage, "only oe takes --head"},
+		{[]string{"--method", "mixup"}, exitUsage, "unknown method"},
+		{[]string{"--method", "oe"}, exitUsage, "outliers"},
+		{[]string{"--method", "oe", "--outliers", trainDir}, exitFailure, "has label"},
+	} {
+		code, _, errs := runT2F(t, append(append(common, tc.args...), "--out", filepath.Join(t.TempDir(), "r"))...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", tc.args, code, errs, tc.code, tc.want)
+		}
+	}
+}
