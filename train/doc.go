@@ -1,8 +1,12 @@
 // Package train is the training loop: it turns a training and a validation
 // split into a trained model on a compute backend, with OpenOOD's recipe
 // (SGD with Nesterov momentum, weight decay on every parameter, a per-step
-// cosine learning rate down to MinLR) and T2FNorm or the cross-entropy
-// baseline. The engine itself lives in the sub-packages: backend (the op
+// cosine learning rate down to MinLR) and one of OpenOOD's training
+// methods (Config.Method): the cross-entropy baseline, T2FNorm, LogitNorm
+// (a loss on the normalised logits of a plain network) or Outlier Exposure
+// (cross-entropy plus a uniform-target loss on an auxiliary outlier batch
+// forwarded with every training batch, drawn by a positional outlier stream
+// so resuming stays exact), T2FNorm with Outlier Exposure included. The engine itself lives in the sub-packages: backend (the op
 // seam), backend/cpu (on the top-level kernels package) and nn (layers, models, SGD,
 // checkpoints).
 //
