@@ -108,13 +108,16 @@ type MethodResult struct {
 
 // RunInfo describes a run as evaluated.
 type RunInfo struct {
-	Name             string  `json:"name"`
-	Model            string  `json:"model"`
-	Head             string  `json:"head"`
-	Tau              float64 `json:"tau"`
-	CheckpointSHA256 string  `json:"checkpoint_sha256"`
-	Dim              int     `json:"dim"`
-	NumClasses       int     `json:"num_classes"`
+	Name  string  `json:"name"`
+	Model string  `json:"model"`
+	Head  string  `json:"head"`
+	Tau   float64 `json:"tau"`
+	// Method is the training method the feature files record ("" when
+	// they record none; see TrainingMethod).
+	Method           string `json:"method,omitempty"`
+	CheckpointSHA256 string `json:"checkpoint_sha256"`
+	Dim              int    `json:"dim"`
+	NumClasses       int    `json:"num_classes"`
 	// ScoringDivisor: the scoring view's feature is f / ScoringDivisor (τ
 	// for T2FNorm, 1 for linear).
 	ScoringDivisor float64 `json:"scoring_divisor"`

@@ -128,7 +128,7 @@ func prepare(run *Run, cfg Config, nd needs) (*prepared, error) {
 		return nil, err
 	}
 	t := p.idTest.Table
-	p.info = RunInfo{Name: run.Name, Model: t.Meta.Model, Head: t.Meta.Head, Tau: t.Meta.Tau,
+	p.info = RunInfo{Name: run.Name, Model: t.Meta.Model, Head: t.Meta.Head, Tau: t.Meta.Tau, Method: t.Meta.Method,
 		CheckpointSHA256: t.Meta.CheckpointSHA256, Dim: t.Dim, NumClasses: t.NumClasses, ScoringDivisor: float64(p.div)}
 	if p.acc, err = metrics.Accuracy(t.Preds, t.Labels); err != nil {
 		return nil, fmt.Errorf("evaluate: %s: %w", p.idTest.Path, err)

@@ -26,7 +26,18 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	}
 	fmt.Fprintf(&b, "- runs (%d):", len(res.Runs))
 	for _, r := range res.Runs {
-		fmt.Fprintf(&b, " `%s` (%s, %s head, τ=%g, checkpoint %s)", r.Name, r.Model, r.Head, r.Tau, short(r.CheckpointSHA256))
+		fmt.Fprintf(&b, " `%s` (%s, %s head, τ=%g, trained with %s, checkpoint %s)", r.Name, r.Model, r.Head, r.Tau,
+			MethodLabel(r.TrainingMethod()), short(r.CheckpointSHA256))
+	}
+	if len(res.Runs) > 0 {
+		m := res.Runs[0].TrainingMethod()
+		fmt.Fprintf(&b, "\n- scoring view: OpenOOD reports %s models by `%s`", MethodLabel(m), ScoringView(m))
+		switch m {
+		case TrainLogitNorm:
+			b.WriteString(" on the plain logits W·f + b (LogitNorm normalises the logits in its training loss only)")
+		case TrainT2FNorm, TrainT2FNormOE:
+			b.WriteString(" (the OOD forward W·f/τ + b); `msp` here scores the training forward W·(f/‖f‖)/τ + b")
+		}
 	}
 	b.WriteString("\n\nValues ×100")
 	if len(res.Runs) > 1 {

@@ -38,6 +38,9 @@
 //	classes               the ID class names as a JSON array of strings
 //	checkpoint_sha256     hex SHA-256 of the checkpoint file
 //	dim, num_classes      D and C, decimal
+//	method                the training method the checkpoint records (ce,
+//	                      t2fnorm, logitnorm, oe, t2fnorm+oe); absent when
+//	                      it records none
 //
 // Float columns are written PLAIN (no dictionary) with Snappy compression,
 // strings dictionary-encoded, in row groups of about 64 MiB. ReadFile checks

@@ -33,6 +33,7 @@ const (
 	keyCheckpoint = "checkpoint_sha256"
 	keyDim        = "dim"
 	keyNumClasses = "num_classes"
+	keyMethod     = "method" // optional: written when Meta.Method is set
 )
 
 // Column names, in file order.
@@ -111,12 +112,14 @@ func encodeMeta(m Meta, dim, numClasses int) (arrow.Metadata, error) {
 	if err != nil {
 		return arrow.Metadata{}, fmt.Errorf("features: encode class names: %w", err)
 	}
-	return arrow.NewMetadata(
-		[]string{keyVersion, keyDataset, keySplit, keyModel, keyWidth, keyHead, keyTau, keyClasses, keyCheckpoint, keyDim, keyNumClasses},
-		[]string{FormatVersion, m.Dataset, m.Split, m.Model,
-			strconv.FormatFloat(m.Width, 'g', -1, 64), m.Head, strconv.FormatFloat(m.Tau, 'g', -1, 64),
-			string(cj), m.CheckpointSHA256, strconv.Itoa(dim), strconv.Itoa(numClasses)},
-	), nil
+	keys := []string{keyVersion, keyDataset, keySplit, keyModel, keyWidth, keyHead, keyTau, keyClasses, keyCheckpoint, keyDim, keyNumClasses}
+	vals := []string{FormatVersion, m.Dataset, m.Split, m.Model,
+		strconv.FormatFloat(m.Width, 'g', -1, 64), m.Head, strconv.FormatFloat(m.Tau, 'g', -1, 64),
+		string(cj), m.CheckpointSHA256, strconv.Itoa(dim), strconv.Itoa(numClasses)}
+	if m.Method != "" {
+		keys, vals = append(keys, keyMethod), append(vals, m.Method)
+	}
+	return arrow.NewMetadata(keys, vals), nil
 }
 
 // checkMeta rejects metadata that cannot name a feature file.

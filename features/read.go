@@ -63,6 +63,9 @@ func decodeMeta(kv metadata.KeyValueMetadata) (Meta, int, int, error) {
 	}
 	m.Dataset, m.Split, m.Model, m.Head = str(keyDataset), str(keySplit), str(keyModel), str(keyHead)
 	m.CheckpointSHA256 = str(keyCheckpoint)
+	if v := kv.FindValue(keyMethod); v != nil {
+		m.Method = *v
+	}
 	width, tau, classes, dim, ncls := str(keyWidth), str(keyTau), str(keyClasses), str(keyDim), str(keyNumClasses)
 	if len(errs) > 0 {
 		return m, 0, 0, errs[0]

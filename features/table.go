@@ -3,12 +3,16 @@ package features
 // Meta is what a feature file records about where its rows came from. It is
 // stored as Parquet key/value file metadata.
 type Meta struct {
-	Dataset          string   // dataset name, e.g. "mnist", "fashionmnist", "notmnist"
-	Split            string   // "train", "val", "test", "ood_val", ...
-	Model            string   // e.g. "lenet", "resnet18_32x32"
-	Width            float64  // the model's width multiplier (1 = as published)
-	Head             string   // "t2fnorm" or "linear"
-	Tau              float64  // τ of the T2FNorm head (1 for a linear head)
+	Dataset string  // dataset name, e.g. "mnist", "fashionmnist", "notmnist"
+	Split   string  // "train", "val", "test", "ood_val", ...
+	Model   string  // e.g. "lenet", "resnet18_32x32"
+	Width   float64 // the model's width multiplier (1 = as published)
+	Head    string  // "t2fnorm" or "linear"
+	Tau     float64 // τ of the T2FNorm head (1 for a linear head)
+	// Method is the training method the checkpoint records (ce, t2fnorm,
+	// logitnorm, oe, t2fnorm+oe); "" when it records none (a PyTorch
+	// state_dict, or a checkpoint from before t2f recorded it).
+	Method           string
 	Classes          []string // class names of the ID dataset, index = class id
 	CheckpointSHA256 string   // hex SHA-256 of the checkpoint file that produced the rows
 }

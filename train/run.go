@@ -297,7 +297,7 @@ type runner struct {
 	initMeta          map[string]string // MetaInit*, copied into every checkpoint
 	logits            []float32         // host copy of a batch's logits
 	feats             []float32
-	savedStep         int // step of the last saved last.safetensors
+	savedStep         int            // step of the last saved last.safetensors
 	outliers          *outlierStream // Outlier Exposure's batches (loss oe)
 	oeIn              []float32      // an OE step's [ID; outliers] input
 	oeLabels          []int32        // and its labels (outliers: −1)

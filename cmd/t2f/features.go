@@ -102,6 +102,7 @@ type featureModel struct {
 	normalization string
 	from          string   // where the settings came from, for messages
 	classes       []string // ID class names: those of the first --data with one name per class
+	method        string   // training method (checkpoint metadata or config.yaml); "" when unknown
 }
 
 // resolveFeatureModel merges, in increasing priority, the checkpoint's t2f
@@ -120,11 +121,13 @@ func resolveFeatureModel(c *cli.Context, ckpt *safetensors.File, ckptPath string
 		}
 		fm.from = "checkpoint metadata"
 	}
+	fm.method = ckpt.Metadata[train.MetaMethod]
 	cfgPath := filepath.Join(filepath.Dir(ckptPath), train.ConfigFile)
 	run, err := train.ReadConfig(cfgPath)
 	switch {
 	case err == nil:
 		cfg.Arch, cfg.Width, cfg.Head, cfg.Tau = run.Model, run.Width, run.Head, float32(run.Tau)
+		fm.method = run.Method()
 		if run.InChannels > 0 {
 			cfg.InChannels = run.InChannels
 		}
@@ -355,7 +358,7 @@ func runFeatures(c *cli.Context) error {
 		err = features.ExtractFile(c.Context, net, src, features.Options{
 			BatchSize: c.Int("batch-size"), Workers: net.Size(),
 			Meta: features.Meta{Dataset: m.Dataset, Split: m.Split, Model: fm.cfg.Arch, Width: fm.cfg.Width,
-				Head: fm.cfg.Head, Tau: tau, Classes: classes, CheckpointSHA256: sum},
+				Head: fm.cfg.Head, Tau: tau, Classes: classes, CheckpointSHA256: sum, Method: fm.method},
 			Progress: func(done, total int) { bar.Update(int64(done), "") },
 		}, path)
 		bar.Finish()
