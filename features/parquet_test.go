@@ -394,3 +394,23 @@ func copyRows(dst, src *Table) {
 	copy(dst.Logits, src.Logits)
 	copy(dst.LogitsOOD, src.LogitsOOD)
 }
+
+// TestMethodMetadata checks the optional training-method key: written and
+// read back when set, absent (and read as "") when not.
+func TestMethodMetadata(t *testing.T) {
+	for _, method := range []string{"logitnorm", ""} {
+		tab := randomTable(4, 3, 2, 1)
+		tab.Meta.Method = method
+		path := filepath.Join(t.TempDir(), FileName("cifar10", "test"))
+		if err := WriteFile(path, tab); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Meta.Method != method {
+			t.Errorf("method %q read back as %q", method, got.Meta.Method)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/train"
 )
 
@@ -200,6 +201,14 @@ func TestTrainCommandMethods(t *testing.T) {
 	}
 	if cfg, err := train.ReadConfig(filepath.Join(ln, train.ConfigFile)); err != nil || cfg.Method() != train.MethodLogitNorm || cfg.LogitNormTau != 0.04 {
 		t.Errorf("config.yaml %+v, %v; want logitnorm with τ 0.04", cfg, err)
+	}
+	// Feature files record the method: scoring reads LogitNorm by MSP on its plain logits.
+	feat := filepath.Join(t.TempDir(), "feat")
+	if code, _, errs := runT2F(t, "features", "--checkpoint", filepath.Join(ln, train.BestFile), "--data", valDir, "--out", feat, "-q"); code != 0 {
+		t.Fatalf("features of the logitnorm run: exit %d, %s", code, errs)
+	}
+	if tabs, err := features.ReadDir(feat); err != nil || len(tabs) != 1 || tabs[0].Meta.Method != train.MethodLogitNorm || tabs[0].Meta.Head != "linear" {
+		t.Errorf("feature files of the logitnorm run: %v; want one with method logitnorm and a linear head", err)
 	}
 	for _, tc := range []struct {
 		args []string
