@@ -79,7 +79,7 @@ func ParseExtra(list string) ([]string, error) {
 		case slices.Contains(extraPending, s):
 			return nil, fmt.Errorf("features: --extra %s: not implemented yet (implemented: %s)", s, strings.Join(ExtraNames, ", "))
 		case !slices.Contains(ExtraNames, s):
-			return nil, fmt.Errorf("features: --extra %q: unknown method (known: %s)", s, strings.Join(ExtraNames, ", "))
+			return nil, fmt.Errorf("features: --extra: unknown method %q (known: %s)", s, strings.Join(ExtraNames, ", "))
 		}
 		seen[s] = true
 	}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/t2f/t2f/features"
+)
+
+// TestFeaturesExtra: --extra prints its cost, writes extra/<dataset>_<split>.parquet
+// with the rows of the feature file, and t2f score then runs the network
+// methods; unknown, pending and inapplicable methods fail with what to do.
+func TestFeaturesExtra(t *testing.T) {
+	f := newFeatFixture(t)
+	out := filepath.Join(t.TempDir(), "feats")
+	code, msg := runFeaturesCLI(t, "--checkpoint", f.ckpt, "--data", f.id.dir, "--data", f.ood.dir, "--out", out,
+		"--batch-size", "8", "--threads", "1", "--extra", "odin,iodin,adascale_a,dropout")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	if !strings.Contains(msg, "--extra odin,iodin,adascale_a,dropout costs 22 forward + 5 backward passes per image") {
+		t.Errorf("output does not state the cost up front:\n%s", msg)
+	}
+	for _, s := range []featShard{f.id, f.ood} {
+		tab, err := features.ReadFile(filepath.Join(out, filepath.Base(s.dir[:len(s.dir)-len("-test")])+"_test.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := features.ReadExtra(features.ExtraPath(out, tab.Meta.Dataset, tab.Meta.Split))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Len() != tab.Len() || x.Meta.CheckpointSHA256 != tab.Meta.CheckpointSHA256 {
+			t.Fatalf("extra file: %d rows from %s, feature file %d from %s", x.Len(), x.Meta.CheckpointSHA256, tab.Len(), tab.Meta.CheckpointSHA256)
+		}
+		if len(x.Columns) != 17 || x.Columns[0].Name != "odin_t1_n0.0014" || x.Columns[16].Name != features.ColAdaScalePerturbed || x.Columns[16].Width != 84 {
+			t.Errorf("extra columns %v, want 8 odin, 8 iodin, adascale_perturbed (84)", x.Columns)
+		}
+		for _, v := range x.Values["odin_t1000_n0.0014"] {
+			if !(v > 0 && v <= 1) {
+				t.Fatalf("ODIN confidence %v outside (0, 1]", v)
+			}
+		}
+	}
+
+	var so, se bytes.Buffer
+	args := []string{"t2f", "score", "--features", out, "--id", "digits", "--far", "noise", "--methods", "odin,iodin,dropout",
+		"--out", filepath.Join(t.TempDir(), "res"), "-q"}
+	if code := run(context.Background(), args, &so, &se); code != 0 {
+		t.Fatalf("score: exit %d: %s%s", code, so.String(), se.String())
+	}
+
+	for _, c := range []struct{ extra, want string }{
+		{"gram", "not implemented yet"},
+		{"nope", "unknown method"},
+		{"rankfeat", "lenet has 0 stages"},
+	} {
+		code, msg := runFeaturesCLI(t, "--checkpoint", f.ckpt, "--data", f.id.dir, "--out", filepath.Join(t.TempDir(), "x"),
+			"--quiet", "--extra", c.extra)
+		if code == 0 || !strings.Contains(msg, c.want) {
+			t.Errorf("--extra %s: exit %d %q, want a failure containing %q", c.extra, code, msg, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, features.ExtraDirName)); err != nil {
+		t.Error(err)
+	}
+}
