@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/t2f/t2f/features"
+	"github.com/t2f/t2f/train/backend/cpu"
+	"github.com/t2f/t2f/train/nn"
+)
+
+// benchSource is n random normalised 3×32×32 images.
+type benchSource struct{ x []float32 }
+
+func (s benchSource) Len() int             { return len(s.x) / (3 * 32 * 32) }
+func (s benchSource) Shape() (c, h, w int) { return 3, 32, 32 }
+func (s benchSource) Load(start int, x []float32, ids []int64, labels []int32) error {
+	copy(x, s.x[start*3*32*32:])
+	for i := range ids {
+		ids[i], labels[i] = int64(start+i), 0
+	}
+	return nil
+}
+
+// BenchmarkExtra is the cost of each --extra on ResNet-18 32×32 (width 1,
+// 10 classes, T2FNorm head) on 2 threads, batch 128, in images/s: the plain
+// extraction, then each method alone; odin and iodin both for OpenOOD's
+// whole grid (8 settings, what APS needs) and for one setting (T 1000,
+// ε 0.0014). scripts/bench_extra.sh runs it beside OpenOOD's PyTorch
+// post-processors (scripts/bench_extra.py).
+func BenchmarkExtra(b *testing.B) {
+	m, err := nn.New(cpu.New(2), nn.Config{Arch: nn.ArchResNet18_32, Classes: 10, Head: nn.HeadT2FNorm}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 128
+	r := rand.New(rand.NewPCG(1, 1))
+	src := benchSource{x: make([]float32, n*3*32*32)}
+	for i := range src.x {
+		src.x[i] = float32(r.NormFloat64())
+	}
+	net := engineNetwork{m}
+	std := []float64{0.247, 0.2435, 0.2616}
+	one := []float64{1000}
+	eps := []float64{0.0014}
+	for _, c := range []struct {
+		name string
+		spec *features.ExtraSpec
+	}{
+		{"plain", nil},
+		{"odin-grid", &features.ExtraSpec{Methods: []string{features.ExtraODIN}, InputStd: std}},
+		{"odin-one", &features.ExtraSpec{Methods: []string{features.ExtraODIN}, InputStd: std, Temperatures: one, Noises: eps}},
+		{"iodin-one", &features.ExtraSpec{Methods: []string{features.ExtraIODIN}, InputStd: std, Temperatures: one, Noises: eps}},
+		{"rankfeat", &features.ExtraSpec{Methods: []string{features.ExtraRankFeat}}},
+		{"adascale", &features.ExtraSpec{Methods: []string{features.ExtraAdaScaleA}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				var err error
+				if c.spec == nil {
+					_, err = features.Extract(context.Background(), net, src, features.Options{BatchSize: n})
+				} else {
+					_, err = features.ComputeExtra(context.Background(), net, src, *c.spec, features.Options{BatchSize: n})
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}

@@ -1,0 +1,103 @@
+"""OpenOOD's PyTorch post-processors for the `t2f features --extra` methods,
+timed on ResNet-18 32×32 (OpenOOD's ResNet18_32x32, width 1, 10 classes) on
+2 threads, batch 128 of random 3×32×32 images: images/s per method, printed
+as `name images/s` lines. The same cases as BenchmarkExtra in
+cmd/t2f/features_extra_bench_test.go; scripts/bench_extra.sh runs both.
+
+odin-grid is what OpenOOD's APS costs per image for ODIN: one
+postprocess call per (temperature, noise) of the sweep (8); odin-one and
+iodin-one are one setting. rankfeat is RankFeatPostprocessor (SVD), adascale
+AdaScalePostprocessor.postprocess (gradient, perturbation, second forward).
+plain is the network's forward alone.
+
+    /usr/bin/python3 scripts/bench_extra.py [--reps 3]
+"""
+import argparse
+import importlib
+import os
+import sys
+import time
+import types
+
+import torch
+
+OPENOOD = os.environ.get("OPENOOD", "/work/openood")
+for pkg in ["openood", "openood.postprocessors", "openood.networks", "openood.preprocessors", "openood.evaluators", "openood.utils"]:
+    m = types.ModuleType(pkg)
+    m.__path__ = [os.path.join(OPENOOD, *pkg.split("."))]
+    sys.modules[pkg] = m
+torch.Tensor.cuda = lambda self, *a, **k: self
+
+resnet = importlib.import_module("openood.networks.resnet18_32x32")
+odin_pp = importlib.import_module("openood.postprocessors.odin_postprocessor")
+iodin_pp = importlib.import_module("openood.postprocessors.iodin_postprocessor")
+rankfeat_pp = importlib.import_module("openood.postprocessors.rankfeat_postprocessor")
+adascale_pp = importlib.import_module("openood.postprocessors.adascale_postprocessor")
+adascale_net = importlib.import_module("openood.networks.adascale_net")
+
+
+class AttrDict(dict):
+    def __getattr__(self, k):
+        try:
+            return self[k]
+        except KeyError as e:
+            raise AttributeError(k) from e
+
+
+def config(name, args, sweep=None):
+    return AttrDict(dataset=AttrDict(name="cifar10"),
+                    postprocessor=AttrDict(name=name, postprocessor_args=AttrDict(args),
+                                           postprocessor_sweep=AttrDict(sweep or {})))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=128)
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    net = resnet.ResNet18_32x32(num_classes=10).eval()
+    x = torch.randn(a.batch, 3, 32, 32)
+    odin = odin_pp.ODINPostprocessor(config("odin", {"temperature": 1000, "noise": 0.0014}))
+    iodin = iodin_pp.IODINPostprocessor(config("iodin", {"temperature": 1000, "noise": 0.0014}))
+    rank = rankfeat_pp.RankFeatPostprocessor(config("rankfeat", {"accelerate": False, "temperature": 1}))
+    ada_net = adascale_net.AdaScaleANet(net).eval()
+    ada = adascale_pp.AdaScalePostprocessor(config("adascale_a", {"num_samples": 5000, "percentile": [75, 85], "k1": 5, "k2": 1, "lmbda": 10, "o": 0.05}))
+    ada.feature_dim = 512
+    ada.setup_flag = True
+    ada.feature_log = torch.rand(256, 512)
+    ada.feature_perturbed_log = torch.rand(256, 512)
+    ada.feature_shift_log = torch.rand(256, 512)
+    ada.set_hyperparam([[75, 85], 5, 1, 10, 0.05])
+
+    def plain():
+        with torch.no_grad():
+            net(x)
+
+    def odin_grid():
+        for t in [1, 10, 100, 1000]:
+            for e in [0.0014, 0.0028]:
+                odin.set_hyperparam([t, e])
+                odin.postprocess(net, x.clone())
+
+    cases = [
+        ("plain", plain),
+        ("odin-grid", odin_grid),
+        ("odin-one", lambda: odin.postprocess(net, x.clone())),
+        ("iodin-one", lambda: iodin.postprocess(net, x.clone())),
+        ("rankfeat", lambda: rank.postprocess(net, x.clone())),
+        ("adascale", lambda: ada.postprocess(ada_net, x.clone())),
+    ]
+    for name, f in cases:
+        f()  # warm-up
+        best = float("inf")
+        for _ in range(a.reps):
+            t0 = time.perf_counter()
+            f()
+            best = min(best, time.perf_counter() - t0)
+        print(f"{name} {a.batch / best:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
