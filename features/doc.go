@@ -71,6 +71,18 @@
 // behind one that is. ShardSource is the Source over shard images with the
 // test transform.
 //
+// # Extra columns
+//
+// `t2f features --extra` (ExtraSpec, ComputeExtra) runs OpenOOD methods that
+// need the network — ODIN and IODIN over their (temperature, noise) grid,
+// RankFeat's fused logits, AdaScale's perturbed feature — through an
+// ExtraNetwork (input gradients, stage maps, the forward from a stage) and
+// writes extra/<dataset>_<split>.parquet beside the feature files
+// (ExtraPath, WriteExtra, ReadExtra): an id column, then one fixed-size
+// list<float32> column per value (ODINColumn, ColRankFeatLogits,
+// ColAdaScalePerturbed), with the feature file's metadata plus
+// t2f_extra_version. See docs/features.md.
+//
 // ReadFile decodes Parquet pages straight into the table (leaves.go);
 // writing cuts row groups itself and hands each to pqarrow unbuffered.
 package features
