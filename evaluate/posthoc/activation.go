@@ -2,8 +2,10 @@ package posthoc
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 )
 
 // linearHead is a fitted copy of the head in float64.
@@ -141,17 +143,39 @@ func topK(f []float32, k int, idx []int) []int {
 type ash struct {
 	params
 	head linearHead
+	// ties counts scored samples since the last Fit/Set whose k-th and
+	// (k+1)-th largest values are equal: torch.topk's choice among them is
+	// unspecified, so OpenOOD may fill other positions than t2f.
+	ties, scored atomic.Int64
 }
 
 func newASH() *ash {
 	return &ash{params: newParams(Param{Name: "percentile", Default: 90, Sweep: []float64{65, 70, 75, 80, 85, 90, 95}})}
 }
 
-func (*ash) Name() string            { return "ash" }
-func (*ash) Needs() Needs            { return Needs{Feature: true, Head: true, APS: true} }
-func (a *ash) Fit(in FitInput) error { return a.head.loadAlone("ash", in.Head) }
+func (*ash) Name() string { return "ash" }
+func (*ash) Needs() Needs { return Needs{Feature: true, Head: true, APS: true} }
+func (a *ash) Fit(in FitInput) error {
+	a.ties.Store(0)
+	a.scored.Store(0)
+	return a.head.loadAlone("ash", in.Head)
+}
 
-func (a *ash) Set(v ...float64) error { return setPercentile(&a.params, "ash", v) }
+func (a *ash) Set(v ...float64) error {
+	a.ties.Store(0)
+	a.scored.Store(0)
+	return setPercentile(&a.params, "ash", v)
+}
+
+// Warnings reports samples whose top-k cut falls inside a run of equal
+// values (docs/posthoc.md, Deviations: ASH ties).
+func (a *ash) Warnings() []string {
+	if n := a.ties.Load(); n > 0 {
+		return []string{fmt.Sprintf("ash: %d of %d scored samples have equal feature values across the top-k cut (k = %d at percentile %v): torch.topk picks among them in an unspecified order, so OpenOOD may place the s1/k fill on other units than t2f (lowest index first)",
+			n, a.scored.Load(), ashK(a.head.D, a.vals[0]), a.vals[0])}
+	}
+	return nil
+}
 
 func setPercentile(p *params, method string, v []float64) error {
 	old := p.vals[0]
@@ -177,6 +201,8 @@ func (a *ash) Score(d *Data) ([]float64, error) {
 	out := make([]float64, d.N)
 	idx := make([]int, D)
 	z := make([]float64, C)
+	var ties int64
+	defer func() { a.ties.Add(ties); a.scored.Add(int64(d.N)) }()
 	for i := range out {
 		f := d.Feature[i*D : (i+1)*D]
 		var s1 float64
@@ -185,6 +211,9 @@ func (a *ash) Score(d *Data) ([]float64, error) {
 		}
 		fill := s1 / float64(k)
 		top := topK(f, k, idx)
+		if k < D && f[idx[k-1]] == f[idx[k]] {
+			ties++
+		}
 		for c := 0; c < C; c++ {
 			w := a.head.w[c*D : (c+1)*D]
 			var s float64

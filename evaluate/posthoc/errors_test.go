@@ -36,6 +36,9 @@ func TestNeedsAreExact(t *testing.T) {
 			if nd.Logits {
 				d.Logits = fx.tst.Logits
 			}
+			if nd.Members {
+				d.Members = [][]float32{fx.tst.Logits, fx.tst.Logits}
+			}
 			if name == "vim" {
 				mustSet(t, s, 8)
 			}
@@ -60,6 +63,9 @@ func TestNeedsAreExact(t *testing.T) {
 			}
 			if nd.Logits {
 				drop["logits"] = func(in FitInput, d *Data) (FitInput, *Data) { c := *d; c.Logits = nil; return in, &c }
+			}
+			if nd.Members {
+				drop["members"] = func(in FitInput, d *Data) (FitInput, *Data) { c := *d; c.Members = nil; return in, &c }
 			}
 			if nd.TrainLabels {
 				drop["train labels"] = func(in FitInput, d *Data) (FitInput, *Data) {
@@ -233,6 +239,9 @@ func TestConcurrentScore(t *testing.T) {
 		if err := s.Fit(fx.in); err != nil {
 			t.Fatal(err)
 		}
+		tst := *fx.tst
+		tst.Members = [][]float32{fx.tst.Logits, fx.tst.Logits}
+		fx.tst = &tst
 		want, err := s.Score(fx.tst)
 		if err != nil {
 			t.Fatal(err)

@@ -103,9 +103,14 @@ func (f *fdbd) Score(d *Data) ([]float64, error) {
 // features whose label is c and whose prediction (argmax of the train
 // logits) is c; score = f·m_ŷ with ŷ = argmax z. No hyper-parameters; APS
 // off.
+//
+// A class with no correctly predicted ID-train sample has no pattern (NaN
+// in OpenOOD); as there, that matters only for samples predicted as that
+// class, and Score returns an error naming the sample and class.
 type she struct {
-	D, C     int
-	patterns []float64 // C×D
+	D, C      int
+	patterns  []float64 // C×D
+	undefined []bool    // C: no pattern
 }
 
 func (*she) Name() string { return "she" }
@@ -131,15 +136,14 @@ func (s *she) Fit(in FitInput) error {
 			pat[c*D+j] += float64(v)
 		}
 	}
+	undef := make([]bool, C)
 	for c := 0; c < C; c++ {
-		if cnt[c] == 0 {
-			return errorf("she: no ID-train sample of class %d (of %d) is predicted correctly: its stored pattern is undefined", c, C)
-		}
+		undef[c] = cnt[c] == 0
 		for j := 0; j < D; j++ {
-			pat[c*D+j] /= float64(cnt[c])
+			pat[c*D+j] /= float64(max(cnt[c], 1))
 		}
 	}
-	s.D, s.C, s.patterns = D, C, pat
+	s.D, s.C, s.patterns, s.undefined = D, C, pat, undef
 	return nil
 }
 
@@ -157,6 +161,9 @@ func (s *she) Score(d *Data) ([]float64, error) {
 	out := make([]float64, d.N)
 	for i := range out {
 		p := argmax32(d.Logits[i*C : (i+1)*C])
+		if s.undefined[p] {
+			return nil, errorf("she: scored sample %d is predicted as class %d, which no ID-train sample of is predicted correctly: its stored pattern is undefined (NaN in OpenOOD)", i, p)
+		}
 		var v float64
 		for j, x := range d.Feature[i*D : (i+1)*D] {
 			v += float64(x) * s.patterns[p*D+j]

@@ -19,6 +19,9 @@ type Data struct {
 	// method documents its column's layout. nil when the feature files have
 	// none; methods whose Needs().Extra is empty ignore it.
 	Extra map[string]Column
+	// Members holds, for the ensemble method, each member network's logits
+	// for the same N samples (each N×C row-major, same order as Logits).
+	Members [][]float32
 }
 
 // Column is one extra per-sample column: N×Width row-major float32.
@@ -55,6 +58,15 @@ type Scorer interface {
 	Score(d *Data) ([]float64, error)
 }
 
+// Warner is implemented by methods that detect conditions under which their
+// scores may differ from OpenOOD's or are degenerate (ties OpenOOD breaks in
+// an unspecified order, overflow OpenOOD turns into NaN). Warnings reports
+// them after Fit/Search and Score; callers show them with the method's
+// results (docs/posthoc.md, Deviations).
+type Warner interface {
+	Warnings() []string
+}
+
 // Needs describes the inputs a method reads, so a caller can report a missing
 // file before fitting.
 type Needs struct {
@@ -73,6 +85,9 @@ type Needs struct {
 	// e.g. "odin") whose columns Fit and Score read from Data.Extra. A
 	// caller checks them up front with MissingExtra.
 	Extra []string
+	// Members: Score reads Data.Members (several runs of one architecture
+	// scored as one ensemble).
+	Members bool
 }
 
 // Options are construction options shared by all methods.
@@ -137,6 +152,12 @@ var registry = []entry{
 	{"adascale_a", func(Options) Scorer { return newAdaScale("adascale_a", false) }},
 	{"adascale_l", func(Options) Scorer { return newAdaScale("adascale_l", true) }},
 	{"dropout", func(Options) Scorer { return newDropout() }},
+	{"nci", func(Options) Scorer { return newNCI() }},
+	{"vra", func(Options) Scorer { return newVRA() }},
+	{"relation", func(o Options) Scorer { return newRelation(o) }},
+	{"cfood", func(o Options) Scorer { return newCFOOD(o) }},
+	{"openmax", func(Options) Scorer { return &openmax{} }},
+	{"ensemble", func(Options) Scorer { return &ensemble{} }},
 }
 
 // ErrMissingExtra marks a method whose `t2f features --extra` columns are
