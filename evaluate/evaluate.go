@@ -103,6 +103,7 @@ type MethodResult struct {
 	FSOOD    []Row    // the full-spectrum table; nil without CSID sets
 	Scores   []Scores // every scored split of every run
 	TopTie   TopTie   // how many test samples share the top score (see Saturated)
+	Warnings []string // detected deviations from OpenOOD or degenerate scores (posthoc.Warner), "run NAME: ..."
 	Err      error    // non-nil: the method failed; the other fields may be partial
 }
 
@@ -177,6 +178,9 @@ func Evaluate(ctx context.Context, cfg Config, runs []Run) (*Result, error) {
 	if err := checkRuns(prepared); err != nil {
 		return nil, err
 	}
+	for _, p := range prepared {
+		p.peers = prepared
+	}
 	total, done := len(cfg.Methods)*len(runs), 0
 	for _, name := range cfg.Methods {
 		mr := MethodResult{Method: name}
@@ -195,6 +199,9 @@ func Evaluate(ctx context.Context, cfg Config, runs []Run) (*Result, error) {
 				mr.Err = fmt.Errorf("evaluate: method %s, run %s: %w", name, p.info.Name, err)
 				break
 			}
+			for _, w := range out.warnings {
+				mr.Warnings = append(mr.Warnings, fmt.Sprintf("run %s: %s", p.info.Name, w))
+			}
 			mr.Settings = append(mr.Settings, out.setting)
 			mr.Searched = append(mr.Searched, out.searched)
 			mr.Scores = append(mr.Scores, out.scores...)
@@ -202,6 +209,10 @@ func Evaluate(ctx context.Context, cfg Config, runs []Run) (*Result, error) {
 			perRunFS[r] = out.fsValues
 		}
 		if mr.Err == nil {
+			res.Notes = append(res.Notes, mr.Warnings...)
+			if name == "ensemble" && len(runs) == 1 {
+				res.Notes = append(res.Notes, "ensemble: one --features run, so the ensemble is that single network; give several runs of one architecture")
+			}
 			mr.TopTie = topTie(mr.Scores, len(runs))
 			if mr.TopTie.Saturated() {
 				res.Notes = append(res.Notes, saturationNote(name, mr.TopTie))

@@ -16,6 +16,7 @@ type methodOut struct {
 	values   []Values // per OOD set, near then far
 	fsValues []Values // FSOOD, per OOD set; nil without CSID
 	scores   []Scores
+	warnings []string // the method's posthoc.Warner warnings after scoring
 }
 
 // method fits and runs one method on the run (index r).
@@ -73,7 +74,14 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 		}
 	}
 	score := func(sp *Split, role string) ([]float64, error) {
-		v, err := s.Score(p.view(sp, scoring, nd.Feature))
+		d := p.view(sp, scoring, nd.Feature)
+		if nd.Members {
+			var err error
+			if d, err = p.members(d, sp); err != nil {
+				return nil, err
+			}
+		}
+		v, err := s.Score(d)
 		if err != nil {
 			return nil, fmt.Errorf("scoring %s: %w", sp.Path, err)
 		}
@@ -94,6 +102,11 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 	if err != nil {
 		return out, err
 	}
+	defer func() {
+		if w, ok := s.(posthoc.Warner); ok {
+			out.warnings = w.Warnings()
+		}
+	}()
 	fsScores := slices.Clone(idScores)
 	for _, c := range p.csid {
 		v, err := score(c, RoleCSID)

@@ -50,6 +50,9 @@ type prepared struct {
 	fsAcc   float64  // ID test + CSID accuracy
 	views   map[*Split][2]*posthoc.Data
 	notes   []string
+	// peers are all runs of the evaluation (this one included), in run
+	// order: the members of the ensemble method.
+	peers []*prepared
 }
 
 // find resolves a dataset reference among the run's splits. With no split

@@ -43,10 +43,13 @@ type Results struct {
 
 // ResultsMethod is one method of a results.json file.
 type ResultsMethod struct {
-	Method   string       `json:"method"`
-	Settings []string     `json:"settings"`
-	Searched []bool       `json:"searched"`
-	Error    string       `json:"error,omitempty"`
+	Method   string   `json:"method"`
+	Settings []string `json:"settings"`
+	Searched []bool   `json:"searched"`
+	Error    string   `json:"error,omitempty"`
+	// Warnings are detected deviations from OpenOOD's numbers or degenerate
+	// scores (docs/posthoc.md, Deviations).
+	Warnings []string     `json:"warnings,omitempty"`
 	TopTie   *TopTie      `json:"top_tie,omitempty"` // nil for a failed method, and in files written before it existed
 	Rows     []ResultsRow `json:"rows"`
 	FSOOD    []ResultsRow `json:"fsood,omitempty"`
@@ -93,7 +96,7 @@ func ResultsOf(res *Result) *Results {
 		Runs: res.Runs, Norms: res.Norms, Notes: res.Notes, Code: res.Config.Code,
 	}
 	for _, m := range res.Methods {
-		jm := ResultsMethod{Method: m.Method, Settings: m.Settings, Searched: m.Searched, Rows: resultsRows(m.Rows), FSOOD: resultsRows(m.FSOOD)}
+		jm := ResultsMethod{Method: m.Method, Settings: m.Settings, Searched: m.Searched, Warnings: m.Warnings, Rows: resultsRows(m.Rows), FSOOD: resultsRows(m.FSOOD)}
 		if m.Err != nil {
 			jm.Error = m.Err.Error()
 		} else {

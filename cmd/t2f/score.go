@@ -23,11 +23,11 @@ Several --features directories are several runs (seeds): every cell becomes mean
 
 Which file is which: every feature file records its dataset and split. --id NAME uses the splits
 "test" (always), "train" (methods fitted on training features: knn mds rmds vim dice she nnguide
-fdbd) and "val" (react klm temp_scaling residual, and the search) of dataset NAME. An OOD or CSID
-set is NAME (its "test" split, else its only file) or NAME:SPLIT. --ood-val NAME (split "val",
-else its only file) turns on OpenOOD's hyper-parameter search (APS) for ebo react ash scale knn
-vim gen fdbd: each setting is scored on ID val + OOD val, the best AUROC wins. Without it the
-defaults are used.
+fdbd nci relation cfood openmax) and "val" (react vra klm temp_scaling residual, and the search)
+of dataset NAME. An OOD or CSID set is NAME (its "test" split, else its only file) or NAME:SPLIT.
+--ood-val NAME (split "val", else its only file) turns on OpenOOD's hyper-parameter search (APS)
+for ebo react ash scale knn vim gen fdbd nci vra relation: each setting is scored on ID val + OOD
+val, the best AUROC wins. Without it the defaults are used.
 
 Metrics are OpenOOD v1.5's, tie-exact with scikit-learn, ×100:
    FPR@95        OOD positive (OpenOOD v1.5): % of ID flagged OOD when 95% of OOD is caught
@@ -49,6 +49,7 @@ Written to --out (each file atomically):
    norm_<set>.png, scores_<method>.png, roc_<method>.png   plots (first run)
 
 Methods: ` + strings.Join(posthoc.Names(), " ") + `
+ensemble scores all --features runs as one ensemble (mean logits, OpenOOD's EnsemblePostprocessor).
 Methods that read columns computed by the network at feature time name their --extra: a missing
 one fails with "compute them with ` + "`t2f features --extra NAME`" + `" (with --methods all it is
 reported and skipped). Out of scope (they need a specially trained network; docs/posthoc.md):
