@@ -194,13 +194,9 @@ func (l *legacyFile) persistent(pid any) (any, error) {
 	if !ok || len(t) != 6 {
 		return nil, fmt.Errorf("persistent id is a %s, want a 6-tuple ('storage', type, root_key, location, numel, view_metadata)", typeName(pid))
 	}
-	if s, _ := t[0].(string); s != "storage" {
-		return nil, fmt.Errorf("persistent id of kind %v, want 'storage'", t[0])
-	}
-	g, ok := t[1].(pyGlobal)
-	info, known := storageTypes[g.name]
-	if !ok || g.module != "torch" || !known {
-		return nil, fmt.Errorf("persistent id storage type %s is not a typed storage", typeName(t[1]))
+	info, err := storageType(t)
+	if err != nil {
+		return nil, err
 	}
 	key, ok1 := legacyKey(t[2])
 	loc, ok2 := t[3].(string)

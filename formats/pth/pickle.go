@@ -98,6 +98,21 @@ var storageTypes = map[string]dtypeInfo{
 	"BoolStorage":     {"BoolStorage", "BOOL", 1},
 }
 
+// storageType checks the head of a persistent id, ('storage',
+// torch.<Type>Storage, ...), and returns the storage's element type. Both
+// archive formats share it.
+func storageType(t pyTuple) (dtypeInfo, error) {
+	if s, _ := t[0].(string); s != "storage" {
+		return dtypeInfo{}, fmt.Errorf("persistent id of kind %v, want 'storage'", t[0])
+	}
+	g, ok := t[1].(pyGlobal)
+	info, known := storageTypes[g.name]
+	if !ok || g.module != "torch" || !known {
+		return dtypeInfo{}, fmt.Errorf("persistent id storage type %s is not a typed storage", typeName(t[1]))
+	}
+	return info, nil
+}
+
 // Allowed callables.
 const (
 	fnOrderedDict     = "collections.OrderedDict"

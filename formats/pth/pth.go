@@ -159,13 +159,9 @@ func (a *archive) persistent(pid any) (any, error) {
 	if !ok || len(t) != 5 {
 		return nil, fmt.Errorf("persistent id is a %s, want a 5-tuple ('storage', type, key, location, numel)", typeName(pid))
 	}
-	if s, _ := t[0].(string); s != "storage" {
-		return nil, fmt.Errorf("persistent id of kind %v, want 'storage'", t[0])
-	}
-	g, ok := t[1].(pyGlobal)
-	info, known := storageTypes[g.name]
-	if !ok || g.module != "torch" || !known {
-		return nil, fmt.Errorf("persistent id storage type %s is not a typed storage", typeName(t[1]))
+	info, err := storageType(t)
+	if err != nil {
+		return nil, err
 	}
 	key, ok1 := t[2].(string)
 	loc, ok2 := t[3].(string)

@@ -25,6 +25,5 @@
 //
 // The conformance suite in backend/backendtest runs every op of a Backend
 // against a readable float64 reference; every implementation (the CPU
-// backend now, the CUDA backend behind the `cuda` build tag later) must pass
-// it.
+// backend, and the CUDA backend behind the `cuda` build tag) must pass it.
 package backend

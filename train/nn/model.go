@@ -148,7 +148,7 @@ func New(be backend.Backend, cfg Config, seed uint64) (*Model, error) {
 	m := &Model{cfg: cfg, be: be, tau: cfg.Tau, grads: bd.pool}
 	prefix := ""
 	if cfg.Head == HeadT2FNorm {
-		prefix = "backbone."
+		prefix = BackbonePrefix
 		bd.entries = append(bd.entries, entry{name: "tau", scalar: &m.tau})
 	}
 	w := func(base int) int { return scaled(base, cfg.Width) }

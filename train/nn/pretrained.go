@@ -107,16 +107,17 @@ func readWeights(path string) (ts []safetensors.Tensor, format string, md map[st
 }
 
 // Wrapper prefixes a state_dict name may carry: DataParallel's "module."
-// and T2FNormNet's "backbone.".
+// and T2FNormNet's "backbone." (which t2f writes too: a T2FNorm model's
+// backbone tensors are named BackbonePrefix + the torchvision/OpenOOD name).
 const (
 	prefixModule   = "module."
-	prefixBackbone = "backbone."
+	BackbonePrefix = "backbone."
 )
 
 // canonical strips the wrapper prefixes from a state_dict name.
 func canonical(name string) string {
 	name = strings.TrimPrefix(name, prefixModule)
-	return strings.TrimPrefix(name, prefixBackbone)
+	return strings.TrimPrefix(name, BackbonePrefix)
 }
 
 // LoadPretrainedTensors initialises m from a state_dict (source names it in
@@ -175,7 +176,7 @@ func (m *Model) LoadPretrainedTensors(source string, ts []safetensors.Tensor) (r
 		rep.Total++
 		name := e.name
 		if m.cfg.Head == HeadT2FNorm {
-			name = strings.TrimPrefix(name, prefixBackbone)
+			name = strings.TrimPrefix(name, BackbonePrefix)
 		}
 		isFC := name == "fc.weight" || name == "fc.bias"
 		t, ok := file[name]

@@ -106,16 +106,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 			g := min(cs.chunk, hi-n0)
 			prefetchNext(xd, inSz, n0+g, min(n0+g+cs.chunk, hi))
 			ld := g * cs.pw
-			var col []float32
-			if cs.pointwise && g == 1 {
-				col = xd[n0*inSz : (n0+1)*inSz]
-			} else {
-				st.col = grow(st.col, cs.k*ld)
-				col = st.col
-				for j := 0; j < g; j++ {
-					cs.lower(xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.pw:], ld)
-				}
-			}
+			col := cs.columns(st, xd, inSz, n0, g, ld)
 			if g == 1 && !cs.wide {
 				out := yd[n0*outSz : (n0+1)*outSz]
 				st.gemm.Sgemm(false, false, cs.oc, cs.p, cs.k, 1, wd, cs.k, col, ld, 0, out, cs.p)
@@ -267,16 +258,7 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 				st.sameW.SetImages(xd[n0*inSz : (n0+g)*inSz])
 				st.gemm.SgemmPacked(false, cs.oc, cs.k, ld, 1, dyc, ld, &st.sameW, beta, dwp, cs.k)
 			} else {
-				var col []float32
-				if cs.pointwise && g == 1 {
-					col = xd[n0*inSz : (n0+1)*inSz]
-				} else {
-					st.col = grow(st.col, cs.k*ld)
-					col = st.col
-					for j := 0; j < g; j++ {
-						cs.lower(xd[(n0+j)*inSz:(n0+j+1)*inSz], col[j*cs.pw:], ld)
-					}
-				}
+				col := cs.columns(st, xd, inSz, n0, g, ld)
 				st.gemm.Sgemm(false, true, cs.oc, cs.k, ld, 1, dyc, ld, col, ld, beta, dwp, cs.k)
 			}
 			beta = 1
@@ -341,6 +323,20 @@ func lower(g kernels.ConvGeom, x, col []float32, ld int) {
 	default:
 		kernels.Im2colStride(g, x, col, ld)
 	}
+}
+
+// columns is the lowered matrix (k × ld) of the g images from n0 of xd
+// (inSz values each): a 1×1 convolution of one image reads the image itself,
+// anything else is lowered into st.col.
+func (cs *convShape) columns(st *worker, xd []float32, inSz, n0, g, ld int) []float32 {
+	if cs.pointwise && g == 1 {
+		return xd[n0*inSz : (n0+1)*inSz]
+	}
+	st.col = grow(st.col, cs.k*ld)
+	for j := 0; j < g; j++ {
+		cs.lower(xd[(n0+j)*inSz:(n0+j+1)*inSz], st.col[j*cs.pw:], ld)
+	}
+	return st.col
 }
 
 // unlower is the matching col2im.
