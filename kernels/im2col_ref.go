@@ -42,6 +42,11 @@ func Im2colRef(g ConvGeom, x, col []float32) {
 
 // Col2imRef is the adjoint of Im2colRef: it accumulates col
 // (C·KH·KW, OutH·OutW) into dx (C, H, W), which it first zeroes.
+//
+// Its loops repeat Im2colRef's on purpose (one of the two exact duplicate
+// runs the tree keeps): a reference is read on its own against the formula
+// above, and the assembly and pure-Go kernels are tested against exactly
+// these loops.
 func Col2imRef(g ConvGeom, col, dx []float32) {
 	clear(dx[:g.C*g.H*g.W])
 	oh, ow := g.OutH(), g.OutW()

@@ -14,6 +14,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/t2f/t2f/evaluate"
+	"github.com/t2f/t2f/pipeline"
+	"github.com/t2f/t2f/train/nn"
 )
 
 func newDemoCommand() *cli.Command {
@@ -50,7 +52,7 @@ Examples:
    t2f demo --seeds 0,1,2 --out runs/demo3    # three seeds per model (mean ± std)`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "id", Value: "mnist", Usage: "ID dataset: mnist or fashionmnist"},
-			&cli.StringFlag{Name: "model", Value: "lenet", Usage: "architecture (see t2f train)"},
+			&cli.StringFlag{Name: "model", Value: nn.ArchLeNet, Usage: "architecture (see t2f train)"},
 			&cli.Float64Flag{Name: "width", Value: 1, Usage: "width multiplier of the ResNets"},
 			&cli.StringFlag{Name: "seeds", Value: "0", Usage: "comma-separated training seeds (one run per seed and head)"},
 			&cli.IntFlag{Name: "epochs", Value: 5, Usage: "training epochs"},
@@ -104,7 +106,7 @@ func demoOptionsFrom(c *cli.Context) (demoOptions, error) {
 	}
 	o.Seeds = seeds
 	if o.Fonts == "" {
-		o.Fonts = "gofont"
+		o.Fonts = pipeline.LettersGoFonts
 		if isDir("/usr/share/fonts") {
 			o.Fonts = "/usr/share/fonts"
 		}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/t2f/t2f/evaluate"
 	"github.com/t2f/t2f/internal/plan"
+	"github.com/t2f/t2f/pipeline"
 	"github.com/t2f/t2f/shards"
+	"github.com/t2f/t2f/train/nn"
 )
 
 // The demo is one plan (demoPlan, run by internal/plan), shared by `t2f
@@ -149,7 +151,7 @@ func demoSteps(o demoOptions) []plan.Step {
 	if texSkip == "" {
 		ood = append(ood, oodSet{"textures", d("ood/textures"), "far"})
 	}
-	for i, k := range []string{"gaussian", "uniform", "blobs"} {
+	for i, k := range []string{pipeline.SynthGaussian, pipeline.SynthUniform, pipeline.SynthBlobs} {
 		build("data-ood-"+k, k+" noise as far-OOD", d("ood/"+k), "",
 			"--source", "synthetic", "--input", k, "--count", strconv.Itoa(o.Noise), "--seed", strconv.Itoa(11+i), "--name", k)
 		ood = append(ood, oodSet{k, d("ood/" + k), "far"})
@@ -170,7 +172,7 @@ func demoSteps(o demoOptions) []plan.Step {
 	dataDirs = append(dataDirs, d("ood/letters-val"))
 	// Seed by seed, the baseline then T2FNorm, so that an interrupted long
 	// run (the replication) has both models of its first seeds.
-	heads := []struct{ short, head string }{{"ce", "linear"}, {"t2f", "t2fnorm"}}
+	heads := []struct{ short, head string }{{"ce", nn.HeadLinear}, {"t2f", nn.HeadT2FNorm}}
 	featDirs := map[string][]string{}
 	for _, seed := range o.Seeds {
 		for _, head := range heads {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/t2f/t2f/internal/plan"
 	"github.com/t2f/t2f/shards"
+	"github.com/t2f/t2f/train/nn"
 )
 
 // recipeSet is one OpenOOD image list of a benchmark.
@@ -40,7 +41,7 @@ func recipeBenchmarks() map[string]recipeBench {
 	classic := "images_classic"
 	large := "images_largescale"
 	cifar := func(id, other string, classes int, csid bool) recipeBench {
-		b := recipeBench{name: id, classes: classes, size: 32, trainSize: 32, model: "resnet18_32x32", epochs: 100, lr: 0.1, augment: "crop"}
+		b := recipeBench{name: id, classes: classes, size: 32, trainSize: 32, model: nn.ArchResNet18_32, epochs: 100, lr: 0.1, augment: "crop"}
 		l := func(f string) string { return "benchmark_imglist/" + id + "/" + f }
 		b.sets = []recipeSet{
 			{id, "train", "train", l("train_" + id + ".txt"), classic},
@@ -62,7 +63,7 @@ func recipeBenchmarks() map[string]recipeBench {
 	imagenet := func(id, csidPrefix string, classes int) recipeBench {
 		// OpenOOD: RandomResizedCrop(224) on the decoded image for training,
 		// Resize(256) → CenterCrop(224) for everything evaluated.
-		b := recipeBench{name: id, classes: classes, size: 224, resize: 256, trainSize: 256, model: "resnet18_224x224", epochs: 90, lr: 0.1, augment: "resized_crop"}
+		b := recipeBench{name: id, classes: classes, size: 224, resize: 256, trainSize: 256, model: nn.ArchResNet18_224, epochs: 90, lr: 0.1, augment: "resized_crop"}
 		l := func(f string) string { return "benchmark_imglist/" + id + "/" + f }
 		b.sets = []recipeSet{
 			{id, "train", "train", l("train_" + id + ".txt"), large},
@@ -83,7 +84,7 @@ func recipeBenchmarks() map[string]recipeBench {
 	c10 := cifar("cifar10", "cifar100", 10, true)
 	c10.classNames = []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
 	in1k := imagenet("imagenet", "imagenet", 1000)
-	in1k.model, in1k.epochs, in1k.lr = "resnet50", 30, 0.001
+	in1k.model, in1k.epochs, in1k.lr = nn.ArchResNet50, 30, 0.001
 	in1k.pretrained = "resnet50_imagenet1k_v1.pth" // torchvision's IMAGENET1K_V1 ResNet-50
 	return map[string]recipeBench{
 		"cifar10":     c10,

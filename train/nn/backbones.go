@@ -103,6 +103,17 @@ type resnet struct {
 	ends   []int // index in blocks of each stage's last block
 }
 
+// stageBlock names block i of stage s as torchvision does
+// (prefix+"layer<s+1>.<i>") and gives its stride: 2 for the first block of
+// every stage after the first, else 1.
+func stageBlock(prefix string, s, i int) (name string, stride int) {
+	stride = 1
+	if i == 0 && s > 0 {
+		stride = 2
+	}
+	return prefix + "layer" + itoa(s+1) + "." + itoa(i), stride
+}
+
 // newResNet32 builds the 32×32 ResNet with the given stage widths and blocks
 // per stage (OpenOOD's ResNet18_32x32: widths 64·w.., blocks 2,2,2,2).
 func newResNet32(bd *builder, prefix string, in int, widths, blocks []int) *resnet {
@@ -113,11 +124,7 @@ func newResNet32(bd *builder, prefix string, in int, widths, blocks []int) *resn
 	planes := widths[0]
 	for s, w := range widths {
 		for i := 0; i < blocks[s]; i++ {
-			stride := 1
-			if i == 0 && s > 0 {
-				stride = 2
-			}
-			name := prefix + "layer" + itoa(s+1) + "." + itoa(i)
+			name, stride := stageBlock(prefix, s, i)
 			r.blocks = append(r.blocks, newBasicBlock(bd, name, planes, w, stride, "shortcut", initDefault))
 			planes = w
 		}
@@ -138,11 +145,7 @@ func newResNetTV(bd *builder, prefix string, in int, widths, blocks []int, bottl
 	planes := widths[0]
 	for s, w := range widths {
 		for i := 0; i < blocks[s]; i++ {
-			stride := 1
-			if i == 0 && s > 0 {
-				stride = 2
-			}
-			name := prefix + "layer" + itoa(s+1) + "." + itoa(i)
+			name, stride := stageBlock(prefix, s, i)
 			if bottleneck {
 				r.blocks = append(r.blocks, newBottleneck(bd, name, planes, w, stride, initKaimingFanOut))
 				planes = 4 * w

@@ -45,6 +45,11 @@ func RefConv(x []float64, n, c, h, wd int, w []float64, oc, kh, kw int, b []floa
 }
 
 // RefConvBackward returns dx, dw, db for RefConv given dy.
+//
+// Its window loops repeat RefConv's on purpose (one of the two exact
+// duplicate runs the tree keeps): each reference is one self-contained loop
+// nest to be read against PyTorch's definition; a shared window iterator
+// would hide the very indexing the conformance suite checks.
 func RefConvBackward(x []float64, n, c, h, wd int, w []float64, oc, kh, kw int, dy []float64, p backend.ConvParams) (dx, dw, db []float64) {
 	oh, ow := p.OutSize(h, wd, kh, kw)
 	dx = make([]float64, len(x))
