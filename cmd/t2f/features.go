@@ -355,10 +355,11 @@ func runFeatures(c *cli.Context) error {
 		path := filepath.Join(outDir, features.FileName(m.Dataset, m.Split))
 		bar := newProgress(c.App.ErrWriter, quiet, m.Dataset+"/"+m.Split, int64(r.Len()))
 		start := time.Now()
+		meta := features.Meta{Dataset: m.Dataset, Split: m.Split, Model: fm.cfg.Arch, Width: fm.cfg.Width,
+			Head: fm.cfg.Head, Tau: tau, Classes: classes, CheckpointSHA256: sum, Method: fm.method}
 		err = features.ExtractFile(c.Context, net, src, features.Options{
 			BatchSize: c.Int("batch-size"), Workers: net.Size(),
-			Meta: features.Meta{Dataset: m.Dataset, Split: m.Split, Model: fm.cfg.Arch, Width: fm.cfg.Width,
-				Head: fm.cfg.Head, Tau: tau, Classes: classes, CheckpointSHA256: sum, Method: fm.method},
+			Meta: meta,
 			Progress: func(done, total int) { bar.Update(int64(done), "") },
 		}, path)
 		bar.Finish()
@@ -369,9 +370,7 @@ func runFeatures(c *cli.Context) error {
 			secs := time.Since(start).Seconds()
 			fmt.Fprintf(c.App.Writer, "%s: %d rows in %.1f s (%.0f images/s)\n", path, r.Len(), secs, float64(r.Len())/secs)
 		}
-		if extra != nil {
-			meta := features.Meta{Dataset: m.Dataset, Split: m.Split, Model: fm.cfg.Arch, Width: fm.cfg.Width,
-				Head: fm.cfg.Head, Tau: tau, Classes: classes, CheckpointSHA256: sum}
+		if extra != nil && m.Split != "train" { // no network method fits on ID train
 			if err := writeExtra(c, engineNetwork{model}, src, extra, meta, outDir, quiet); err != nil {
 				return fmt.Errorf("features: --data %s: --extra: %w", dirs[i], err)
 			}

@@ -14,7 +14,7 @@ import (
 // extraFlag is `t2f features --extra`: the network-dependent post-hoc
 // methods whose columns are computed at extraction time.
 func extraFlag() cli.Flag {
-	return &cli.StringFlag{Name: "extra", Usage: "comma-separated OpenOOD methods that need the network, computed now into <out>/extra/*.parquet for t2f score: " +
+	return &cli.StringFlag{Name: "extra", Usage: "comma-separated OpenOOD methods that need the network, computed now into <out>/extra/*.parquet for t2f score (every split but train): " +
 		strings.Join(features.ExtraNames, ", ") + " (odin/iodin: every (temperature, noise) of OpenOOD's sweep; dropout needs no column); the cost is printed first"}
 }
 
