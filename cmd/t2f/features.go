@@ -359,7 +359,7 @@ func runFeatures(c *cli.Context) error {
 			Head: fm.cfg.Head, Tau: tau, Classes: classes, CheckpointSHA256: sum, Method: fm.method}
 		err = features.ExtractFile(c.Context, net, src, features.Options{
 			BatchSize: c.Int("batch-size"), Workers: net.Size(),
-			Meta: meta,
+			Meta:     meta,
 			Progress: func(done, total int) { bar.Update(int64(done), "") },
 		}, path)
 		bar.Finish()
