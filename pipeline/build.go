@@ -21,7 +21,7 @@ import (
 )
 
 // Source kinds accepted by [Params.Source].
-var SourceKinds = []string{"mnist", "cifar10", "cifar100", "imagefolder", "imglist", "synthetic", "letters"}
+var SourceKinds = []string{"mnist", "cifar10", "cifar100", "imagefolder", "imglist", "synthetic", "letters", "aux-letters"}
 
 // Params are a build's parameters. Everything except Out and Workers is
 // recorded in the manifest's "build" object (Workers cannot change the
@@ -137,7 +137,7 @@ func (p Params) Validate() error {
 	bad := func(param, format string, args ...any) error {
 		return &ParamError{Param: param, Msg: fmt.Sprintf(format, args...)}
 	}
-	imageSource := p.Source != "synthetic" && p.Source != "letters"
+	imageSource := p.Source != "synthetic" && p.Source != "letters" && p.Source != "aux-letters"
 	switch {
 	case !slices.Contains(SourceKinds, p.Source):
 		return bad("source", "--source %q: want one of %s", p.Source, strings.Join(SourceKinds, ", "))
@@ -192,6 +192,8 @@ func OpenSource(p Params) (Source, error) {
 		return NewSynthetic(p.Input, p.Count, p.Size, p.Channels, p.Seed)
 	case "letters":
 		return NewLetters(p.Input, p.Count, p.Size, p.Channels, p.Seed)
+	case "aux-letters":
+		return NewAuxLetters(p.Input, p.Count, p.Size, p.Channels, p.Seed)
 	default:
 		return nil, fmt.Errorf("pipeline: source %q, want one of %v", p.Source, SourceKinds)
 	}

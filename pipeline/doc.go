@@ -16,6 +16,8 @@
 //	imglist      OpenOOD image lists: "relative/path label" per line, imglist.go
 //	synthetic    seeded gaussian / uniform / blobs noise (label −1), synthetic.go
 //	letters      seeded notMNIST-like letters A–J from fonts (label −1), letters.go
+//	aux-letters  the letters K–Y without digit look-alikes, Outlier Exposure's
+//	             auxiliary outliers disjoint from the letters sets, letters.go
 //
 // # Preprocessing
 //

@@ -36,6 +36,13 @@ const LettersGoFonts = "gofont"
 // LetterClasses are the letters a letters source renders (notMNIST's A–J).
 const LetterClasses = "ABCDEFGHIJ"
 
+// AuxLetterClasses are the letters an aux-letters source renders: Outlier
+// Exposure's auxiliary outliers for the built-in benchmark. None is a test
+// letter (A–J), and the letters that look like digits are left out too (I
+// like 1, O and Q like 0, S like 5, Z like 2), so the outliers share no
+// glyph with the letters OOD sets and resemble no MNIST class.
+const AuxLetterClasses = "KLMNPRTUVWXY"
+
 // letterOversample is how many times larger than the output side a letter
 // is rasterised before the stroke change and the area-average downsample.
 const letterOversample = 4
@@ -48,6 +55,9 @@ const letterOversample = 4
 // Every label is −1 (the letters are OOD; the drawn letter is in the
 // record's provenance string, "letters#i:L:font").
 type Letters struct {
+	set                   string // the letters drawn, LetterClasses or AuxLetterClasses
+	name                  string // "letters" or "aux-letters", in provenance strings
+	salt                  uint64 // keys the per-image generator apart between the two
 	fonts                 []letterFont
 	inputs                []string
 	count, size, channels int
@@ -57,7 +67,7 @@ type Letters struct {
 type letterFont struct {
 	name   string
 	font   *sfnt.Font
-	glyphs [len(LetterClasses)]sfnt.GlyphIndex
+	glyphs []sfnt.GlyphIndex // one per letter of the set
 }
 
 // goFonts are the Go font family's faces, in a fixed order.
@@ -78,15 +88,28 @@ var goFonts = []struct {
 // files that cannot be parsed or lack any of the letters A–J are left out;
 // Fonts lists the pool.
 func NewLetters(fontDir string, count, size, channels int, seed uint64) (*Letters, error) {
+	return newLetters(LetterClasses, "letters", 0x6c657474657273, fontDir, count, size, channels, seed) // "letters"
+}
+
+// NewAuxLetters is NewLetters for the letters AuxLetterClasses (K L M N P
+// R T U V W X Y), each image from a generator seeded by (seed, i) under its
+// own key, so no image equals one of a letters set of any seed: Outlier
+// Exposure's auxiliary outliers, disjoint from the letters OOD sets. Fonts
+// are kept when they draw every letter of the set.
+func NewAuxLetters(fontDir string, count, size, channels int, seed uint64) (*Letters, error) {
+	return newLetters(AuxLetterClasses, "aux-letters", 0x6175786c65747472, fontDir, count, size, channels, seed) // "auxlettr"
+}
+
+func newLetters(set, name string, salt uint64, fontDir string, count, size, channels int, seed uint64) (*Letters, error) {
 	if count <= 0 {
 		return nil, fmt.Errorf("pipeline: letters count %d must be positive", count)
 	}
 	if size < 8 || (channels != 1 && channels != 3) {
 		return nil, fmt.Errorf("pipeline: letters size %d channels %d: want size ≥ 8 and 1 or 3 channels", size, channels)
 	}
-	l := &Letters{count: count, size: size, channels: channels, seed: seed}
+	l := &Letters{set: set, name: name, salt: salt, count: count, size: size, channels: channels, seed: seed}
 	for _, g := range goFonts {
-		f, ok, err := parseLetterFont(g.name, g.ttf)
+		f, ok, err := parseLetterFont(g.name, g.ttf, set)
 		if err != nil || !ok {
 			return nil, fmt.Errorf("pipeline: letters: built-in font %s: unusable (%v)", g.name, err)
 		}
@@ -118,7 +141,7 @@ func NewLetters(fontDir string, count, size, channels int, seed uint64) (*Letter
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: letters: %w", err)
 		}
-		f, ok, err := parseLetterFont(strings.TrimSuffix(filepath.Base(p), filepath.Ext(p)), b)
+		f, ok, err := parseLetterFont(strings.TrimSuffix(filepath.Base(p), filepath.Ext(p)), b, set)
 		if err != nil || !ok {
 			continue // not a usable text font (a symbol font, a broken file)
 		}
@@ -128,18 +151,18 @@ func NewLetters(fontDir string, count, size, channels int, seed uint64) (*Letter
 	return l, nil
 }
 
-// parseLetterFont parses a TrueType/OpenType font and looks up A–J; ok is
-// false when a letter is missing or is drawn like a symbol font would (the
-// glyphs of A and B identical, or empty).
-func parseLetterFont(name string, ttf []byte) (letterFont, bool, error) {
+// parseLetterFont parses a TrueType/OpenType font and looks up the letters
+// of set; ok is false when a letter is missing or is drawn like a symbol
+// font would (the glyphs of two letters identical, or empty).
+func parseLetterFont(name string, ttf []byte, set string) (letterFont, bool, error) {
 	f, err := sfnt.Parse(ttf)
 	if err != nil {
 		return letterFont{}, false, err
 	}
-	lf := letterFont{name: name, font: f}
+	lf := letterFont{name: name, font: f, glyphs: make([]sfnt.GlyphIndex, len(set))}
 	var buf sfnt.Buffer
 	seen := map[string]bool{}
-	for k, r := range LetterClasses {
+	for k, r := range set {
 		gi, err := f.GlyphIndex(&buf, r)
 		if err != nil || gi == 0 {
 			return lf, false, err
@@ -182,9 +205,9 @@ type letterParams struct {
 }
 
 func (l *Letters) params(i int) letterParams {
-	rng := rand.New(rand.NewPCG(l.seed, uint64(i)^0x6c657474657273)) // "letters"
+	rng := rand.New(rand.NewPCG(l.seed, uint64(i)^l.salt))
 	return letterParams{
-		letter: i % len(LetterClasses),
+		letter: i % len(l.set),
 		font:   rng.IntN(len(l.fonts)),
 		extent: 0.55 + 0.4*rng.Float64(),
 		rot:    (rng.Float64()*2 - 1) * 15 * math.Pi / 180,
@@ -198,7 +221,7 @@ func (l *Letters) params(i int) letterParams {
 
 func (l *Letters) Item(i int) Item {
 	p := l.params(i)
-	return Item{Source: "letters#" + strconv.Itoa(i) + ":" + LetterClasses[p.letter:p.letter+1] + ":" + l.fonts[p.font].name, Label: -1}
+	return Item{Source: l.name + "#" + strconv.Itoa(i) + ":" + l.set[p.letter:p.letter+1] + ":" + l.fonts[p.font].name, Label: -1}
 }
 
 // Load renders image i.
@@ -214,7 +237,7 @@ func (l *Letters) render(i int, p letterParams) (Image, error) {
 	f := l.fonts[p.font]
 	segs, err := f.font.LoadGlyph(nil, f.glyphs[p.letter], fixed.I(256), nil)
 	if err != nil {
-		return Image{}, fmt.Errorf("pipeline: letters record %d: font %s letter %c: %w", i, f.name, LetterClasses[p.letter], err)
+		return Image{}, fmt.Errorf("pipeline: %s record %d: font %s letter %c: %w", l.name, i, f.name, l.set[p.letter], err)
 	}
 	hi := l.size * letterOversample
 	// Affine map of glyph units: shear, then rotate; then scale and translate
@@ -235,7 +258,7 @@ func (l *Letters) render(i int, p letterParams) (Image, error) {
 	}
 	w, h := maxX-minX, maxY-minY
 	if !(w > 0 && h > 0) {
-		return Image{}, fmt.Errorf("pipeline: letters record %d: font %s letter %c has an empty outline", i, f.name, LetterClasses[p.letter])
+		return Image{}, fmt.Errorf("pipeline: %s record %d: font %s letter %c has an empty outline", l.name, i, f.name, l.set[p.letter])
 	}
 	side := float64(hi)
 	scale := p.extent * side / math.Max(w, h)

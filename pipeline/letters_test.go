@@ -212,3 +212,57 @@ func TestLettersBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestAuxLettersDisjoint checks Outlier Exposure's auxiliary letters: every
+// letter of AuxLetterClasses appears, none of the test letters A–J nor a
+// digit look-alike does, and a build through the "aux-letters" source
+// writes exactly the rendered images.
+func TestAuxLettersDisjoint(t *testing.T) {
+	if strings.ContainsAny(AuxLetterClasses, LetterClasses+"IOQSZ") {
+		t.Fatalf("AuxLetterClasses %q shares letters with the test letters %q or the digit look-alikes", AuxLetterClasses, LetterClasses)
+	}
+	l, err := NewAuxLetters(LettersGoFonts, 48, 28, 1, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drawn := map[byte]int{}
+	for i := range 48 {
+		it := l.Item(i)
+		parts := strings.Split(it.Source, ":")
+		if it.Label != -1 || len(parts) != 3 || parts[0] != "aux-letters#"+strconv.Itoa(i) {
+			t.Fatalf("item %d: %+v", i, it)
+		}
+		drawn[parts[1][0]]++
+		img, err := l.Load(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, x1, _, _ := inkBox(img, 64); x1 < 0 {
+			t.Errorf("image %d (%s) has no ink", i, it.Source)
+		}
+	}
+	for _, r := range AuxLetterClasses {
+		if drawn[byte(r)] != 4 {
+			t.Errorf("letter %c drawn %d times in 48, want 4", r, drawn[byte(r)])
+		}
+	}
+	out := filepath.Join(t.TempDir(), "aux")
+	res, err := Build(context.Background(), Params{Source: "aux-letters", Input: LettersGoFonts, Count: 12, Seed: 5, Size: 28, Channels: 1, Out: out}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Manifest.Dataset != "aux-letters" || res.Manifest.Rows != 12 {
+		t.Errorf("manifest: dataset %q, %d rows", res.Manifest.Dataset, res.Manifest.Rows)
+	}
+	r, err := shards.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := range 12 {
+		want, _ := l.Load(i)
+		if r.Label(i) != -1 || !slices.Equal(r.Image(i), want.Pix) {
+			t.Fatalf("row %d: label %d or image differs from the rendered letter", i, r.Label(i))
+		}
+	}
+}

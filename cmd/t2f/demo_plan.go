@@ -39,7 +39,7 @@ type demoOptions struct {
 	TexturesPK3  string // nexuiz-textures archive; "" = not available
 	Install      bool   // try apt-get for missing Debian packages
 	// Set sizes (defaults: the demo* constants; tests shrink them).
-	IDVal, Letters, LettersVal, Noise int
+	IDVal, Letters, LettersVal, Noise, AuxLetters int
 }
 
 // withSizes fills the set sizes that are zero with the benchmark's.
@@ -55,6 +55,9 @@ func (o demoOptions) withSizes() demoOptions {
 	}
 	if o.Noise == 0 {
 		o.Noise = demoNoise
+	}
+	if o.AuxLetters == 0 {
+		o.AuxLetters = demoAuxLetters
 	}
 	return o
 }
@@ -74,7 +77,13 @@ const (
 	demoNoise        = 2000  // each synthetic set
 	demoLettersSeed  = 1
 	demoLettersVSeed = 2
+	demoAuxLetters   = 10000 // Outlier Exposure's auxiliary outliers
+	demoAuxSeed      = 3
 )
+
+// demoAuxDir is the auxiliary outlier set of Outlier Exposure under the
+// data folder: letters K–Y (aux-letters), disjoint from every OOD test set.
+const demoAuxDir = "aux/letters"
 
 // demoStamps is the demo's plan without steps: the data steps' stamps in
 // the data folder (shared by every run that uses it), the others' in the run
@@ -139,6 +148,8 @@ func demoSteps(o demoOptions) []plan.Step {
 	ood = append(ood, oodSet{"letters", d("ood/letters"), "near"})
 	build("data-ood-letters-val", "a separate letters set as the OOD val set (OpenOOD's val_notmnist)", d("ood/letters-val"), "",
 		"--source", "letters", "--input", o.Fonts, "--count", strconv.Itoa(o.LettersVal), "--seed", strconv.Itoa(demoLettersVSeed), "--name", "letters", "--split-name", "val")
+	build("data-aux-letters", "letters K–Y (no A–J, no digit look-alike) as Outlier Exposure's auxiliary outliers", d(demoAuxDir), "",
+		"--source", "aux-letters", "--input", o.Fonts, "--count", strconv.Itoa(o.AuxLetters), "--seed", strconv.Itoa(demoAuxSeed), "--name", "aux-letters")
 	texSkip := ""
 	if o.TexturesPK3 == "" {
 		texSkip = "nexuiz-textures is not installed (apt-get install nexuiz-textures, 456 MB; go tool task data:textures)"
