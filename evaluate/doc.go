@@ -86,6 +86,9 @@
 //	load.go            LoadRun: a features directory as a Run
 //	prepare.go         resolving and validating the splits of a run, the scoring views
 //	method.go          fitting and running one posthoc method on one run
+//	extra.go           the extra-column files (features --extra) of a run's splits
+//	ensemble.go        the ensemble method's members (every run's logits_ood)
+//	training.go        training methods (features.Meta.Method) and their scorers
 //	norms.go           feature-norm statistics (NormStats)
 //	format.go          formatters: CSV and text tables of rows and norms
 //	scores_file.go     scores.parquet (ScoresSchema, WriteScores)
