@@ -48,7 +48,7 @@ Examples:
    t2f features --checkpoint openood_cifar10_t2fnorm.safetensors --model resnet18_32x32 --head t2fnorm \
        --normalization cifar10 --data shards/cifar10-test --data shards/svhn-test --out feats/r18
    t2f score --features feats/lenet --id mnist --far notmnist --out results/lenet`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "model weights (safetensors: a t2f checkpoint or a PyTorch state_dict)", Required: true},
 			&cli.StringSliceFlag{Name: "data", Usage: "shard directory (from t2f pipeline build); repeat for every split to extract", Required: true},
 			&cli.StringFlag{Name: "out", Usage: "directory for the feature files and head.safetensors (created if needed)", Required: true},
@@ -63,7 +63,7 @@ Examples:
 			&cli.IntFlag{Name: "workers", Usage: "model instances, each running its own batch with threads/workers threads (default: --threads, one thread each: fastest for small models, e.g. 1.2–1.9× for LeNet; equal for ResNets; each instance holds its own activations)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar and no per-file lines"},
 			extraFlag(),
-		},
+		}, extraGridFlags()...),
 		Action: runFeatures,
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,15 @@ import (
 func extraFlag() cli.Flag {
 	return &cli.StringFlag{Name: "extra", Usage: "comma-separated OpenOOD methods that need the network, computed now into <out>/extra/*.parquet for t2f score (every split but train): " +
 		strings.Join(features.ExtraNames, ", ") + " (odin/iodin: every (temperature, noise) of OpenOOD's sweep; dropout needs no column); the cost is printed first"}
+}
+
+// extraGridFlags restrict ODIN's and IODIN's grid to the settings asked
+// for (default: OpenOOD's whole sweep, which its APS searches).
+func extraGridFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.Float64SliceFlag{Name: "odin-temperatures", Usage: "odin/iodin temperatures to compute (default: OpenOOD's sweep 1,10,100,1000); t2f score's APS then searches these only"},
+		&cli.Float64SliceFlag{Name: "odin-noises", Usage: "odin/iodin noise magnitudes to compute (default: OpenOOD's sweep 0.0014,0.0028)"},
+	}
 }
 
 // parseExtraFlag returns the spec of --extra (nil when unset) with the
@@ -39,7 +49,23 @@ func parseExtraFlag(c *cli.Context, norm augment.Norm, channels int) (*features.
 	default:
 		return nil, fmt.Errorf("features: --extra: normalisation %q has no std", norm.Name)
 	}
-	return &features.ExtraSpec{Methods: methods, InputStd: std}, nil
+	spec := &features.ExtraSpec{Methods: methods, InputStd: std}
+	for _, g := range []struct {
+		flag  string
+		dst   *[]float64
+		sweep []float64
+	}{{"odin-temperatures", &spec.Temperatures, features.ODINTemperatures}, {"odin-noises", &spec.Noises, features.ODINNoises}} {
+		if !c.IsSet(g.flag) {
+			continue
+		}
+		for _, v := range c.Float64Slice(g.flag) {
+			if !slices.Contains(g.sweep, v) {
+				return nil, usageError{fmt.Sprintf("features: --%s %g: not in OpenOOD's sweep %v, which t2f score searches", g.flag, v, g.sweep)}
+			}
+		}
+		*g.dst = c.Float64Slice(g.flag)
+	}
+	return spec, nil
 }
 
 // writeExtra computes spec's columns for one split with net and writes

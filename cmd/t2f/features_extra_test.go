@@ -54,6 +54,29 @@ func TestFeaturesExtra(t *testing.T) {
 		t.Fatalf("score: exit %d: %s%s", code, so.String(), se.String())
 	}
 
+	// One ODIN setting: one gradient, one perturbed forward, one column;
+	// t2f score uses it as the default setting.
+	one := filepath.Join(t.TempDir(), "one")
+	code, msg = runFeaturesCLI(t, "--checkpoint", f.ckpt, "--data", f.id.dir, "--data", f.ood.dir, "--out", one,
+		"--threads", "1", "--extra", "odin", "--odin-temperatures", "1000", "--odin-noises", "0.0014")
+	if code != 0 || !strings.Contains(msg, "--extra odin costs 2 forward + 1 backward passes per image") {
+		t.Fatalf("one setting: exit %d: %s", code, msg)
+	}
+	if x, err := features.ReadExtra(features.ExtraPath(one, "digits", "test")); err != nil || len(x.Columns) != 1 || x.Columns[0].Name != "odin_t1000_n0.0014" {
+		t.Fatalf("one setting: columns %v, %v", x, err)
+	}
+	so.Reset()
+	se.Reset()
+	args[3] = one
+	args[9] = "odin"
+	if code := run(context.Background(), args, &so, &se); code != 0 {
+		t.Fatalf("score one setting: exit %d: %s%s", code, so.String(), se.String())
+	}
+	code, msg = runFeaturesCLI(t, "--checkpoint", f.ckpt, "--data", f.id.dir, "--out", one, "--quiet", "--extra", "odin", "--odin-temperatures", "5")
+	if code != exitUsage || !strings.Contains(msg, "not in OpenOOD's sweep") {
+		t.Errorf("--odin-temperatures 5: exit %d %q", code, msg)
+	}
+
 	for _, c := range []struct{ extra, want string }{
 		{"gram", "not implemented yet"},
 		{"nope", "unknown method"},
