@@ -23,6 +23,13 @@ and then eval-mode forward passes. Each figure is the median of --rounds
 rounds of at least --min-round each (min and max are in the JSON output).
 The same steps run under 'go test -bench . ./train/perf'.
 
+--method picks the training objective as t2f train does: ce and t2fnorm time
+cross-entropy (t2fnorm also sets --head t2fnorm), logitnorm the LogitNorm loss
+(computed on the host), oe Outlier Exposure: every step forwards and
+back-propagates --outliers more images (default twice --batch-size, OpenOOD's
+128 + 256) with the batch. Rates count the --batch-size ID images only, so OE's
+rate against ce's shows what its extra batch costs.
+
 Defaults follow the issue's benchmark shapes: lenet 1×28×28, the 32×32
 ResNets 3×32×32, the torchvision ResNets 3×224×224; --channels and --size
 override them. The PyTorch reference on the same machine, same shapes:
@@ -33,7 +40,9 @@ EXAMPLES:
    t2f bench train --model lenet                              # LeNet 1×28×28, batch 128, all cores
    t2f bench train --model resnet18_32x32 --threads 2 --json  # ResNet-18 3×32×32
    t2f bench train --model resnet18_32x32 --width 0.25 --channels 1 --size 28
-   t2f bench train --model small_resnet --channels 1 --size 28  # ResNet-8 (16-32-64)`,
+   t2f bench train --model small_resnet --channels 1 --size 28  # ResNet-8 (16-32-64)
+   for m in ce t2fnorm logitnorm oe; do                        # per training method
+     t2f bench train --model resnet18_32x32 --threads 2 --method $m --json; done`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Required: true, Usage: "lenet, resnet18_32x32, resnet18_224x224, resnet50 or small_resnet"},
 			&cli.Float64Flag{Name: "width", Value: 1, Usage: "width multiplier (stage widths max(1, round(64·w)), …; not for lenet/small_resnet)"},
@@ -43,6 +52,8 @@ EXAMPLES:
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all cores)"},
 			&cli.IntFlag{Name: "classes", Value: 10, Usage: "number of classes"},
 			&cli.StringFlag{Name: "head", Value: nn.HeadLinear, Usage: "linear or t2fnorm"},
+			&cli.StringFlag{Name: "method", Usage: "training method: ce, t2fnorm, logitnorm or oe (t2fnorm sets --head t2fnorm)"},
+			&cli.IntFlag{Name: "outliers", Usage: "oe: outlier images per step (0: twice --batch-size)"},
 			&cli.IntFlag{Name: "rounds", Value: 5, Usage: "timed rounds per phase (the median is reported)"},
 			&cli.DurationFlag{Name: "min-round", Value: time.Second, Usage: "minimum duration of one round"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object (train_images_per_s, infer_images_per_s, …)"},
@@ -60,6 +71,8 @@ type benchTrainOutput struct {
 	Channels int     `json:"channels"`
 	Size     int     `json:"size"`
 	Head     string  `json:"head"`
+	Method   string  `json:"method,omitempty"`
+	Outliers int     `json:"outliers,omitempty"`
 	perf.Result
 }
 
@@ -88,20 +101,40 @@ func runBenchTrain(c *cli.Context) error {
 	case c.Int("size") < 0:
 		return usageError{fmt.Sprintf("--size %d: want a positive size", c.Int("size"))}
 	}
+	head, loss := c.String("head"), perf.LossCE
+	switch m := c.String("method"); m {
+	case "", "ce":
+	case "t2fnorm":
+		head = nn.HeadT2FNorm
+	case "logitnorm":
+		loss = perf.LossLogitNorm
+	case "oe":
+		loss = perf.LossOE
+	default:
+		return usageError{fmt.Sprintf("--method %q: want ce, t2fnorm, logitnorm or oe", m)}
+	}
+	outliers := c.Int("outliers")
+	if outliers < 0 {
+		return usageError{fmt.Sprintf("--outliers %d: want ≥ 0", outliers)}
+	}
+	if loss == perf.LossOE && outliers == 0 {
+		outliers = 2 * c.Int("batch-size")
+	}
 	cfg := nn.Config{Arch: model, Width: c.Float64("width"), InChannels: channels, ImageSize: c.Int("size"),
-		Classes: c.Int("classes"), Head: c.String("head")}
+		Classes: c.Int("classes"), Head: head}
 	cfg, err := cfg.Resolve()
 	if err != nil {
 		return usageError{fmt.Sprintf("%v (check --model, --width, --channels, --size, --classes, --head)", err)}
 	}
 	res, err := measureTrain(c, perf.Config{Model: cfg, Batch: c.Int("batch-size"), Threads: threads,
-		Rounds: c.Int("rounds"), MinRound: c.Duration("min-round"), Seed: 1})
+		Rounds: c.Int("rounds"), MinRound: c.Duration("min-round"), Seed: 1, Loss: loss, Outliers: outliers})
 	if err != nil {
 		return err
 	}
 	w := c.App.Writer
 	if c.Bool("json") {
-		out := benchTrainOutput{Code: buildStamp().String(), Model: model, Width: cfg.Width, Channels: channels, Size: cfg.ImageSize, Head: cfg.Head, Result: res}
+		out := benchTrainOutput{Code: buildStamp().String(), Model: model, Width: cfg.Width, Channels: channels, Size: cfg.ImageSize, Head: cfg.Head,
+			Method: c.String("method"), Outliers: outliers, Result: res}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", " ")
 		return enc.Encode(out)

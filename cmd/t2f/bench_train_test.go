@@ -38,11 +38,35 @@ func TestBenchTrainUsageErrors(t *testing.T) {
 		{[]string{"--model", "lenet", "--width", "0.5"}, "lenet has no width multiplier"},
 		{[]string{"--model", "lenet", "--batch-size", "1"}, "--batch-size 1"},
 		{[]string{"--model", "resnet18_32x32", "--head", "cos"}, `unknown head "cos"`},
+		{[]string{"--model", "lenet", "--method", "mixup"}, `--method "mixup"`},
 	} {
 		var out, errb bytes.Buffer
 		args := append([]string{"t2f", "bench", "train"}, tc.args...)
 		if code := run(context.Background(), args, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, errb.String(), exitUsage, tc.want)
+		}
+	}
+}
+
+// TestBenchTrainMethods times each training method briefly: OE's rate
+// counts the ID images of its batches.
+func TestBenchTrainMethods(t *testing.T) {
+	for _, m := range []string{"logitnorm", "oe"} {
+		var out, errb bytes.Buffer
+		args := []string{"t2f", "bench", "train", "--model", "lenet", "--batch-size", "4", "--threads", "1",
+			"--rounds", "1", "--min-round", "1ms", "--method", m, "--json"}
+		if code := run(context.Background(), args, &out, &errb); code != exitOK {
+			t.Fatalf("%s: exit %d, stderr %q", m, code, errb.String())
+		}
+		var got map[string]any
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := got["train_images_per_s"].(float64); !ok || !(v > 0) || got["method"] != m {
+			t.Errorf("%s: %v", m, got)
+		}
+		if m == "oe" && got["outliers"] != float64(8) {
+			t.Errorf("oe outliers %v, want twice the batch (8)", got["outliers"])
 		}
 	}
 }

@@ -21,7 +21,19 @@ type Config struct {
 	MinRound time.Duration // minimum duration of a round (at least one step); 0 means 1 s
 	Warmup   int           // untimed steps before each phase; 0 means 2
 	Seed     uint64
+	// Loss is the training objective: LossCE ("" too), LossLogitNorm or
+	// LossOE; OE forwards Outliers more images with every batch (0 means
+	// 2·Batch, OpenOOD's ratio). Rates count the Batch ID images.
+	Loss     string
+	Outliers int
 }
+
+// Training objectives of Config.Loss (train.Config.Loss's names).
+const (
+	LossCE        = "ce"
+	LossLogitNorm = "logitnorm"
+	LossOE        = "oe"
+)
 
 // Result holds the measured rates (medians over rounds, with the extremes).
 type Result struct {
@@ -40,12 +52,31 @@ type Result struct {
 type Bench struct {
 	Model  *nn.Model
 	opt    *nn.SGD
-	x      *backend.Tensor
-	labels []int32
+	x      *backend.Tensor // the training input ([ID; outliers] for OE)
+	xin    *backend.Tensor // the inference input (the ID images)
+	labels []int32         // one per row of x (outliers: −1)
+	loss   string
 }
 
 // NewBench builds the model of cfg on be with a synthetic batch of n images.
 func NewBench(be backend.Backend, cfg nn.Config, n int, seed uint64) (*Bench, error) {
+	return NewMethodBench(be, cfg, n, LossCE, 0, seed)
+}
+
+// NewMethodBench is NewBench for a training objective: loss is LossCE,
+// LossLogitNorm or LossOE, and OE's batch has outliers more images
+// (labelled −1) after the n ID images.
+func NewMethodBench(be backend.Backend, cfg nn.Config, n int, loss string, outliers int, seed uint64) (*Bench, error) {
+	switch loss {
+	case "", LossCE, LossLogitNorm:
+		outliers = 0
+	case LossOE:
+		if outliers < 1 {
+			return nil, fmt.Errorf("perf: OE with %d outliers per step, want at least 1", outliers)
+		}
+	default:
+		return nil, fmt.Errorf("perf: loss %q, want %s, %s or %s", loss, LossCE, LossLogitNorm, LossOE)
+	}
 	if n < 2 {
 		return nil, fmt.Errorf("perf: batch size %d, want at least 2", n)
 	}
@@ -58,26 +89,44 @@ func NewBench(be backend.Backend, cfg nn.Config, n int, seed uint64) (*Bench, er
 		return nil, err
 	}
 	r := rand.New(rand.NewPCG(seed, 1))
-	host := make([]float32, m.InputShape(n).Numel())
+	host := make([]float32, m.InputShape(n+outliers).Numel())
 	for i := range host {
 		host[i] = float32(r.NormFloat64())
 	}
-	x := be.Alloc(m.InputShape(n)...)
+	x := be.Alloc(m.InputShape(n + outliers)...)
 	be.Upload(x, host)
-	labels := make([]int32, n)
+	xin := x
+	if outliers > 0 {
+		xin = be.Alloc(m.InputShape(n)...)
+		be.Upload(xin, host[:m.InputShape(n).Numel()])
+	}
+	labels := make([]int32, n+outliers)
 	for i := range labels {
 		labels[i] = int32(r.IntN(m.Config().Classes))
+		if i >= n {
+			labels[i] = nn.LabelOutlier
+		}
 	}
-	return &Bench{Model: m, opt: opt, x: x, labels: labels}, nil
+	return &Bench{Model: m, opt: opt, x: x, xin: xin, labels: labels, loss: loss}, nil
 }
 
-// TrainStep runs one training step: forward (train mode), cross-entropy,
-// backward, SGD step at lr 0.01.
+// TrainStep runs one training step: forward (train mode), the loss
+// (cross-entropy, LogitNorm τ 0.04 or OE λ 0.5), backward, SGD step at lr
+// 0.01.
 func (b *Bench) TrainStep() error {
 	if _, err := b.Model.Forward(b.x, true); err != nil {
 		return err
 	}
-	_, dl, err := b.Model.CrossEntropy(b.labels)
+	var dl *backend.Tensor
+	var err error
+	switch b.loss {
+	case LossLogitNorm:
+		_, dl, err = b.Model.LogitNorm(b.labels, 0.04)
+	case LossOE:
+		_, dl, err = b.Model.OutlierExposure(b.labels, 0.5)
+	default:
+		_, dl, err = b.Model.CrossEntropy(b.labels)
+	}
 	if err != nil {
 		return err
 	}
@@ -89,7 +138,7 @@ func (b *Bench) TrainStep() error {
 
 // InferStep runs one eval-mode forward pass.
 func (b *Bench) InferStep() error {
-	_, err := b.Model.Forward(b.x, false)
+	_, err := b.Model.Forward(b.xin, false)
 	return err
 }
 
@@ -116,7 +165,10 @@ func Measure(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, fmt.Errorf("perf: %d rounds, want at least 1", cfg.Rounds)
 	}
 	be := cpu.New(cfg.Threads)
-	b, err := NewBench(be, cfg.Model, cfg.Batch, cfg.Seed)
+	if cfg.Loss == LossOE && cfg.Outliers == 0 {
+		cfg.Outliers = 2 * cfg.Batch
+	}
+	b, err := NewMethodBench(be, cfg.Model, cfg.Batch, cfg.Loss, cfg.Outliers, cfg.Seed)
 	if err != nil {
 		return Result{}, err
 	}
