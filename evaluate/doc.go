@@ -68,7 +68,7 @@
 //
 // # Outputs (see WriteOutputs)
 //
-//	<method>.csv         OpenOOD layout: dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,FPR@95_IDpos
+//	<method>.csv         OpenOOD layout: dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,FPR@95_IDpos,ECE
 //	                     rows near sets, nearood, far sets, farood; ×100
 //	<method>_fsood.csv   the same for the full-spectrum table (with CSID sets)
 //	scores.parquet       method, run, dataset, split, id, label, score (ScoresSchema)

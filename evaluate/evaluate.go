@@ -62,6 +62,7 @@ type Values struct {
 	AUPROut float64
 	ACC     float64 // ID test accuracy of the plain forward (FSOOD: ID test + CSID)
 	FPR95ID float64 // classic: ID positive
+	ECE     float64 // expected calibration error of the plain forward's max softmax on ID test (FSOOD: + CSID), 15 bins
 }
 
 // Row kinds, in OpenOOD's row order: near datasets, "nearood", far
@@ -327,7 +328,7 @@ func table(cfg Config, perRun [][]Values, counts []int) []Row {
 func meanStd(vs []Values) (mean, std Values) {
 	n := float64(len(vs))
 	get := func(v *Values) []*float64 {
-		return []*float64{&v.FPR95, &v.AUROC, &v.AUPRIn, &v.AUPROut, &v.ACC, &v.FPR95ID}
+		return []*float64{&v.FPR95, &v.AUROC, &v.AUPRIn, &v.AUPROut, &v.ACC, &v.FPR95ID, &v.ECE}
 	}
 	m, s := get(&mean), get(&std)
 	for j := range m {

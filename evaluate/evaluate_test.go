@@ -3,10 +3,12 @@ package evaluate
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/t2f/t2f/evaluate/metrics"
+	"github.com/t2f/t2f/features"
 )
 
 func baseConfig(methods ...string) Config {
@@ -36,13 +38,48 @@ func accuracyRef(preds, labels []int32) float64 {
 	return float64(c) / float64(len(preds))
 }
 
-func wantValues(t *testing.T, id, ood []float64, acc float64) Values {
+func wantValues(t *testing.T, id, ood []float64, acc, ece float64) Values {
 	t.Helper()
 	m, err := metrics.Evaluate(id, ood)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Values{FPR95: m.FPR95, AUROC: m.AUROC, AUPRIn: m.AUPRIn, AUPROut: m.AUPROut, ACC: acc, FPR95ID: m.FPR95ID}
+	return Values{FPR95: m.FPR95, AUROC: m.AUROC, AUPRIn: m.AUPRIn, AUPROut: m.AUPROut, ACC: acc, FPR95ID: m.FPR95ID, ECE: ece}
+}
+
+// eceRef is the 15-bin ECE of the tables' plain-forward logits; the max
+// softmax is torch's float32 one: exp(0)·(1/Σ_c fl32(exp(z_c − max))).
+func eceRef(tables ...*features.Table) float64 {
+	var conf, hit [15]float64
+	var cnt [15]int
+	n := 0
+	for _, t := range tables {
+		C := t.NumClasses
+		for i := 0; i < t.Len(); i++ {
+			z := t.Logits[i*C : (i+1)*C]
+			mx := slices.Max(z)
+			var s float32
+			for _, v := range z {
+				s += float32(math.Exp(float64(v - mx)))
+			}
+			p := float64(1 / s)
+			b := min(int(p*15), 14)
+			conf[b] += p
+			cnt[b]++
+			if t.Preds[i] == t.Labels[i] {
+				hit[b]++
+			}
+			n++
+		}
+	}
+	var e float64
+	for b := range cnt {
+		if cnt[b] > 0 {
+			k := float64(cnt[b])
+			e += k / float64(n) * math.Abs(conf[b]/k-hit[b]/k)
+		}
+	}
+	return e
 }
 
 func valuesClose(a, b Values) bool {
@@ -65,6 +102,7 @@ func mean(vs ...Values) Values {
 		m.AUPROut += v.AUPROut / n
 		m.ACC += v.ACC / n
 		m.FPR95ID += v.FPR95ID / n
+		m.ECE += v.ECE / n
 	}
 	return m
 }
@@ -84,6 +122,7 @@ func TestViewsAndOpenOODAggregation(t *testing.T) {
 	}
 	idT := run.split("cif", "test")
 	acc := accuracyRef(idT.Preds, idT.Labels)
+	ece := eceRef(idT)
 	for _, m := range res.Methods {
 		// Scores against independent formulas.
 		for _, ds := range []string{"cif", "n1", "n2", "f1"} {
@@ -121,9 +160,9 @@ func TestViewsAndOpenOODAggregation(t *testing.T) {
 			}
 		}
 		id := scoresOf(t, m, 0, "cif")
-		n1 := wantValues(t, id, scoresOf(t, m, 0, "n1"), acc)
-		n2 := wantValues(t, id, scoresOf(t, m, 0, "n2"), acc)
-		f1 := wantValues(t, id, scoresOf(t, m, 0, "f1"), acc)
+		n1 := wantValues(t, id, scoresOf(t, m, 0, "n1"), acc, ece)
+		n2 := wantValues(t, id, scoresOf(t, m, 0, "n2"), acc, ece)
+		f1 := wantValues(t, id, scoresOf(t, m, 0, "f1"), acc, ece)
 		want := []struct {
 			name, kind string
 			v          Values
@@ -214,7 +253,7 @@ func TestFullSpectrum(t *testing.T) {
 			t.Fatalf("%s: no FSOOD table", m.Method)
 		}
 		id := append(append([]float64{}, scoresOf(t, m, 0, "cif")...), scoresOf(t, m, 0, "cc")...)
-		want := wantValues(t, id, scoresOf(t, m, 0, "f1"), fsAcc)
+		want := wantValues(t, id, scoresOf(t, m, 0, "f1"), fsAcc, eceRef(idT, cc))
 		if got := m.FSOOD[3].Mean; m.FSOOD[3].Dataset != "f1" || !valuesClose(got, want) {
 			t.Errorf("%s FSOOD f1 %+v, want %+v", m.Method, got, want)
 		}

@@ -14,9 +14,10 @@ import (
 )
 
 // Column names of the OpenOOD-layout tables. FPR@95 is OpenOOD v1.5's (OOD
-// positive); FPR@95_IDpos is the classic one (ID positive), appended after
-// OpenOOD's columns.
-var csvHeader = []string{"dataset", "FPR@95", "AUROC", "AUPR_IN", "AUPR_OUT", "ACC", "FPR@95_IDpos"}
+// positive); FPR@95_IDpos is the classic one (ID positive) and ECE the
+// plain forward's calibration error (OpenOOD's ece_evaluator, 15 bins), both
+// appended after OpenOOD's columns.
+var csvHeader = []string{"dataset", "FPR@95", "AUROC", "AUPR_IN", "AUPR_OUT", "ACC", "FPR@95_IDpos", "ECE"}
 
 // writeAtomic writes path through a temporary file that replaces it only
 // when write succeeded.
@@ -27,8 +28,8 @@ func writeAtomic(path string, write func(w io.Writer) error) error {
 	return nil
 }
 
-func (v Values) percent() [6]float64 {
-	return [6]float64{100 * v.FPR95, 100 * v.AUROC, 100 * v.AUPRIn, 100 * v.AUPROut, 100 * v.ACC, 100 * v.FPR95ID}
+func (v Values) percent() [7]float64 {
+	return [7]float64{100 * v.FPR95, 100 * v.AUROC, 100 * v.AUPRIn, 100 * v.AUPROut, 100 * v.ACC, 100 * v.FPR95ID, 100 * v.ECE}
 }
 
 // cells formats a row ×100: "%.2f" for one run, OpenOOD's "%.2f ± %.2f" for
@@ -47,7 +48,7 @@ func (r Row) cells(prec int) []string {
 }
 
 // WriteCSV writes rows in OpenOOD's layout: a header line
-// "dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,FPR@95_IDpos", then one line
+// "dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,FPR@95_IDpos,ECE", then one line
 // per row (near datasets, nearood, far datasets, farood), values ×100 —
 // with 4 decimals for one run, "mean ± std" (2 decimals, population std)
 // for several, as OpenOOD's scripts/eval_ood.py prints them.

@@ -128,18 +128,18 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 		if err != nil {
 			return out, fmt.Errorf("%s vs %s: %w", p.idTest.Path, o.Path, err)
 		}
-		out.values = append(out.values, values(m, p.acc))
+		out.values = append(out.values, values(m, p.acc, p.ece))
 		if len(p.csid) > 0 {
 			m, err := metrics.Evaluate(fsScores, v)
 			if err != nil {
 				return out, fmt.Errorf("FSOOD vs %s: %w", o.Path, err)
 			}
-			out.fsValues = append(out.fsValues, values(m, p.fsAcc))
+			out.fsValues = append(out.fsValues, values(m, p.fsAcc, p.fsECE))
 		}
 	}
 	return out, nil
 }
 
-func values(m metrics.Result, acc float64) Values {
-	return Values{FPR95: m.FPR95, AUROC: m.AUROC, AUPRIn: m.AUPRIn, AUPROut: m.AUPROut, ACC: acc, FPR95ID: m.FPR95ID}
+func values(m metrics.Result, acc, ece float64) Values {
+	return Values{FPR95: m.FPR95, AUROC: m.AUROC, AUPRIn: m.AUPRIn, AUPROut: m.AUPROut, ACC: acc, FPR95ID: m.FPR95ID, ECE: ece}
 }

@@ -58,7 +58,7 @@ func TestWriteOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(recs[0], ","); got != "dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,FPR@95_IDpos" {
+	if got := strings.Join(recs[0], ","); got != "dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,FPR@95_IDpos,ECE" {
 		t.Errorf("header %q", got)
 	}
 	var names []string

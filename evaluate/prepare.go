@@ -48,6 +48,8 @@ type prepared struct {
 	div     float32  // scoring-view feature divisor: feature f/div (τ for T2FNorm, else 1)
 	acc     float64  // ID test accuracy (plain forward)
 	fsAcc   float64  // ID test + CSID accuracy
+	ece     float64  // ID test ECE (plain forward's max softmax)
+	fsECE   float64  // ID test + CSID ECE
 	views   map[*Split][2]*posthoc.Data
 	notes   []string
 	// peers are all runs of the evaluation (this one included), in run
@@ -143,6 +145,23 @@ func prepare(run *Run, cfg Config, nd needs) (*prepared, error) {
 	}
 	if p.fsAcc, err = metrics.Accuracy(preds, labels); err != nil {
 		return nil, fmt.Errorf("evaluate: run %s: CSID accuracy: %w", run.Name, err)
+	}
+	conf, err := maxSoftmax(p.idTest)
+	if err != nil {
+		return nil, err
+	}
+	if p.ece, err = metrics.ECE(conf, t.Preds, t.Labels); err != nil {
+		return nil, fmt.Errorf("evaluate: %s: %w", p.idTest.Path, err)
+	}
+	for _, s := range p.csid {
+		c, err := maxSoftmax(s)
+		if err != nil {
+			return nil, err
+		}
+		conf = append(conf, c...)
+	}
+	if p.fsECE, err = metrics.ECE(conf, preds, labels); err != nil {
+		return nil, fmt.Errorf("evaluate: run %s: CSID ECE: %w", run.Name, err)
 	}
 	return p, nil
 }
@@ -414,4 +433,19 @@ func checkRuns(ps []*prepared) error {
 		}
 	}
 	return nil
+}
+
+// maxSoftmax is the plain forward's confidence per row of s: the max of the
+// float32 softmax of its logits (the msp method's score).
+func maxSoftmax(s *Split) ([]float64, error) {
+	m, err := posthoc.New("msp")
+	if err != nil {
+		return nil, err
+	}
+	t := s.Table
+	v, err := m.Score(&posthoc.Data{N: t.Len(), D: t.Dim, C: t.NumClasses, Logits: t.Logits})
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %s: confidence for ECE: %w", s.Path, err)
+	}
+	return v, nil
 }

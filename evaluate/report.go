@@ -44,7 +44,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		b.WriteString(", mean ± population std over runs")
 	}
 	b.WriteString(". FPR@95: OOD positive (OpenOOD v1.5); FPR@95_IDpos: ID positive (classic). ")
-	b.WriteString("AUPRs are trapezoidal areas; ACC is the plain-forward ID accuracy.\n")
+	b.WriteString("AUPRs are trapezoidal areas; ACC is the plain-forward ID accuracy, ECE its expected calibration error (15 bins).\n")
 	for _, m := range res.Methods {
 		fmt.Fprintf(&b, "\n## %s\n\n", m.Method)
 		if m.Err != nil {
@@ -89,7 +89,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 }
 
 func mdTable(b *strings.Builder, rows []Row) {
-	b.WriteString("| " + strings.Join(csvHeader, " | ") + " |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| " + strings.Join(csvHeader, " | ") + " |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		name := r.Dataset
 		if r.Kind == KindNearOOD || r.Kind == KindFarOOD {

@@ -73,6 +73,7 @@ type ResultsValues struct {
 	AUPROut    float64 `json:"aupr_out"`
 	ACC        float64 `json:"acc"`
 	FPR95IDPos float64 `json:"fpr95_idpos"`
+	ECE        float64 `json:"ece"`
 }
 
 // resultsConventions explains, in results.json itself, what each metric
@@ -83,6 +84,7 @@ var resultsConventions = map[string]string{
 	"aupr_in":     "trapezoidal area under sklearn's PR curve, ID positive",
 	"aupr_out":    "trapezoidal area under sklearn's PR curve, OOD positive",
 	"acc":         "ID test accuracy of the plain forward (FSOOD: ID test + CSID)",
+	"ece":         "expected calibration error (%) of the plain forward's max softmax on ID test (FSOOD: + CSID), 15 equal-width bins as OpenOOD's ece_evaluator",
 	"std":         "population standard deviation over runs",
 }
 
@@ -109,7 +111,7 @@ func ResultsOf(res *Result) *Results {
 
 func resultsValues(v Values) ResultsValues {
 	p := v.percent()
-	return ResultsValues{p[0], p[1], p[2], p[3], p[4], p[5]}
+	return ResultsValues{p[0], p[1], p[2], p[3], p[4], p[5], p[6]}
 }
 
 func resultsRows(rows []Row) []ResultsRow {

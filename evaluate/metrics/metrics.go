@@ -275,3 +275,56 @@ func fromKeys(id, ood []uint64, roc *curve) (Result, error) {
 		NumOOD:  no,
 	}, nil
 }
+
+// ECEBins is the number of equal-width confidence bins of ECE, as OpenOOD's
+// ece_evaluator.
+const ECEBins = 15
+
+// ECE is the expected calibration error over the ID-labelled rows (label
+// ≥ 0): rows are binned by confidence conf (the max softmax probability)
+// into ECEBins equal-width bins [i/15, (i+1)/15) as OpenOOD's ece_evaluator
+// — the last bin also holds conf = 1, which float32 softmaxes reach — and
+// ECE = Σ_b (n_b/n)·|mean conf_b − accuracy_b| over the non-empty bins.
+func ECE(conf []float64, preds, labels []int32) (float64, error) {
+	if len(conf) != len(labels) || len(preds) != len(labels) {
+		return 0, fmt.Errorf("metrics: ECE of %d confidences, %d predictions and %d labels", len(conf), len(preds), len(labels))
+	}
+	var sum, hit [ECEBins]float64
+	var cnt [ECEBins]int
+	n := 0
+	for i, l := range labels {
+		if l < 0 {
+			continue
+		}
+		c := conf[i]
+		if math.IsNaN(c) || c < 0 || c > 1 {
+			return 0, fmt.Errorf("metrics: ECE: confidence of row %d is %v, want a probability in [0, 1]", i, c)
+		}
+		b := min(int(c*ECEBins), ECEBins-1)
+		// numpy's tau_tab = linspace(0, 1, 16) edges: move to the bin whose
+		// [lo, hi) holds c exactly.
+		for b > 0 && c < float64(b)/ECEBins {
+			b--
+		}
+		for b < ECEBins-1 && c >= float64(b+1)/ECEBins {
+			b++
+		}
+		sum[b] += c
+		cnt[b]++
+		if preds[i] == l {
+			hit[b]++
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("metrics: ECE of %d rows without an ID label", len(labels))
+	}
+	var ece float64
+	for b := range cnt {
+		if cnt[b] > 0 {
+			k := float64(cnt[b])
+			ece += k / float64(n) * math.Abs(sum[b]/k-hit[b]/k)
+		}
+	}
+	return ece, nil
+}

@@ -252,3 +252,25 @@ func TestErrors(t *testing.T) {
 		t.Error("Accuracy length mismatch: no error")
 	}
 }
+
+func TestECE(t *testing.T) {
+	// bins of width 1/15: 0.95 and 1.0 share the last bin; 0.5 is alone.
+	conf := []float64{1, 0.95, 0.5, 0.7}
+	preds := []int32{1, 0, 2, 0}
+	labels := []int32{1, 1, 2, -1} // the OOD row is ignored
+	got, err := ECE(conf, preds, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// last bin: mean conf 0.975, accuracy 0.5, weight 2/3; 0.5's bin: |0.5 − 1|, weight 1/3.
+	want := 2.0/3*math.Abs(0.975-0.5) + 1.0/3*0.5
+	if math.Abs(got-want) > 1e-12 {
+		t.Errorf("ECE = %v, want %v", got, want)
+	}
+	if _, err := ECE([]float64{1.5}, []int32{0}, []int32{0}); err == nil {
+		t.Error("confidence 1.5 accepted")
+	}
+	if _, err := ECE([]float64{0.5}, []int32{0}, []int32{-1}); err == nil {
+		t.Error("no ID row accepted")
+	}
+}
