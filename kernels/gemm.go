@@ -31,6 +31,8 @@ type gemmWorker struct {
 	packA []float32 // (blockMC rounded up to MR) × blockKC
 	packB []float32 // (blockNC rounded up to NR) × blockKC
 	edge  []float32 // max(MR, NR) × blockKC: partial slivers before packing
+	// pairsA, pairsB: the packed blocks rounded to bfloat16 pairs (BF16 only).
+	pairsA, pairsB []uint32
 }
 
 // NewGemm returns a GEMM engine that splits work over threads goroutines
@@ -38,6 +40,28 @@ type gemmWorker struct {
 // (AVX-512, then AVX2+FMA, then pure Go; pure Go only under the noasm tag).
 func NewGemm(threads int) *Gemm {
 	return newGemmKernel(threads, bestKernel())
+}
+
+// NewGemmPrecision is NewGemm with the given product arithmetic. With BF16
+// the operands are rounded to bfloat16 (BF16Bits) as they are packed and the
+// products accumulate in float32 exactly as VDPBF16PS does (SgemmBF16Ref is
+// the reference loop): on the AVX512_BF16 instruction when the CPU has it,
+// else on its bit-exact pure-Go emulation (much slower), so results do not
+// depend on the machine.
+func NewGemmPrecision(threads int, p Precision) *Gemm {
+	k := bestKernel()
+	if p == BF16 {
+		k = bf16Kernel(k)
+	}
+	return newGemmKernel(threads, k)
+}
+
+// Precision reports the arithmetic of the Gemm's products.
+func (g *Gemm) Precision() Precision {
+	if g.kern.dot != nil {
+		return BF16
+	}
+	return FP32
 }
 
 // newGemmKernel binds a specific micro-kernel; tests use it to exercise every
@@ -61,7 +85,9 @@ func (g *Gemm) Close() {
 // Threads reports the number of goroutines a call may use.
 func (g *Gemm) Threads() int { return g.threads }
 
-// Kernel names the micro-kernel in use: "avx512", "avx2" or "go".
+// Kernel names the micro-kernel in use: "avx512", "avx2" or "go"; with BF16
+// products "avx512bf16" (VDPBF16PS) or the float32 kernel's name followed by
+// "-bf16emu" (the pure-Go emulation).
 func (g *Gemm) Kernel() string { return g.kern.name }
 
 // Sgemm computes what SgemmRef computes, row-major with leading dimensions:
@@ -179,6 +205,10 @@ func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, a
 
 // gemmB is gemm with B packed by pb instead of from b when pb is not nil.
 func (w *gemmWorker) gemmB(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, pb BPacker, beta float32, c []float32, ldc int) {
+	if kern.dot != nil {
+		w.gemmBF16(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, pb, beta, c, ldc)
+		return
+	}
 	mr, nr := kern.mr, kern.nr
 	if w.packA == nil {
 		w.packA = make([]float32, (blockMC+mr)*blockKC)

@@ -21,6 +21,10 @@ type microKernel struct {
 	// copyA: one sliver from a transposed A, dst[p*mr+r] = src[p*lda+r] for
 	// r < rows, zero up to mr.
 	copyA func(dst, src []float32, lda, kc, rows int)
+
+	// dot, when set, makes the kernel's products BF16 (gemm_bf16.go): the
+	// tile comes from bfloat16 pair slivers instead of run's float32 ones.
+	dot dotKernel
 }
 
 // goKernel is the pure-Go micro-kernel, used under the noasm tag, on other

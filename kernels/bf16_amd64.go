@@ -1,0 +1,46 @@
+//go:build !noasm
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// kernBF16x8x32 is the AVX512_BF16 micro-kernel (bf16_amd64.s): the 8×32
+// tile of kernAVX512x8x32 from pair-packed slivers, kc2 pairs deep.
+//
+//go:noescape
+func kernBF16x8x32(kc2 int, a, b *uint32, c *float32, ldc, mr, nr int, alpha, beta float32, loadC int)
+
+// dotBF16x16 runs VDPBF16PS on 16 lanes: acc[i] = DotBF16(acc[i], a[i], b[i]).
+//
+//go:noescape
+func dotBF16x16(acc, a, b *uint32)
+
+// hasDotBF16 reports whether the CPU runs VDPBF16PS on zmm registers.
+var hasDotBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16
+
+func runBF16AVX512(kc2 int, a, b []uint32, c []float32, ldc, mr, nr int, alpha, beta float32) {
+	_ = a[8*kc2-1]
+	_ = b[32*kc2-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	kernBF16x8x32(kc2, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, mr, nr, alpha, beta, loadFlag(beta))
+}
+
+// bf16Kernel returns the BF16 twin of an fp32 micro-kernel: the same tile
+// and packers, with VDPBF16PS when the kernel is the AVX-512 one and the CPU
+// has AVX512_BF16, else the exact pure-Go emulation.
+func bf16Kernel(k *microKernel) *microKernel {
+	if k == avx512Kernel && hasDotBF16 {
+		return avx512BF16Kernel
+	}
+	return emulatedBF16(k)
+}
+
+var avx512BF16Kernel = withDot(avx512Kernel, "avx512bf16", runBF16AVX512)
+
+// packPairsFast converts kq full pair rows of a w-wide sliver (packPairs);
+// nil means the Go loop.
+var packPairsFast func(dst []uint32, src []float32, w, kq int)

@@ -1,0 +1,302 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// VDPBF16PS_Z(src2, src1, dst): dst += src1·src2 in bfloat16 pairs (EVEX.512.F3.0F38.W0 52 /r,
+// register form; the Go assembler has no AVX512_BF16 mnemonics). Operands are zmm numbers 0-31.
+#define VDPBF16PS_Z(src2, src1, dst) \
+	BYTE $0x62; \
+	BYTE $((1-((dst>>3)&1))<<7 | (1-((src2>>4)&1))<<6 | (1-((src2>>3)&1))<<5 | (1-((dst>>4)&1))<<4 | 0x02); \
+	BYTE $((15-(src1&15))<<3 | 0x06); \
+	BYTE $(0x40 | (1-((src1>>4)&1))<<3); \
+	BYTE $0x52; \
+	BYTE $(0xC0 | (dst&7)<<3 | (src2&7))
+
+// One k-pair step of the 8x32 AVX512_BF16 kernel: two zmm of B pairs (32
+// columns), eight broadcasts of A pairs, sixteen VDPBF16PS into Z16..Z31.
+// The layout and the store are those of kernAVX512x8x32 (kernel_amd64.s)
+// with k counted in pairs.
+#define KSTEPBF(ao, bo) \
+	VMOVUPS bo(DI), Z0; \
+	VMOVUPS bo+64(DI), Z1; \
+	VPBROADCASTD ao(SI), Z2; \
+	VPBROADCASTD ao+4(SI), Z3; \
+	VDPBF16PS_Z(0, 2, 16); \
+	VDPBF16PS_Z(1, 2, 17); \
+	VDPBF16PS_Z(0, 3, 18); \
+	VDPBF16PS_Z(1, 3, 19); \
+	VPBROADCASTD ao+8(SI), Z4; \
+	VPBROADCASTD ao+12(SI), Z5; \
+	VDPBF16PS_Z(0, 4, 20); \
+	VDPBF16PS_Z(1, 4, 21); \
+	VDPBF16PS_Z(0, 5, 22); \
+	VDPBF16PS_Z(1, 5, 23); \
+	VPBROADCASTD ao+16(SI), Z6; \
+	VPBROADCASTD ao+20(SI), Z7; \
+	VDPBF16PS_Z(0, 6, 24); \
+	VDPBF16PS_Z(1, 6, 25); \
+	VDPBF16PS_Z(0, 7, 26); \
+	VDPBF16PS_Z(1, 7, 27); \
+	VPBROADCASTD ao+24(SI), Z8; \
+	VPBROADCASTD ao+28(SI), Z9; \
+	VDPBF16PS_Z(0, 8, 28); \
+	VDPBF16PS_Z(1, 8, 29); \
+	VDPBF16PS_Z(0, 9, 30); \
+	VDPBF16PS_Z(1, 9, 31)
+
+// func kernBF16x8x32(kc2 int, a, b *uint32, c *float32, ldc, mr, nr int, alpha, beta float32, loadC int)
+TEXT ·kernBF16x8x32(SB), NOSPLIT, $0-72
+	MOVQ kc2+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	// Prefetch the C tile (read at the end when beta != 0).
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ DX, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	MOVQ CX, BX
+	SHRQ $2, BX
+	JZ   kbftail
+kbfloop4:
+	KSTEPBF(0, 0)
+	KSTEPBF(32, 128)
+	KSTEPBF(64, 256)
+	KSTEPBF(96, 384)
+	ADDQ $128, SI
+	ADDQ $512, DI
+	DECQ BX
+	JNZ  kbfloop4
+kbftail:
+	ANDQ $3, CX
+	JZ   kbfstore
+kbfloop1:
+	KSTEPBF(0, 0)
+	ADDQ $32, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  kbfloop1
+kbfstore:
+	// K1, K2: column masks of the two 16-wide halves for nr columns.
+	MOVQ nr+48(FP), R10
+	MOVQ R10, CX
+	CMPQ CX, $16
+	JLE  kbfm1
+	MOVQ $16, CX
+kbfm1:
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ R10, CX
+	SUBQ $16, CX
+	JGE  kbfm2
+	XORQ CX, CX
+kbfm2:
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ mr+40(FP), R9
+	VBROADCASTSS alpha+56(FP), Z0
+	VBROADCASTSS beta+60(FP), Z1
+	MOVQ loadC+64(FP), AX
+	TESTQ AX, AX
+	JZ   kbfnobeta
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VMULPS Z1, Z2, Z2
+	VMULPS Z1, Z3, Z3
+	VFMADD231PS Z0, Z16, Z2
+	VFMADD231PS Z0, Z17, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $1
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VMULPS Z1, Z2, Z2
+	VMULPS Z1, Z3, Z3
+	VFMADD231PS Z0, Z18, Z2
+	VFMADD231PS Z0, Z19, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $2
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VMULPS Z1, Z2, Z2
+	VMULPS Z1, Z3, Z3
+	VFMADD231PS Z0, Z20, Z2
+	VFMADD231PS Z0, Z21, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $3
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VMULPS Z1, Z2, Z2
+	VMULPS Z1, Z3, Z3
+	VFMADD231PS Z0, Z22, Z2
+	VFMADD231PS Z0, Z23, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $4
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VMULPS Z1, Z2, Z2
+	VMULPS Z1, Z3, Z3
+	VFMADD231PS Z0, Z24, Z2
+	VFMADD231PS Z0, Z25, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $5
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VMULPS Z1, Z2, Z2
+	VMULPS Z1, Z3, Z3
+	VFMADD231PS Z0, Z26, Z2
+	VFMADD231PS Z0, Z27, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $6
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VMULPS Z1, Z2, Z2
+	VMULPS Z1, Z3, Z3
+	VFMADD231PS Z0, Z28, Z2
+	VFMADD231PS Z0, Z29, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $7
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS.Z 64(DX), K2, Z3
+	VMULPS Z1, Z2, Z2
+	VMULPS Z1, Z3, Z3
+	VFMADD231PS Z0, Z30, Z2
+	VFMADD231PS Z0, Z31, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	JMP kbfdone
+kbfnobeta:
+	VMULPS Z0, Z16, Z2
+	VMULPS Z0, Z17, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $1
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMULPS Z0, Z18, Z2
+	VMULPS Z0, Z19, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $2
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMULPS Z0, Z20, Z2
+	VMULPS Z0, Z21, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $3
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMULPS Z0, Z22, Z2
+	VMULPS Z0, Z23, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $4
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMULPS Z0, Z24, Z2
+	VMULPS Z0, Z25, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $5
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMULPS Z0, Z26, Z2
+	VMULPS Z0, Z27, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $6
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMULPS Z0, Z28, Z2
+	VMULPS Z0, Z29, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	CMPQ R9, $7
+	JEQ  kbfdone
+	ADDQ R8, DX
+	VMULPS Z0, Z30, Z2
+	VMULPS Z0, Z31, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+kbfdone:
+	VZEROUPPER
+	RET
+
+// func dotBF16x16(acc, a, b *uint32): acc[i] = VDPBF16PS(acc[i], a[i], b[i]) for 16 lanes
+// (tests check DotBF16 against the instruction with it).
+TEXT ·dotBF16x16(SB), NOSPLIT, $0-24
+	MOVQ acc+0(FP), AX
+	MOVQ a+8(FP), BX
+	MOVQ b+16(FP), CX
+	VMOVUPS (AX), Z16
+	VMOVUPS (BX), Z2
+	VMOVUPS (CX), Z0
+	VDPBF16PS_Z(0, 2, 16)
+	VMOVUPS Z16, (AX)
+	VZEROUPPER
+	RET
