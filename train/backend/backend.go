@@ -46,6 +46,8 @@ type SGDParams struct {
 type Backend interface {
 	// Name identifies the backend ("cpu", "cuda").
 	Name() string
+	// Precision is the arithmetic of the convolutions and linear layers.
+	Precision() Precision
 
 	// Alloc returns a zero-filled tensor of the given shape.
 	Alloc(shape ...int) *Tensor

@@ -40,6 +40,9 @@ func dims(t *backend.Tensor) (int, int, int, int) {
 
 func (Reference) Name() string { return "reference" }
 
+// Precision is backend.FP32 (the reference computes in float64).
+func (Reference) Precision() backend.Precision { return backend.FP32 }
+
 func (Reference) Alloc(shape ...int) *backend.Tensor {
 	return backend.NewTensor(backend.Shape(shape), make([]float64, backend.Shape(shape).Numel()))
 }

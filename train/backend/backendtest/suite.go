@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/t2f/t2f/kernels"
 	"github.com/t2f/t2f/train/backend"
 )
 
@@ -89,6 +90,51 @@ func near(t *testing.T, what string, got, want []float64, atol, rtol float64) {
 	}
 }
 
+// abs64 is |v| element-wise: the reference run on absolute values gives
+// Σ|a|·|b| of every output of a product, the scale of its rounding error.
+func abs64(v []float64) []float64 {
+	if v == nil {
+		return nil
+	}
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = math.Abs(x)
+	}
+	return out
+}
+
+// nearProduct checks an output of products of depth k (at most k terms
+// summed per element; mag holds Σ|a|·|b| per element). On an fp32 backend
+// it is near with atol, rtol. On a bf16 backend the bound is derived from the
+// arithmetic (kernels.BF16RelBound): operands rounded to bfloat16, products
+// summed in float32, plus one float32 rounding of the result (bias, epilogue)
+// — and the error must also show that the operands really were rounded
+// (somewhere above 2⁻¹² of mag), so an fp32 product cannot pass as bf16.
+func nearProduct(t *testing.T, be backend.Backend, what string, got, want, mag []float64, k int, atol, rtol float64) {
+	t.Helper()
+	if be.Precision() != backend.BF16 {
+		near(t, what, got, want, atol, rtol)
+		return
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d values, want %d", what, len(got), len(want))
+	}
+	rel := kernels.BF16RelBound(k)
+	worst := 0.0
+	for i := range got {
+		d := math.Abs(got[i] - want[i])
+		if !(d <= rel*mag[i]+0x1p-23*math.Abs(want[i])+1e-30) {
+			t.Fatalf("%s[%d] = %v, want %v (diff %.3g > bf16 bound %.3g of Σ|a·b| = %.3g)", what, i, got[i], want[i], d, rel, mag[i])
+		}
+		if mag[i] > 0 {
+			worst = max(worst, d/mag[i])
+		}
+	}
+	if len(got) >= 8 && worst < 0x1p-12 {
+		t.Fatalf("%s: largest error %.3g of Σ|a·b|: operands not rounded to bfloat16 on a bf16 backend", what, worst)
+	}
+}
+
 func relu64(v []float64) []float64 {
 	out := make([]float64, len(v))
 	for i, x := range v {
@@ -158,16 +204,19 @@ func testConv(t *testing.T, be backend.Backend) {
 				b, bv = up(be, randVec(r, tc.oc, 0.5), tc.oc)
 			}
 			want, oh, ow := RefConv(xv, tc.n, tc.c, tc.h, tc.w, wv, tc.oc, tc.kh, tc.kw, bv, tc.p)
+			mag, _, _ := RefConv(abs64(xv), tc.n, tc.c, tc.h, tc.w, abs64(wv), tc.oc, tc.kh, tc.kw, abs64(bv), tc.p)
 			if tc.relu {
 				want = relu64(want)
 			}
 			y := be.Alloc(tc.n, tc.oc, oh, ow)
 			be.Fill(y, float32(math.NaN()))
 			be.Conv2dForward(x, w, b, y, tc.p, tc.relu)
-			near(t, "y", down(be, y), want, 1e-5, 2e-4)
+			nearProduct(t, be, "y", down(be, y), want, mag, tc.c*tc.kh*tc.kw, 1e-5, 2e-4)
 
 			dy, dyv := up(be, randVec(r, len(want), 1), tc.n, tc.oc, oh, ow)
 			wdx, wdw, wdb := RefConvBackward(xv, tc.n, tc.c, tc.h, tc.w, wv, tc.oc, tc.kh, tc.kw, dyv, tc.p)
+			mdx, mdw, _ := RefConvBackward(abs64(xv), tc.n, tc.c, tc.h, tc.w, abs64(wv), tc.oc, tc.kh, tc.kw, abs64(dyv), tc.p)
+			kdx, kdw := tc.oc*tc.kh*tc.kw, tc.n*oh*ow
 			dx, dw := be.Alloc(x.Shape()...), be.Alloc(w.Shape()...)
 			be.Fill(dx, float32(math.NaN()))
 			be.Fill(dw, float32(math.NaN()))
@@ -179,14 +228,14 @@ func testConv(t *testing.T, be backend.Backend) {
 			// twice: scratch reuse must not leak state between calls
 			for range 2 {
 				be.Conv2dBackward(x, w, dy, dx, dw, db, tc.p)
-				near(t, "dx", down(be, dx), wdx, 1e-4, 2e-4)
-				near(t, "dw", down(be, dw), wdw, 1e-4, 2e-4)
+				nearProduct(t, be, "dx", down(be, dx), wdx, mdx, kdx, 1e-4, 2e-4)
+				nearProduct(t, be, "dw", down(be, dw), wdw, mdw, kdw, 1e-4, 2e-4)
 				if tc.bias {
 					near(t, "db", down(be, db), wdb, 1e-4, 2e-4)
 				}
 			}
 			be.Conv2dBackward(x, w, dy, nil, dw, nil, tc.p)
-			near(t, "dw without dx", down(be, dw), wdw, 1e-4, 2e-4)
+			nearProduct(t, be, "dw without dx", down(be, dw), wdw, mdw, kdw, 1e-4, 2e-4)
 		})
 	}
 }
@@ -201,19 +250,21 @@ func testLinear(t *testing.T, be backend.Backend) {
 		w, wv := up(be, randVec(r, tc.out*tc.in, 0.5), tc.out, tc.in)
 		b, bv := up(be, randVec(r, tc.out, 0.5), tc.out)
 		want := RefLinear(xv, tc.n, tc.in, wv, tc.out, bv)
+		mag := RefLinear(abs64(xv), tc.n, tc.in, abs64(wv), tc.out, abs64(bv))
 		if tc.relu {
 			want = relu64(want)
 		}
 		y := be.Alloc(tc.n, tc.out)
 		be.LinearForward(x, w, b, y, tc.relu)
-		near(t, "y", down(be, y), want, 1e-5, 2e-4)
+		nearProduct(t, be, "y", down(be, y), want, mag, tc.in, 1e-5, 2e-4)
 		dy, dyv := up(be, randVec(r, tc.n*tc.out, 1), tc.n, tc.out)
 		wdx, wdw, wdb := RefLinearBackward(xv, tc.n, tc.in, wv, tc.out, dyv)
+		mdx, mdw, _ := RefLinearBackward(abs64(xv), tc.n, tc.in, abs64(wv), tc.out, abs64(dyv))
 		dx, dw, db := be.Alloc(tc.n, tc.in), be.Alloc(tc.out, tc.in), be.Alloc(tc.out)
 		be.Fill(db, 7)
 		be.LinearBackward(x, w, dy, dx, dw, db)
-		near(t, "dx", down(be, dx), wdx, 1e-5, 2e-4)
-		near(t, "dw", down(be, dw), wdw, 1e-5, 2e-4)
+		nearProduct(t, be, "dx", down(be, dx), wdx, mdx, tc.out, 1e-5, 2e-4)
+		nearProduct(t, be, "dw", down(be, dw), wdw, mdw, tc.n, 1e-5, 2e-4)
 		near(t, "db", down(be, db), wdb, 1e-5, 2e-4)
 	}
 }

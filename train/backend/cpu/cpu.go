@@ -11,6 +11,7 @@ import (
 // Backend runs every op on the host. It is not safe for concurrent use.
 type Backend struct {
 	threads int
+	prec    backend.Precision
 	workers []worker
 	team    *kernels.Team // the goroutines of parallel loops
 	wT      []float32     // flipped, transposed conv weights (implicit input gradient)
@@ -32,19 +33,46 @@ type worker struct {
 
 var _ backend.Backend = (*Backend)(nil)
 
-// New returns a CPU backend that uses up to threads goroutines per op
+// New returns an fp32 CPU backend that uses up to threads goroutines per op
 // (threads < 1 means 1).
 func New(threads int) *Backend {
-	threads = max(threads, 1)
-	b := &Backend{threads: threads, workers: make([]worker, threads), team: kernels.NewTeam(threads)}
-	for i := range b.workers {
-		b.workers[i].gemm = kernels.NewGemm(1)
-	}
+	b, _ := NewPrecision(threads, backend.FP32)
 	return b
+}
+
+// NewPrecision is New with the given arithmetic for convolutions and linear
+// layers. With backend.BF16 every product of those ops (forward, input and
+// weight gradients) rounds both operands to bfloat16 and sums in float32 as
+// VDPBF16PS does — on the instruction where the CPU has AVX512_BF16, else on
+// its exact emulation (kernels.NewGemmPrecision), so results do not depend on
+// the machine. Everything else is float32 as with FP32.
+func NewPrecision(threads int, p backend.Precision) (*Backend, error) {
+	kp := kernels.FP32
+	switch p {
+	case backend.FP32, "":
+		p = backend.FP32
+	case backend.BF16:
+		kp = kernels.BF16
+	default:
+		return nil, fmt.Errorf("cpu: precision %q: want fp32 or bf16", p)
+	}
+	threads = max(threads, 1)
+	b := &Backend{threads: threads, prec: p, workers: make([]worker, threads), team: kernels.NewTeam(threads)}
+	for i := range b.workers {
+		b.workers[i].gemm = kernels.NewGemmPrecision(1, kp)
+	}
+	return b, nil
 }
 
 // Name returns "cpu".
 func (b *Backend) Name() string { return "cpu" }
+
+// Precision is the arithmetic of the convolutions and linear layers.
+func (b *Backend) Precision() backend.Precision { return b.prec }
+
+// Kernel names the GEMM micro-kernel the products run on ("avx512",
+// "avx512bf16", "go-bf16emu", …; see kernels.Gemm.Kernel).
+func (b *Backend) Kernel() string { return b.workers[0].gemm.Kernel() }
 
 // Threads is the number of goroutines an op may use.
 func (b *Backend) Threads() int { return b.threads }

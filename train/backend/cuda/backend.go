@@ -82,6 +82,9 @@ func newBackend(dev device, gemm gemmer, gemmName string) *Backend {
 // Name returns "cuda".
 func (b *Backend) Name() string { return "cuda" }
 
+// Precision is the arithmetic of the convolutions and linear layers.
+func (b *Backend) Precision() backend.Precision { return backend.FP32 }
+
 // GEMMPath describes the GEMM in use: "cublas <file>" or "ptx".
 func (b *Backend) GEMMPath() string { return b.gemmName }
 
