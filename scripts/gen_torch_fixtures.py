@@ -33,6 +33,18 @@ train/testdata/torch/<case>.safetensors, one per model case:
     eval_logits_ood    eval-mode forward_ood_inference after the 3 steps (T2FNorm only)
     eval_feature       eval-mode f after the 3 steps
 
+train/testdata/torch/<case>_bf16.safetensors, one training step under
+torch.autocast("cpu", dtype=torch.bfloat16) and the same step in float64:
+    lenet_t2fnorm_bf16                      LeNet(10 classes, 3 channels), x 8×3×28×28
+    resnet18_32x32_w0.0625_linear_bf16,
+    resnet18_32x32_w0.0625_t2fnorm_bf16     ResNet18_32x32 width 1/16, x 8×3×32×32
+  tensors: the initial state_dict, input, target, then for run in
+  {autocast, fp64}: <run>.logits, <run>.logits_ood, <run>.feature,
+  <run>.loss, <run>.grad.<name> (float32; the float64 run rounded to float32
+  only when saved). The float64 run is the exact answer both bf16 engines
+  are measured against.
+  (--bf16-only regenerates just these files.)
+
 train/testdata/torch/layers.safetensors: single-layer forward/backward cases
     (prefix per case; see docs/fixtures.md).
 
@@ -177,6 +189,55 @@ def model_case(name, model, t2fnorm, in_shape, batch, seed, width=1.0, steps=STE
         meta["steps"] = "0"
     size = save(os.path.join(OUT, name + ".safetensors"), out, meta)
     print("%-40s %8d bytes, %d tensors" % (name, size, len(out)))
+
+
+def autocast_case(name, model, t2fnorm, in_shape, batch, seed, width=1.0, num_classes=10):
+    """One forward/backward under CPU autocast (bfloat16) and in float64."""
+    import copy
+    torch.manual_seed(seed)
+    net = tm.build(model, num_classes=num_classes, width=width, channels=in_shape[0],
+                   t2fnorm=t2fnorm, tau=TAU)
+    net.train()
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn((batch,) + tuple(in_shape), generator=g)
+    target = torch.randint(0, num_classes, (batch,), generator=g)
+    out = clone_state(net)
+    out["input"] = x
+    out["target"] = target
+    net64 = copy.deepcopy(net).double()
+
+    def run(prefix, net, x, ctx):
+        net.zero_grad(set_to_none=True)
+        with ctx:
+            logits, logits_ood, f = heads(net, x, t2fnorm)
+            loss = F.cross_entropy(logits, target)
+        loss.backward()
+        out[prefix + "logits"] = logits.detach().float().clone()
+        out[prefix + "logits_ood"] = logits_ood.detach().float().clone()
+        out[prefix + "feature"] = f.detach().float().clone()
+        out[prefix + "loss"] = loss.detach().float().clone()
+        for pname, p in net.named_parameters():
+            out[prefix + "grad." + pname] = p.grad.detach().float().clone()
+
+    import contextlib
+    run("autocast.", net, x, torch.autocast("cpu", dtype=torch.bfloat16))
+    run("fp64.", net64, x.double(), contextlib.nullcontext())
+    meta = {
+        "case": name, "model": model, "head": "t2fnorm" if t2fnorm else "linear",
+        "width": repr(width), "num_classes": str(num_classes), "batch": str(batch),
+        "input_shape": json.dumps([batch] + list(in_shape)), "seed": str(seed),
+        "torch": torch.__version__, "autocast": 'torch.autocast("cpu", dtype=torch.bfloat16)',
+    }
+    if t2fnorm:
+        meta["tau"] = repr(TAU)
+    size = save(os.path.join(OUT, name + ".safetensors"), out, meta)
+    print("%-40s %8d bytes, %d tensors" % (name, size, len(out)))
+
+
+def autocast_cases():
+    autocast_case("lenet_t2fnorm_bf16", "lenet", True, (3, 28, 28), 8, seed=10)
+    autocast_case("resnet18_32x32_w0.0625_linear_bf16", "resnet18_32x32", False, (3, 32, 32), 8, seed=20, width=0.0625)
+    autocast_case("resnet18_32x32_w0.0625_t2fnorm_bf16", "resnet18_32x32", True, (3, 32, 32), 8, seed=20, width=0.0625)
 
 
 def rnd(g, *shape, scale=1.0):
@@ -363,11 +424,15 @@ def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     os.makedirs(OUT, exist_ok=True)
+    if "--bf16-only" in sys.argv[1:]:
+        autocast_cases()
+        return
     model_case("lenet_linear", "lenet", False, (3, 28, 28), 8, seed=10)
     model_case("lenet_t2fnorm", "lenet", True, (3, 28, 28), 8, seed=10)
     model_case("resnet18_32x32_w0.0625_linear", "resnet18_32x32", False, (3, 32, 32), 4, seed=20, width=0.0625)
     model_case("resnet18_32x32_w0.0625_t2fnorm", "resnet18_32x32", True, (3, 32, 32), 4, seed=20, width=0.0625)
     model_case("resnet50_w0.0625_linear", "resnet50", False, (3, 32, 32), 2, seed=30, width=0.0625, steps=0)
+    autocast_cases()
     layer_cases()
     statedicts()
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/t2f/t2f/augment"
+	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/nn"
 )
 
@@ -63,6 +64,12 @@ type Config struct {
 	Normalization string `yaml:"normalization"` // augment preset (cifar10, cifar100, imagenet, mnist) or "auto": from the dataset name, as OpenOOD
 	InChannels    int    `yaml:"in_channels"`   // model input channels; 0 = the shards' channels
 
+	// Precision of the convolutions and linear layers: "fp32" or "bf16"
+	// (bfloat16 operands, float32 sums; parameters, BatchNorm, loss and
+	// optimiser stay float32; see backend.Precision). It changes results, so
+	// a run resumes only in its own precision.
+	Precision string `yaml:"precision"`
+
 	// Execution settings: they change speed, not results.
 	Workers int `yaml:"workers"` // augmentation goroutines
 	Threads int `yaml:"threads"` // compute threads of the CPU backend
@@ -81,7 +88,7 @@ func Defaults() Config {
 		Model: nn.ArchResNet18_32, Width: 1, Head: nn.HeadT2FNorm, Tau: 0.1,
 		Loss: LossCE, LogitNormTau: 0.04, LambdaOE: 0.5,
 		Epochs: 100, BatchSize: 128, LR: 0.1, MinLR: 1e-6, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4,
-		Augment: "crop", Padding: 4, Normalization: "auto",
+		Augment: "crop", Padding: 4, Normalization: "auto", Precision: string(backend.FP32),
 		Workers: 2, Threads: 2,
 	}
 }
@@ -135,6 +142,8 @@ func (c Config) Validate() error {
 		return bad("padding", c.Padding, "≥ 0")
 	case c.InChannels < 0:
 		return bad("in_channels", c.InChannels, "≥ 0")
+	case c.Precision != string(backend.FP32) && c.Precision != string(backend.BF16):
+		return bad("precision", c.Precision, "fp32 or bf16")
 	case c.Workers < 1:
 		return bad("workers", c.Workers, "at least 1")
 	case c.Threads < 1:

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/t2f/t2f/internal/atomicfile"
+	"github.com/t2f/t2f/train/backend"
 )
 
 // EpochRecord is one row of epochs.csv.
@@ -32,9 +33,10 @@ type EpochRecord struct {
 	Best           bool          // best.safetensors was written at this epoch
 	ResumedAtBatch int           // > 0 when the epoch was resumed mid-way (timings cover the rest only)
 	Code           string        // the t2f build that ran the epoch (provenance.Stamp's String)
+	Precision      string        // the run's Config.Precision ("" in logs written before precisions existed)
 }
 
-var epochHeader = []string{"epoch", "step", "lr", "train_loss", "train_acc", "val_acc", "val_feature_norm", "images_per_s", "data_wait_s", "epoch_s", "best", "resumed_at_batch", "code"}
+var epochHeader = []string{"epoch", "step", "lr", "train_loss", "train_acc", "val_acc", "val_feature_norm", "images_per_s", "data_wait_s", "epoch_s", "best", "resumed_at_batch", "code", "precision"}
 
 func writeEpochLog(path string, recs []EpochRecord) error {
 	var buf bytes.Buffer
@@ -44,7 +46,7 @@ func writeEpochLog(path string, recs []EpochRecord) error {
 	for _, r := range recs {
 		_ = w.Write([]string{
 			strconv.Itoa(r.Epoch), strconv.Itoa(r.Step), f(r.LR), f(r.TrainLoss), f(r.TrainAcc), f(r.ValAcc), f(r.ValFeatureNorm),
-			f(r.ImagesPerSec), f(r.DataWait.Seconds()), f(r.Duration.Seconds()), strconv.FormatBool(r.Best), strconv.Itoa(r.ResumedAtBatch), r.Code,
+			f(r.ImagesPerSec), f(r.DataWait.Seconds()), f(r.Duration.Seconds()), strconv.FormatBool(r.Best), strconv.Itoa(r.ResumedAtBatch), r.Code, r.Precision,
 		})
 	}
 	w.Flush()
@@ -69,8 +71,8 @@ func readEpochLog(path string) ([]EpochRecord, error) {
 		if i == 0 {
 			continue
 		}
-		// Logs written before the code column have one field less.
-		if len(row) == len(epochHeader)-1 {
+		// Logs written before the code and precision columns have fewer fields.
+		for len(row) >= len(epochHeader)-2 && len(row) < len(epochHeader) {
 			row = append(row, "")
 		}
 		if len(row) != len(epochHeader) {
@@ -85,7 +87,7 @@ func readEpochLog(path string) ([]EpochRecord, error) {
 		recs = append(recs, EpochRecord{
 			Epoch: n(row[0]), Step: n(row[1]), LR: f(row[2]), TrainLoss: f(row[3]), TrainAcc: f(row[4]), ValAcc: f(row[5]),
 			ValFeatureNorm: f(row[6]), ImagesPerSec: f(row[7]), DataWait: d(row[8]), Duration: d(row[9]), Best: best, ResumedAtBatch: n(row[11]),
-			Code: row[12],
+			Code: row[12], Precision: row[13],
 		})
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("train: %s line %d: %w", path, i+1, err)
@@ -110,10 +112,14 @@ func readConfig(path string) (Config, error) {
 // the default recipe). name is used in errors.
 func ParseConfig(data []byte, name string) (Config, error) {
 	c := Defaults()
+	c.Precision = "" // a config.yaml written before precisions existed is fp32
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("train: config %s: %w", name, err)
+	}
+	if c.Precision == "" {
+		c.Precision = string(backend.FP32)
 	}
 	return c, nil
 }

@@ -126,6 +126,9 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 	if opts.Backend == nil {
 		return Summary{}, errors.New("train: no backend")
 	}
+	if p := opts.Backend.Precision(); string(p) != cfg.Precision {
+		return Summary{}, fmt.Errorf("train: config precision %s, but the %s backend computes in %s", cfg.Precision, opts.Backend.Name(), p)
+	}
 	if err := checkSplits(cfg, trainSet, valSet); err != nil {
 		return Summary{}, err
 	}
@@ -409,7 +412,7 @@ func (r *runner) loop(ctx context.Context) (Summary, error) {
 func (r *runner) epoch(ctx context.Context) error {
 	e := r.pos.epoch
 	start := time.Now()
-	rec := EpochRecord{Epoch: e + 1, ResumedAtBatch: r.pos.batch, Code: r.cfg.Code}
+	rec := EpochRecord{Epoch: e + 1, ResumedAtBatch: r.pos.batch, Code: r.cfg.Code, Precision: r.cfg.Precision}
 	if r.pos.batch < r.batches { // else only the validation was left to do
 		if err := r.trainEpoch(ctx, start, &rec); err != nil {
 			return err

@@ -66,7 +66,7 @@ func runToy(t *testing.T, cfg Config, dir string, resume bool, stopAt int) (Summ
 		}
 	}}
 	return Run(ctx, cfg, split("toy-train", newToyData(96, 1)), split("toy-val", newToyData(40, 2)), dir,
-		Options{Backend: cpu.New(cfg.Threads), Resume: resume, Hooks: hooks})
+		Options{Backend: toyBackend(t, cfg), Resume: resume, Hooks: hooks})
 }
 
 // tensorsOf reads a checkpoint's tensors by name.

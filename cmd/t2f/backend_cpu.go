@@ -11,8 +11,8 @@ import (
 )
 
 // newBackend returns the backend for --device (this build: cpu only) with
-// threads compute threads.
-func newBackend(c *cli.Context, threads int) (backend.Backend, error) {
+// threads compute threads and the given precision.
+func newBackend(c *cli.Context, threads int, prec backend.Precision) (backend.Backend, error) {
 	kind, _, err := parseDevice(c)
 	if err != nil {
 		return nil, err
@@ -20,12 +20,12 @@ func newBackend(c *cli.Context, threads int) (backend.Backend, error) {
 	if kind != "cpu" {
 		return nil, usageError{"--device " + c.String("device") + ": this t2f is built without CUDA; use t2f-cuda (go tool task cuda:build, run on a machine with an NVIDIA GPU)"}
 	}
-	return cpu.New(threads), nil
+	return cpu.NewPrecision(threads, prec)
 }
 
 // measureTrain is perf.Measure on --device.
 func measureTrain(c *cli.Context, cfg perf.Config) (perf.Result, error) {
-	if _, err := newBackend(c, 1); err != nil {
+	if _, err := newBackend(c, 1, cfg.Precision); err != nil {
 		return perf.Result{}, err
 	}
 	return perf.Measure(c.Context, cfg)

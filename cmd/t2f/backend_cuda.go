@@ -21,13 +21,13 @@ import (
 // newBackend returns the backend for --device with threads compute threads
 // (CPU) or GPU N; the GPU's GEMM comes from T2F_GEMM (auto, cublas, ptx) and
 // cuBLAS is searched for in T2F_CUBLAS (a file) or LD_LIBRARY_PATH.
-func newBackend(c *cli.Context, threads int) (backend.Backend, error) {
+func newBackend(c *cli.Context, threads int, prec backend.Precision) (backend.Backend, error) {
 	kind, ord, err := parseDevice(c)
 	if err != nil {
 		return nil, err
 	}
 	if kind == "cpu" {
-		return cpu.New(threads), nil
+		return cpu.NewPrecision(threads, prec)
 	}
 	gemm := os.Getenv("T2F_GEMM")
 	switch gemm {
@@ -35,7 +35,7 @@ func newBackend(c *cli.Context, threads int) (backend.Backend, error) {
 	default:
 		return nil, usageError{fmt.Sprintf("T2F_GEMM=%q: want auto, cublas or ptx", gemm)}
 	}
-	b, err := cuda.New(cuda.Options{Device: ord, GEMM: gemm, Cublas: cublasload.Config{
+	b, err := cuda.New(cuda.Options{Device: ord, GEMM: gemm, Precision: prec, Cublas: cublasload.Config{
 		Path: os.Getenv("T2F_CUBLAS"), Dirs: cublasload.SplitPathList(os.Getenv("LD_LIBRARY_PATH")),
 	}})
 	if err != nil {
@@ -59,7 +59,7 @@ func measureTrain(c *cli.Context, cfg perf.Config) (perf.Result, error) {
 	if kind == "cpu" {
 		return perf.Measure(c.Context, cfg)
 	}
-	be, err := newBackend(c, 1)
+	be, err := newBackend(c, 1, cfg.Precision)
 	if err != nil {
 		return perf.Result{}, err
 	}

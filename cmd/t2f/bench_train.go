@@ -41,6 +41,7 @@ EXAMPLES:
    t2f bench train --model resnet18_32x32 --threads 2 --json  # ResNet-18 3×32×32
    t2f bench train --model resnet18_32x32 --width 0.25 --channels 1 --size 28
    t2f bench train --model small_resnet --channels 1 --size 28  # ResNet-8 (16-32-64)
+   t2f bench train --model resnet18_32x32 --threads 2 --precision bf16  # bfloat16 products (VDPBF16PS)
    for m in ce t2fnorm logitnorm oe; do                        # per training method
      t2f bench train --model resnet18_32x32 --threads 2 --method $m --json; done`,
 		Flags: []cli.Flag{
@@ -58,6 +59,7 @@ EXAMPLES:
 			&cli.DurationFlag{Name: "min-round", Value: time.Second, Usage: "minimum duration of one round"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object (train_images_per_s, infer_images_per_s, …)"},
 			deviceFlag(),
+			precisionFlag(precisionUsage),
 		},
 		Action: runBenchTrain,
 	}
@@ -126,8 +128,12 @@ func runBenchTrain(c *cli.Context) error {
 	if err != nil {
 		return usageError{fmt.Sprintf("%v (check --model, --width, --channels, --size, --classes, --head)", err)}
 	}
+	prec, err := parsePrecision(c)
+	if err != nil {
+		return err
+	}
 	res, err := measureTrain(c, perf.Config{Model: cfg, Batch: c.Int("batch-size"), Threads: threads,
-		Rounds: c.Int("rounds"), MinRound: c.Duration("min-round"), Seed: 1, Loss: loss, Outliers: outliers})
+		Rounds: c.Int("rounds"), MinRound: c.Duration("min-round"), Seed: 1, Loss: loss, Outliers: outliers, Precision: prec})
 	if err != nil {
 		return err
 	}
@@ -139,8 +145,8 @@ func runBenchTrain(c *cli.Context) error {
 		enc.SetIndent("", " ")
 		return enc.Encode(out)
 	}
-	fmt.Fprintf(w, "%s (width %g, %d×%d×%d input, %d params), batch %d, %d threads, median of %d rounds:\n",
-		model, cfg.Width, channels, cfg.ImageSize, cfg.ImageSize, res.Params, res.Batch, res.Threads, res.Rounds)
+	fmt.Fprintf(w, "%s (width %g, %d×%d×%d input, %d params), batch %d, %d threads, %s (%s), median of %d rounds:\n",
+		model, cfg.Width, channels, cfg.ImageSize, cfg.ImageSize, res.Params, res.Batch, res.Threads, res.Precision, res.Kernel, res.Rounds)
 	fmt.Fprintf(w, "  train %10.1f images/s  (min %.1f, max %.1f)\n", res.TrainImagesPerSec, res.TrainMinMax[0], res.TrainMinMax[1])
 	fmt.Fprintf(w, "  infer %10.1f images/s  (min %.1f, max %.1f)\n", res.InferImagesPerSec, res.InferMinMax[0], res.InferMinMax[1])
 	fmt.Fprintf(w, "Made by t2f %s\n", buildStamp())

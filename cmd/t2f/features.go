@@ -60,6 +60,7 @@ Examples:
 			&cli.IntFlag{Name: "batch-size", Value: 128, Usage: "images per forward pass"},
 			&cli.IntFlag{Name: "threads", Value: 2, Usage: "compute threads in all"},
 			deviceFlag(),
+			precisionFlag(precisionUsage + " (default fp32, whatever the training precision)"),
 			&cli.IntFlag{Name: "workers", Usage: "model instances, each running its own batch with threads/workers threads (default: --threads, one thread each: fastest for small models, e.g. 1.2–1.9× for LeNet; equal for ResNets; each instance holds its own activations)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar and no per-file lines"},
 			extraFlag(),
@@ -294,10 +295,14 @@ func runFeatures(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	prec, err := parsePrecision(c)
+	if err != nil {
+		return err
+	}
 	instances := make([]features.Network, workers)
 	var model *nn.Model
 	for i := range instances {
-		be, err := newBackend(c, max(1, c.Int("threads")/workers))
+		be, err := newBackend(c, max(1, c.Int("threads")/workers), prec)
 		if err != nil {
 			return err
 		}

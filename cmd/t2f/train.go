@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/t2f/t2f/train"
+	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/nn"
 )
 
@@ -101,6 +102,7 @@ Examples:
 			&cli.IntFlag{Name: "workers", Value: d.Workers, Usage: "augmentation goroutines (results do not depend on it)"},
 			&cli.IntFlag{Name: "threads", Value: d.Threads, Usage: "compute threads"},
 			deviceFlag(),
+			precisionFlag(precisionUsage + "; recorded in config.yaml and epochs.csv, a run resumes in its own precision"),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar and no per-epoch lines"},
 		},
 		Action: runTrain,
@@ -112,7 +114,7 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	be, err := newBackend(c, cfg.Threads)
+	be, err := newBackend(c, cfg.Threads, backend.Precision(cfg.Precision))
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,7 @@ func trainConfig(c *cli.Context) (train.Config, error) {
 	set("in-channels", func() { cfg.InChannels = c.Int("in-channels") })
 	set("workers", func() { cfg.Workers = c.Int("workers") })
 	set("threads", func() { cfg.Threads = c.Int("threads") })
+	set("precision", func() { cfg.Precision = c.String("precision") })
 	if cfg.Train == "" || cfg.Val == "" {
 		return cfg, usageError{"train: --train and --val are required (shard directories from t2f pipeline build)"}
 	}

@@ -26,6 +26,8 @@ type Config struct {
 	// 2·Batch, OpenOOD's ratio). Rates count the Batch ID images.
 	Loss     string
 	Outliers int
+	// Precision of the convolutions and linear layers ("" is fp32).
+	Precision backend.Precision
 }
 
 // Training objectives of Config.Loss (train.Config.Loss's names).
@@ -37,15 +39,17 @@ const (
 
 // Result holds the measured rates (medians over rounds, with the extremes).
 type Result struct {
-	TrainImagesPerSec float64    `json:"train_images_per_s"`
-	InferImagesPerSec float64    `json:"infer_images_per_s"`
-	TrainMinMax       [2]float64 `json:"train_min_max"`
-	InferMinMax       [2]float64 `json:"infer_min_max"`
-	Rounds            int        `json:"rounds"`
-	Batch             int        `json:"batch"`
-	Backend           string     `json:"backend"`
-	Threads           int        `json:"threads"`
-	Params            int        `json:"params"`
+	TrainImagesPerSec float64           `json:"train_images_per_s"`
+	InferImagesPerSec float64           `json:"infer_images_per_s"`
+	TrainMinMax       [2]float64        `json:"train_min_max"`
+	InferMinMax       [2]float64        `json:"infer_min_max"`
+	Rounds            int               `json:"rounds"`
+	Batch             int               `json:"batch"`
+	Backend           string            `json:"backend"`
+	Precision         backend.Precision `json:"precision"`
+	Kernel            string            `json:"kernel,omitempty"` // the CPU GEMM micro-kernel (e.g. avx512bf16)
+	Threads           int               `json:"threads"`
+	Params            int               `json:"params"`
 }
 
 // Bench is a model, optimiser and synthetic batch ready to be stepped.
@@ -164,7 +168,10 @@ func Measure(ctx context.Context, cfg Config) (Result, error) {
 	case cfg.Rounds < 1:
 		return Result{}, fmt.Errorf("perf: %d rounds, want at least 1", cfg.Rounds)
 	}
-	be := cpu.New(cfg.Threads)
+	be, err := cpu.NewPrecision(cfg.Threads, cfg.Precision)
+	if err != nil {
+		return Result{}, fmt.Errorf("perf: %w", err)
+	}
 	if cfg.Loss == LossOE && cfg.Outliers == 0 {
 		cfg.Outliers = 2 * cfg.Batch
 	}
@@ -172,7 +179,7 @@ func Measure(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Backend: be.Name(), Threads: cfg.Threads, Rounds: cfg.Rounds, Batch: cfg.Batch}
+	res := Result{Backend: be.Name(), Precision: be.Precision(), Kernel: be.Kernel(), Threads: cfg.Threads, Rounds: cfg.Rounds, Batch: cfg.Batch}
 	for _, p := range b.Model.Params() {
 		res.Params += p.Value.Numel()
 	}

@@ -25,6 +25,8 @@ type Options struct {
 	// Cublas says where to look for libcublas (an explicit file, or the
 	// directories of LD_LIBRARY_PATH); see package cublasload.
 	Cublas cublasload.Config
+	// Precision of the convolutions and linear layers ("" is fp32).
+	Precision backend.Precision
 }
 
 // Buffer is the storage of a CUDA tensor: a device allocation of n float32.

@@ -216,6 +216,9 @@ func (d *cuDevice) close() {
 // picks the GEMM (see Options). A cuda-tagged binary only starts on a machine
 // with a GPU, so New's errors are about the device, the PTX JIT and cuBLAS.
 func New(opts Options) (*Backend, error) {
+	if err := checkPrecision(opts.Precision); err != nil {
+		return nil, err
+	}
 	d, err := openDevice(opts.Device)
 	if err != nil {
 		return nil, err

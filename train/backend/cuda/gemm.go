@@ -5,6 +5,7 @@ package cuda
 import (
 	"fmt"
 
+	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/backend/cuda/cublasload"
 )
 
@@ -108,6 +109,15 @@ func (g *cublasGemm) close() {
 	g.dev.bound(func() { _ = g.lib.Destroy(g.h) })
 	// the library stays loaded: cuBLAS does not support being unloaded and
 	// reloaded within one process reliably
+}
+
+// checkPrecision accepts the precisions this backend computes in.
+func checkPrecision(p backend.Precision) error {
+	switch p {
+	case "", backend.FP32:
+		return nil
+	}
+	return fmt.Errorf("cuda: precision %q: this backend computes in fp32 only (bf16 runs on the CPU backend)", p)
 }
 
 // selectGemm opens cuBLAS as opts.GEMM asks (on the thread whose context is
