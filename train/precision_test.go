@@ -102,12 +102,12 @@ func TestOldRunFiles(t *testing.T) {
 		t.Fatalf("config without precision: %q, %v; want fp32", c.Precision, err)
 	}
 	path := filepath.Join(t.TempDir(), EpochsFile)
-	old := strings.Join(epochHeader[:len(epochHeader)-1], ",") + "\n1,6,0.05,0.5,0.9,0.95,3.5,100,0.1,1.5,true,0\n"
+	old := strings.Join(epochHeader[:len(epochHeader)-1], ",") + "\n1,6,0.05,0.5,0.9,0.95,3.5,100,0.1,1.5,true,0,0123456789ab\n"
 	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := readEpochLog(path)
-	if err != nil || len(recs) != 1 || recs[0].Precision != "" || recs[0].ValAcc != 0.95 {
+	if err != nil || len(recs) != 1 || recs[0].Precision != "" || recs[0].Code != "0123456789ab" || recs[0].ValAcc != 0.95 {
 		t.Fatalf("old epochs.csv: %+v, %v", recs, err)
 	}
 }
