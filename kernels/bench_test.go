@@ -26,6 +26,18 @@ func BenchmarkSgemmKernels(b *testing.B) {
 	}
 }
 
+// BenchmarkSgemmBF16 is BenchmarkSgemm with BF16 products (VDPBF16PS on
+// CPUs with AVX512_BF16), one goroutine, next to fp32 on the same shapes.
+func BenchmarkSgemmBF16(b *testing.B) {
+	for _, s := range ConvGemmShapes() {
+		for _, p := range []Precision{FP32, BF16} {
+			b.Run(fmt.Sprintf("%s/%s", s.Name, p), func(b *testing.B) {
+				benchGemm(b, NewGemmPrecision(1, p), s)
+			})
+		}
+	}
+}
+
 func benchGemm(b *testing.B, g *Gemm, s GemmShape) {
 	ar, ac := stored(s.TransA, s.M, s.K)
 	br, bc := stored(s.TransB, s.K, s.N)

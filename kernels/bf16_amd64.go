@@ -41,6 +41,24 @@ func bf16Kernel(k *microKernel) *microKernel {
 
 var avx512BF16Kernel = withDot(avx512Kernel, "avx512bf16", runBF16AVX512)
 
-// packPairsFast converts kq full pair rows of a w-wide sliver (packPairs);
-// nil means the Go loop.
-var packPairsFast func(dst []uint32, src []float32, w, kq int)
+// packPairsAVX512 converts kq pair rows of a w-wide sliver (w ≤ 32):
+// dst[q*w+j] = bf16Pair(src[2q*w+j], src[(2q+1)*w+j]).
+//
+//go:noescape
+func packPairsAVX512(dst *uint32, src *float32, w, kq int)
+
+// packPairsFast converts kq full pair rows of a w-wide sliver (packPairs)
+// with AVX-512; nil (no AVX-512) means the Go loop.
+var packPairsFast = func() func(dst []uint32, src []float32, w, kq int) {
+	if !cpu.X86.HasAVX512F {
+		return nil
+	}
+	return func(dst []uint32, src []float32, w, kq int) {
+		if w > 32 {
+			panic("kernels: packPairs: sliver wider than 32")
+		}
+		_ = dst[kq*w-1]
+		_ = src[2*kq*w-1]
+		packPairsAVX512(unsafe.SliceData(dst), unsafe.SliceData(src), w, kq)
+	}
+}()

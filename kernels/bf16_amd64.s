@@ -300,3 +300,90 @@ TEXT ·dotBF16x16(SB), NOSPLIT, $0-24
 	VMOVUPS Z16, (AX)
 	VZEROUPPER
 	RET
+
+// PAIRS16(off, kmask) rounds 16 lanes (those of kmask) of two packed rows to one row of bfloat16
+// pairs: SI points at the even row, SI+R8 at the odd one, DI at the output. Z20 = 0x7FFF,
+// Z21 = 1, Z22 = 0xFFFF0000, Z23 = 0x7FC0 (NaN, low half), Z24 = 0x7FC00000 (NaN, high half).
+#define PAIRS16(off, kmask) \
+	VMOVDQU32.Z off(SI), kmask, Z0; \
+	VMOVDQU32.Z off(SI)(R8*1), kmask, Z1; \
+	VPSRLD $16, Z0, Z2; \
+	VPANDD Z21, Z2, Z2; \
+	VPADDD Z20, Z2, Z2; \
+	VPADDD Z0, Z2, Z2; \
+	VPSRLD $16, Z2, Z2; \
+	VCMPPS $3, Z0, Z0, K3; \
+	VMOVDQA32 Z23, K3, Z2; \
+	VPSRLD $16, Z1, Z3; \
+	VPANDD Z21, Z3, Z3; \
+	VPADDD Z20, Z3, Z3; \
+	VPADDD Z1, Z3, Z3; \
+	VPANDD Z22, Z3, Z3; \
+	VCMPPS $3, Z1, Z1, K4; \
+	VMOVDQA32 Z24, K4, Z3; \
+	VPORD Z3, Z2, Z2; \
+	VMOVDQU32 Z2, kmask, off(DI)
+
+// func packPairsAVX512(dst *uint32, src *float32, w, kq int)
+// For q < kq and j < w (w ≤ 32): dst[q*w+j] = bf16Pair(src[2q*w+j], src[(2q+1)*w+j]).
+TEXT ·packPairsAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ w+16(FP), R9
+	MOVQ kq+24(FP), CX
+	MOVL $0x7fff, AX
+	VPBROADCASTD AX, Z20
+	MOVL $1, AX
+	VPBROADCASTD AX, Z21
+	MOVL $0xffff0000, AX
+	VPBROADCASTD AX, Z22
+	MOVL $0x7fc0, AX
+	VPBROADCASTD AX, Z23
+	MOVL $0x7fc00000, AX
+	VPBROADCASTD AX, Z24
+	// K1: lanes of the first 16 columns, K2: of the rest.
+	MOVQ R9, BX
+	CMPQ BX, $16
+	JLE  pp1
+	MOVQ $16, BX
+pp1:
+	MOVL $1, AX
+	MOVQ BX, R10
+	MOVQ R10, CX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ R9, R10
+	SUBQ $16, R10
+	JGE  pp2
+	XORQ R10, R10
+pp2:
+	MOVQ R10, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	MOVQ kq+24(FP), CX
+	MOVQ R9, R8
+	SHLQ $2, R8 // bytes per row
+	TESTQ CX, CX
+	JZ   ppdone
+	CMPQ R9, $16
+	JG   pploop2
+pploop1:
+	PAIRS16(0, K1)
+	LEAQ (SI)(R8*2), SI
+	ADDQ R8, DI
+	DECQ CX
+	JNZ  pploop1
+	JMP  ppdone
+pploop2:
+	PAIRS16(0, K1)
+	PAIRS16(64, K2)
+	LEAQ (SI)(R8*2), SI
+	ADDQ R8, DI
+	DECQ CX
+	JNZ  pploop2
+ppdone:
+	VZEROUPPER
+	RET

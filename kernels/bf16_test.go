@@ -314,3 +314,46 @@ func TestSgemmPackedBF16(t *testing.T) {
 		}
 	}
 }
+
+// TestPackPairs checks the pair packing (AVX-512 where available) against
+// its definition on every sliver width, odd and even depths, and values
+// that exercise the rounding: ties, NaN, ±Inf, overflow, subnormals.
+func TestPackPairs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	special := []uint32{0x3f808000, 0x3f818000, 0x7fc00000, 0xffc00001, 0x7f800001, 0x7f800000, 0xff800000,
+		0x7f7fffff, 0x00008000, 0x00018000, 0x80000000, 0x00000001}
+	for _, w := range []int{4, 6, 8, 16, 32} {
+		for _, kc := range []int{1, 2, 3, 16, 33} {
+			slivers := 3
+			src := make([]float32, slivers*w*kc)
+			for i := range src {
+				if rng.IntN(4) == 0 {
+					src[i] = math.Float32frombits(special[rng.IntN(len(special))])
+				} else {
+					src[i] = math.Float32frombits(rng.Uint32())
+				}
+			}
+			kc2 := (kc + 1) / 2
+			dst := make([]uint32, slivers*w*kc2+1)
+			dst[len(dst)-1] = 0xdeadbeef
+			packPairs(dst, src, w, kc, slivers)
+			for s := range slivers {
+				for q := range kc2 {
+					for j := range w {
+						lo := src[s*w*kc+2*q*w+j]
+						want := uint32(BF16Bits(lo))
+						if 2*q+1 < kc {
+							want |= uint32(BF16Bits(src[s*w*kc+(2*q+1)*w+j])) << 16
+						}
+						if got := dst[s*w*kc2+q*w+j]; got != want {
+							t.Fatalf("w %d kc %d sliver %d row %d col %d: %#08x, want %#08x", w, kc, s, q, j, got, want)
+						}
+					}
+				}
+			}
+			if dst[len(dst)-1] != 0xdeadbeef {
+				t.Fatalf("w %d kc %d: wrote past the packed slivers", w, kc)
+			}
+		}
+	}
+}
