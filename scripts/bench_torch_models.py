@@ -5,6 +5,7 @@ Run from the repository root with Debian's interpreter (torch 1.13 CPU):
 
     /usr/bin/python3 scripts/bench_torch_models.py                 # all models, 1 and 2 threads
     /usr/bin/python3 scripts/bench_torch_models.py --models lenet --threads 2 --repeats 9
+    /usr/bin/python3 scripts/bench_torch_models.py --threads 2 --precision bf16   # autocast
 
 Prints one JSON object on stdout (progress on stderr). For each model and
 thread count, at batch 128 on synthetic N(0,1) input with random targets:
@@ -13,6 +14,12 @@ thread count, at batch 128 on synthetic N(0,1) input with random targets:
   torch.optim.SGD(lr 0.1, momentum 0.9, nesterov, weight decay 5e-4).step(),
   the OpenOOD recipe; images/s = batch · steps / seconds.
 - infer: eval mode, torch.no_grad() forward; images/s likewise.
+
+--precision bf16 runs the forward (and the loss) of both under
+torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's CPU mixed precision
+(oneDNN's AVX512_BF16 kernels where the CPU has them): float32 parameters
+and optimiser, bfloat16 convolutions and linear layers — the reference for
+`t2f bench train --precision bf16`.
 
 Each thread count runs in its own child process with OMP_NUM_THREADS,
 OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set (torch.set_num_threads alone
@@ -81,7 +88,7 @@ def gemm_gflops(threads, repeats=5):
     return round(statistics.median(rates) * 2 * 1024 ** 3 / 1e9, 1)
 
 
-def bench(name, threads, batch, t2fnorm, warmup, repeats, min_run):
+def bench(name, threads, batch, t2fnorm, warmup, repeats, min_run, precision="fp32"):
     torch.set_num_threads(threads)
     case = CASES[name]
     torch.manual_seed(0)
@@ -92,14 +99,22 @@ def bench(name, threads, batch, t2fnorm, warmup, repeats, min_run):
     y = torch.randint(0, 10, (batch,), generator=g)
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
+    import contextlib
+
+    def ctx():
+        if precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def train_step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(x), y)
+        with ctx():
+            loss = F.cross_entropy(net(x), y)
         loss.backward()
         opt.step()
 
     def infer_step():
-        with torch.no_grad():
+        with torch.no_grad(), ctx():
             net(x)
 
     net.train()
@@ -108,7 +123,7 @@ def bench(name, threads, batch, t2fnorm, warmup, repeats, min_run):
     isteps, infer = timed(infer_step, warmup, repeats, min_run)
     return {
         "model": name, "input": [batch] + list(case["shape"]), "threads": threads,
-        "head": "t2fnorm" if t2fnorm else "linear",
+        "head": "t2fnorm" if t2fnorm else "linear", "precision": precision,
         "params": sum(p.numel() for p in net.parameters()),
         "train_images_per_s": round(statistics.median(train) * batch, 1),
         "train_min_max": [round(min(train) * batch, 1), round(max(train) * batch, 1)],
@@ -126,7 +141,8 @@ def worker(args, names, threads):
     res = {"gemm_1024_gflops": gemm_gflops(threads), "results": []}
     for m in names:
         print("%s, %d thread(s)" % (m, threads), file=sys.stderr)
-        res["results"].append(bench(m, threads, args.batch, args.t2fnorm, args.warmup, args.repeats, args.min_run))
+        res["results"].append(bench(m, threads, args.batch, args.t2fnorm, args.warmup, args.repeats, args.min_run,
+                                    args.precision))
     res["gemm_1024_gflops_after"] = gemm_gflops(threads)
     return res
 
@@ -137,6 +153,8 @@ def main():
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--t2fnorm", action="store_true", help="use the T2FNorm head (default: linear)")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: forward and loss under torch.autocast('cpu', dtype=torch.bfloat16)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--min-run", type=float, default=0.5, help="seconds per timed run (at least one step)")
