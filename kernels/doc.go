@@ -16,6 +16,13 @@
 // speed. Products of at least 2^20 multiply-adds are split over the Gemm's
 // threads.
 //
+// BF16 products (NewGemmPrecision(threads, BF16), bf16.go, gemm_bf16.go):
+// both operands rounded to bfloat16 as PyTorch's c10::BFloat16 rounds
+// (BF16Bits) while they are packed, products summed in float32 exactly as
+// the AVX512_BF16 instruction VDPBF16PS does (DotBF16), with an 8×32
+// VDPBF16PS micro-kernel on CPUs that have it and a bit-exact pure-Go
+// emulation elsewhere (and under noasm); SgemmBF16Ref is the reference loop.
+//
 // Build tags: the default build on amd64 uses assembly chosen at run time
 // from the CPU's features (golang.org/x/sys/cpu): an AVX-512 8×32 micro-kernel
 // with AVX-512 packing, else an AVX2+FMA 6×16 micro-kernel, else pure Go.

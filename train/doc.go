@@ -24,6 +24,11 @@
 //	epochs.csv           one row per finished epoch (see EpochRecord), with
 //	                     the build that ran it in the code column
 //
+// Config.Precision ("fp32" or "bf16") is the arithmetic of the convolutions
+// and linear layers; the backend handed to Run must compute in it. It is in
+// config.yaml and in every epochs.csv row, and a run resumes only in its own
+// precision (bit for bit within it; checkpoints stay float32 either way).
+//
 // A run started from pretrained weights (Config.Init) records the file's
 // path and SHA-256 in every checkpoint's metadata (MetaInit,
 // MetaInitSHA256); a resume never rereads it.
