@@ -85,7 +85,12 @@ func newBackend(dev device, gemm gemmer, gemmName string) *Backend {
 func (b *Backend) Name() string { return "cuda" }
 
 // Precision is the arithmetic of the convolutions and linear layers.
-func (b *Backend) Precision() backend.Precision { return backend.FP32 }
+func (b *Backend) Precision() backend.Precision {
+	if g, ok := b.gemmImpl.(*cublasGemm); ok && g.bf16 {
+		return backend.BF16
+	}
+	return backend.FP32
+}
 
 // GEMMPath describes the GEMM in use: "cublas <file>" or "ptx".
 func (b *Backend) GEMMPath() string { return b.gemmName }

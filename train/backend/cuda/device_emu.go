@@ -122,6 +122,9 @@ func (d *emuDevice) close()                 {}
 
 // newEmu returns a Backend on the emulated device (tests).
 func newEmu(opts Options, gridCap int) (*Backend, error) {
+	if err := checkPrecision(opts.Precision); err != nil {
+		return nil, err
+	}
 	d := &emuDevice{gridCap: gridCap}
 	g, name, err := selectGemm(d, opts)
 	if err != nil {

@@ -73,6 +73,25 @@ func TestEmuConformanceCublasPath(t *testing.T) {
 	})
 }
 
+// bf16: cublasGemmEx (CUBLAS_COMPUTE_32F_FAST_16BF; the stand-in rounds
+// the operands to bfloat16 and sums in float32) against the suite's bf16
+// bound; the PTX SGEMM refuses bf16.
+func TestEmuConformanceCublasBF16(t *testing.T) {
+	lib := fakeCublas(t)
+	opts := Options{GEMM: GEMMCublas, Cublas: cublasload.Config{Path: lib}, Precision: backend.BF16}
+	b := emuBackend(t, opts, 3, 0)
+	if b.Precision() != backend.BF16 {
+		t.Fatalf("precision %s, want bf16", b.Precision())
+	}
+	backendtest.Run(t, func() backend.Backend { return emuBackend(t, opts, 3, 0) })
+	if _, err := newEmu(Options{GEMM: GEMMPTX, Precision: backend.BF16}, 0); err == nil {
+		t.Error("PTX GEMM with precision bf16: no error")
+	}
+	if _, err := newEmu(Options{GEMM: GEMMPTX, Precision: "fp16"}, 0); err == nil {
+		t.Error("precision fp16: no error")
+	}
+}
+
 func TestEmuGemmSelection(t *testing.T) {
 	empty := t.TempDir()
 	none := cublasload.Config{Dirs: []string{empty}, Sonames: []string{"libt2fnocublas.so.13"}}

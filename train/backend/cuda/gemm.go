@@ -85,11 +85,13 @@ func (g *ptxGemm) close() {
 	}
 }
 
-// cublasGemm calls cuBLAS's SGEMM on the backend's stream.
+// cublasGemm calls cuBLAS's SGEMM on the backend's stream, or with bf16
+// cublasGemmEx with bfloat16 products (CUBLAS_COMPUTE_32F_FAST_16BF).
 type cublasGemm struct {
-	dev device
-	lib *cublasload.Lib
-	h   cublasload.Handle
+	dev  device
+	lib  *cublasload.Lib
+	h    cublasload.Handle
+	bf16 bool
 }
 
 func (g *cublasGemm) gemm(transA, transB bool, m, n, k int, alpha float32, a devPtr, lda int, b devPtr, ldb int, beta float32, c devPtr, ldc int) {
@@ -98,6 +100,10 @@ func (g *cublasGemm) gemm(transA, transB bool, m, n, k int, alpha float32, a dev
 	}
 	var err error
 	g.dev.bound(func() {
+		if g.bf16 {
+			err = g.lib.GemmBF16RowMajor(g.h, transA, transB, m, n, k, alpha, uintptr(a), lda, uintptr(b), ldb, beta, uintptr(c), ldc)
+			return
+		}
 		err = g.lib.SgemmRowMajor(g.h, transA, transB, m, n, k, alpha, uintptr(a), lda, uintptr(b), ldb, beta, uintptr(c), ldc)
 	})
 	if err != nil {
@@ -114,17 +120,21 @@ func (g *cublasGemm) close() {
 // checkPrecision accepts the precisions this backend computes in.
 func checkPrecision(p backend.Precision) error {
 	switch p {
-	case "", backend.FP32:
+	case "", backend.FP32, backend.BF16:
 		return nil
 	}
-	return fmt.Errorf("cuda: precision %q: this backend computes in fp32 only (bf16 runs on the CPU backend)", p)
+	return fmt.Errorf("cuda: precision %q: want fp32 or bf16", p)
 }
 
 // selectGemm opens cuBLAS as opts.GEMM asks (on the thread whose context is
 // current) and falls back to the PTX SGEMM for GEMMAuto.
 func selectGemm(dev device, opts Options) (gemmer, string, error) {
+	bf16 := opts.Precision == backend.BF16
 	switch opts.GEMM {
 	case GEMMPTX:
+		if bf16 {
+			return nil, "", fmt.Errorf("cuda: precision bf16 needs cuBLAS (cublasGemmEx); the PTX SGEMM is fp32 only")
+		}
 		return newPTXGemm(dev), "ptx", nil
 	case "", GEMMAuto, GEMMCublas:
 	default:
@@ -135,13 +145,19 @@ func selectGemm(dev device, opts Options) (gemmer, string, error) {
 		var h cublasload.Handle
 		if h, err = lib.Create(); err == nil {
 			if err = lib.SetStream(h, dev.stream()); err == nil {
-				return &cublasGemm{dev: dev, lib: lib, h: h}, "cublas " + lib.Path(), nil
+				switch {
+				case !bf16:
+					return &cublasGemm{dev: dev, lib: lib, h: h}, "cublas " + lib.Path(), nil
+				case lib.HasBF16():
+					return &cublasGemm{dev: dev, lib: lib, h: h, bf16: true}, "cublas bf16 (cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_16BF) " + lib.Path(), nil
+				}
+				err = fmt.Errorf("cuda: precision bf16: %s has no cublasGemmEx", lib.Path())
 			}
 			_ = lib.Destroy(h)
 		}
 	}
-	if opts.GEMM == GEMMCublas {
-		return nil, "", fmt.Errorf("cuda: cuBLAS required (GEMM %q): %w", GEMMCublas, err)
+	if opts.GEMM == GEMMCublas || bf16 {
+		return nil, "", fmt.Errorf("cuda: cuBLAS required (GEMM %q, precision %s): %w", opts.GEMM, opts.Precision, err)
 	}
 	return newPTXGemm(dev), fmt.Sprintf("ptx (cuBLAS unavailable: %v)", err), nil
 }

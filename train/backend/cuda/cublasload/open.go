@@ -15,6 +15,12 @@ typedef int (*t2f_sgemm_fn)(void *handle, int transa, int transb, int m, int n, 
 	const float *alpha, const float *A, int lda, const float *B, int ldb,
 	const float *beta, float *C, int ldc);
 
+// cublasGemmEx with float32 A, B, C (cudaDataType CUDA_R_32F = 0) and a
+// cublasComputeType_t, algorithm CUBLAS_GEMM_DEFAULT (-1).
+typedef int (*t2f_gemmex_fn)(void *handle, int transa, int transb, int m, int n, int k,
+	const void *alpha, const void *A, int Atype, int lda, const void *B, int Btype, int ldb,
+	const void *beta, void *C, int Ctype, int ldc, int computeType, int algo);
+
 static void *t2f_dlopen(const char *name) { return dlopen(name, RTLD_NOW | RTLD_LOCAL); }
 static const char *t2f_dlerror(void) { const char *e = dlerror(); return e ? e : "unknown dlopen error"; }
 static void t2f_dlclear(void) { (void)dlerror(); }
@@ -26,6 +32,11 @@ static int t2f_sgemm(void *fn, void *handle, int transa, int transb, int m, int 
 	float alpha, size_t A, int lda, size_t B, int ldb, float beta, size_t C, int ldc) {
 	return ((t2f_sgemm_fn)fn)(handle, transa, transb, m, n, k, &alpha,
 		(const float *)A, lda, (const float *)B, ldb, &beta, (float *)C, ldc);
+}
+static int t2f_gemmex(void *fn, void *handle, int transa, int transb, int m, int n, int k,
+	float alpha, size_t A, int lda, size_t B, int ldb, float beta, size_t C, int ldc, int compute) {
+	return ((t2f_gemmex_fn)fn)(handle, transa, transb, m, n, k, &alpha,
+		(const void *)A, 0, lda, (const void *)B, 0, ldb, &beta, (void *)C, 0, ldc, compute, -1);
 }
 */
 import "C"
@@ -40,6 +51,7 @@ type Lib struct {
 	path                              string
 	dl                                unsafe.Pointer
 	create, destroy, setStream, sgemm unsafe.Pointer
+	gemmEx                            unsafe.Pointer // cublasGemmEx, nil when the library lacks it
 }
 
 // Handle is a cublasHandle_t.
@@ -105,6 +117,9 @@ func Open(cfg Config) (*Lib, error) {
 				return nil, fmt.Errorf("cublasload: %s: missing symbol %s (%s)", name, s.sym, msg)
 			}
 		}
+		csym := C.CString("cublasGemmEx")
+		l.gemmEx = C.dlsym(dl, csym) // optional: only the bf16 products need it
+		C.free(unsafe.Pointer(csym))
 		return l, nil
 	}
 	return nil, nf
@@ -143,6 +158,32 @@ func (l *Lib) Destroy(h Handle) error {
 // SetStream makes h enqueue on stream (a CUstream; 0 is the default stream).
 func (l *Lib) SetStream(h Handle, stream unsafe.Pointer) error {
 	return status("cublasSetStream_v2", C.t2f_set_stream(l.setStream, h.h, stream))
+}
+
+// HasBF16 reports whether the library exports cublasGemmEx, which
+// GemmBF16RowMajor needs.
+func (l *Lib) HasBF16() bool { return l.gemmEx != nil }
+
+// computeFast16BF is CUBLAS_COMPUTE_32F_FAST_16BF: float32 inputs and
+// output, the inputs rounded to bfloat16 for tensor-core products summed in
+// float32.
+const computeFast16BF = 75
+
+// GemmBF16RowMajor is SgemmRowMajor with bfloat16 products: cublasGemmEx on
+// the same float32 matrices with CUBLAS_COMPUTE_32F_FAST_16BF (the operands
+// rounded to bfloat16, float32 accumulation).
+func (l *Lib) GemmBF16RowMajor(h Handle, transA, transB bool, m, n, k int, alpha float32, a uintptr, lda int, b uintptr, ldb int, beta float32, c uintptr, ldc int) error {
+	if l.gemmEx == nil {
+		return fmt.Errorf("cublasload: %s has no cublasGemmEx", l.path)
+	}
+	op := func(t bool) C.int {
+		if t {
+			return 1
+		}
+		return 0
+	}
+	return status("cublasGemmEx", C.t2f_gemmex(l.gemmEx, h.h, op(transB), op(transA), C.int(n), C.int(m), C.int(k),
+		C.float(alpha), C.size_t(b), C.int(ldb), C.size_t(a), C.int(lda), C.float(beta), C.size_t(c), C.int(ldc), computeFast16BF))
 }
 
 // SgemmRowMajor computes C = alpha·op(A)·op(B) + beta·C for row-major
