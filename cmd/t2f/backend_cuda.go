@@ -78,7 +78,7 @@ func measureGPU(ctx context.Context, be *cuda.Backend, cfg perf.Config) (perf.Re
 	if err != nil {
 		return perf.Result{}, err
 	}
-	res := perf.Result{Backend: "cuda (" + be.GEMMPath() + ")", Rounds: rounds, Batch: cfg.Batch}
+	res := perf.Result{Backend: "cuda (" + be.GEMMPath() + ")", Precision: be.Precision(), Rounds: rounds, Batch: cfg.Batch}
 	for _, p := range b.Model.Params() {
 		res.Params += p.Value.Numel()
 	}
