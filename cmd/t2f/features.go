@@ -237,6 +237,10 @@ func roundTau(t float32) float64 {
 }
 
 func runFeatures(c *cli.Context) error {
+	prec, err := parsePrecision(c)
+	if err != nil {
+		return err
+	}
 	if c.Int("batch-size") < 1 {
 		return usageError{fmt.Sprintf("--batch-size %d: want at least 1", c.Int("batch-size"))}
 	}
@@ -292,10 +296,6 @@ func runFeatures(c *cli.Context) error {
 		metas[i] = r.Meta()
 	}
 	fm, err := resolveFeatureModel(c, ckpt, ckptPath, metas)
-	if err != nil {
-		return err
-	}
-	prec, err := parsePrecision(c)
 	if err != nil {
 		return err
 	}
