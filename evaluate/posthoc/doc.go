@@ -1,9 +1,14 @@
 // Package posthoc implements the post-hoc OOD scoring methods of OpenOOD v1.5
 // that need only penultimate features, logits, the classifier head and ID
 // train/val features: msp, t2fnorm, mls, ebo, react, ash, scale, dice, knn,
-// mds, rmds, vim, gen, klm, temp_scaling, fdbd, gradnorm, she, nnguide and
-// residual, with OpenOOD's default hyper-parameters and its automatic
-// hyper-parameter search (APS, see Search).
+// mds, rmds, vim, gen, klm, temp_scaling, fdbd, gradnorm, she, nnguide,
+// residual, nci, vra, relation, cfood, openmax and ensemble (several runs'
+// logits, Data.Members) — and the network methods whose inputs the feature
+// stage computes (Needs.Extra, Data.Extra) — with OpenOOD's default
+// hyper-parameters and its automatic hyper-parameter search (APS, see
+// Search). OutOfScope lists the OpenOOD post-processors that need a
+// specially trained network. Methods that detect a condition under which
+// their scores may differ from OpenOOD's implement Warner.
 //
 // Data layout: a Data holds N samples of one split. Feature is N×D and Logits
 // N×C, both row-major float32; Labels holds the class index, −1 for OOD (nil
