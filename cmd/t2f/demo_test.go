@@ -14,7 +14,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/t2f/t2f/evaluate"
 	"github.com/t2f/t2f/internal/plan"
+	"github.com/t2f/t2f/train"
 )
 
 // writeIDX writes an MNIST-layout pair of IDX files (uncompressed) with n
@@ -246,3 +248,35 @@ func runDemo(ctx context.Context, w, ew io.Writer, o demoOptions, steps []plan.S
 func upToDate(o demoOptions, s plan.Step) bool { return demoStamps(o).UpToDate(s) }
 
 func stamp(o demoOptions, s plan.Step) string { return demoStamps(o).Stamp(s) }
+
+// TestDemoTrainingMethods runs the tiny plan with all four training
+// methods: OE trains on the auxiliary letters, every method is scored, and
+// the report still compares T2FNorm with the baseline.
+func TestDemoTrainingMethods(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains four small models")
+	}
+	o := tinyDemo(t)
+	o.TrainMethods, o.AuxLetters = []string{"ce", "logitnorm", "oe", "t2fnorm"}, 60
+	steps := demoPlan(o).Steps
+	var out, errb bytes.Buffer
+	if err := runDemo(context.Background(), &out, &errb, o, steps, false); err != nil {
+		t.Fatalf("demo: %v\n%s", err, errb.String())
+	}
+	for _, m := range []string{"ce", "logitnorm", "oe", "t2f"} {
+		if _, err := os.Stat(filepath.Join(o.Out, "score-"+m, evaluate.ResultsFileName)); err != nil {
+			t.Errorf("no scores for %s: %v", m, err)
+		}
+	}
+	cfg, err := train.ReadConfig(filepath.Join(o.Out, "oe-s0", train.ConfigFile))
+	if err != nil || cfg.Method() != train.MethodOE || cfg.Outliers != filepath.Join(o.Data, demoAuxDir) {
+		t.Errorf("oe-s0 config %+v, %v; want OE on the auxiliary letters", cfg, err)
+	}
+	if _, err := os.Stat(filepath.Join(o.Out, evaluate.ReportFileName)); err != nil {
+		t.Error(err)
+	}
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"t2f", "demo", "--methods", "ce,msp", "--list"}, &out, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "--posthoc") {
+		t.Errorf("--methods ce,msp: exit %d, %q; want a usage error pointing to --posthoc", code, stderr.String())
+	}
+}
