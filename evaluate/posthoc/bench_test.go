@@ -67,6 +67,7 @@ func BenchmarkMethods(b *testing.B) {
 	}
 	in := FitInput{Train: mk(n), Val: mk(nv), Head: head}
 	q := mk(nq)
+	q.Members = [][]float32{q.Logits, q.Logits} // ensemble: two members
 	for _, name := range Names() {
 		if networkMethods[name] {
 			continue // oracle: the network fixture (network_test.go)
