@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/t2f/t2f/internal/atomicfile"
+	"github.com/t2f/t2f/internal/safename"
 )
 
 // FormatVersion is the value of the "t2f_features_version" metadata key
@@ -82,7 +83,11 @@ func newOptions(opts []Option) options {
 
 // FileName is the conventional name of the feature file of one dataset
 // split: "<dataset>_<split>.parquet".
-func FileName(dataset, split string) string { return dataset + "_" + split + ".parquet" }
+// Both names come from data (a shard manifest), so each is passed through
+// safename.Escape: the result is always one file name inside the directory.
+func FileName(dataset, split string) string {
+	return safename.Escape(dataset) + "_" + safename.Escape(split) + ".parquet"
+}
 
 // schemaFor is the Arrow schema of a feature file with feature dimension dim
 // and numClasses classes; meta becomes the Parquet key/value metadata.

@@ -61,6 +61,11 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shards: read manifest: %w", err)
 	}
+	return parseManifest(path, b)
+}
+
+// parseManifest decodes and sanity-checks the manifest bytes read from path.
+func parseManifest(path string, b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("shards: parse manifest %q: %w", path, err)

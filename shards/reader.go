@@ -2,13 +2,16 @@ package shards
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,14 +40,15 @@ type batch struct {
 }
 
 // Open reads DIR/dataset.json and memory-maps every shard it lists, checking
-// each shard's schema and row count against the manifest.
+// each shard's schema, every record batch's structure (column types and
+// lengths, list sizes, string offsets, no nulls) and row count against the
+// manifest. A corrupt shard is an error naming it, never a panic.
 func Open(dir string) (*Reader, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
 	r := &Reader{dir: dir, manifest: m, meta: m.Meta()}
-	imgLen := r.meta.ImageLen()
 	for k, s := range m.Shards {
 		path := filepath.Join(dir, s.File)
 		data, err := mmapFile(path)
@@ -53,34 +57,15 @@ func Open(dir string) (*Reader, error) {
 			return nil, err
 		}
 		r.maps = append(r.maps, data)
-		fr, err := ipc.NewMappedFileReader(data)
+		fr, bs, err := decodeShard(path, data, r.meta)
 		if err != nil {
 			r.Close()
-			return nil, fmt.Errorf("shards: open shard %q: %w", path, err)
+			return nil, err
 		}
 		r.readers = append(r.readers, fr)
-		if err := checkSchema(fr.Schema(), r.meta); err != nil {
-			r.Close()
-			return nil, fmt.Errorf("shards: shard %q: %w", path, err)
-		}
 		n := 0
-		for b := 0; b < fr.NumRecords(); b++ {
-			rec, err := fr.RecordBatchAt(b)
-			if err != nil {
-				r.Close()
-				return nil, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
-			}
-			bt, err := newBatch(rec, imgLen)
-			if err != nil {
-				rec.Release()
-				r.Close()
-				return nil, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
-			}
+		for _, bt := range bs {
 			bt.shard = k
-			if len(bt.ids) == 0 {
-				rec.Release()
-				continue
-			}
 			r.starts = append(r.starts, r.rows+n)
 			r.batches = append(r.batches, bt)
 			n += len(bt.ids)
@@ -95,6 +80,91 @@ func Open(dir string) (*Reader, error) {
 	return r, nil
 }
 
+// decodeShard opens the Arrow IPC file held in data (a mapping of path) and
+// decodes and checks every record batch. Arrow's decoder trusts the
+// flatbuffers it reads and panics on some corrupt files; those panics, and
+// allocations beyond the file's own size (compressed buffers claiming a
+// huge size), become an error naming the shard. On error nothing is left
+// to release.
+func decodeShard(path string, data []byte, meta Meta) (fr *ipc.FileReader, out []batch, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("shards: shard %q is corrupt (Arrow decoder: %v); rebuild it or restore it from a copy", path, p)
+		}
+		if err != nil {
+			for _, b := range out {
+				b.rec.Release()
+			}
+			out = nil
+			if fr != nil {
+				_ = fr.Close()
+				fr = nil
+			}
+		}
+	}()
+	if err := checkArrowFile(data); err != nil {
+		return nil, nil, fmt.Errorf("shards: shard %q is corrupt (%w); rebuild it or restore it from a copy", path, err)
+	}
+	mem := &cappedAllocator{limit: int64(len(data)) + 1<<20}
+	fr, err = ipc.NewMappedFileReader(data, ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, nil, fmt.Errorf("shards: open shard %q: %w", path, err)
+	}
+	if err := checkSchema(fr.Schema(), meta); err != nil {
+		return fr, nil, fmt.Errorf("shards: shard %q: %w", path, err)
+	}
+	imgLen := meta.ImageLen()
+	for b := 0; b < fr.NumRecords(); b++ {
+		rec, err := fr.RecordBatchAt(b)
+		if err != nil {
+			return fr, out, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
+		}
+		bt, err := newBatch(rec, imgLen)
+		if err != nil {
+			rec.Release()
+			return fr, out, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
+		}
+		if len(bt.ids) == 0 {
+			rec.Release()
+			continue
+		}
+		out = append(out, bt)
+	}
+	return fr, out, nil
+}
+
+// cappedAllocator is the Go allocator with a budget: the Arrow decoder only
+// allocates for compressed buffers (t2f never writes them), and a corrupt
+// size must not become an out-of-memory kill. Exceeding the budget panics,
+// which decodeShard turns into an error.
+type cappedAllocator struct {
+	limit int64
+	used  atomic.Int64
+}
+
+func (a *cappedAllocator) Allocate(size int) []byte {
+	if size < 0 || a.used.Add(int64(size)) > a.limit {
+		panic(fmt.Sprintf("buffer of %d bytes exceeds the shard's size", size))
+	}
+	return memory.DefaultAllocator.Allocate(size)
+}
+
+func (a *cappedAllocator) Reallocate(size int, b []byte) []byte {
+	if size < 0 || a.used.Add(int64(size-len(b))) > a.limit {
+		panic(fmt.Sprintf("buffer of %d bytes exceeds the shard's size", size))
+	}
+	return memory.DefaultAllocator.Reallocate(size, b)
+}
+
+func (a *cappedAllocator) Free(b []byte) {
+	a.used.Add(-int64(len(b)))
+	memory.DefaultAllocator.Free(b)
+}
+
+// newBatch checks one decoded record batch against the schema's promises —
+// every column holds exactly NumRows values without nulls, the image list
+// holds NumRows·imgLen bytes, the source strings' offsets are in range — and
+// keeps typed views of its columns.
 func newBatch(rec arrow.RecordBatch, imgLen int) (batch, error) {
 	if rec.NumCols() != 4 {
 		return batch{}, fmt.Errorf("%d columns, want 4", rec.NumCols())
@@ -106,23 +176,39 @@ func newBatch(rec arrow.RecordBatch, imgLen int) (batch, error) {
 	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return batch{}, fmt.Errorf("column types %v", rec.Schema())
 	}
-	n := int(rec.NumRows())
-	for _, c := range rec.Columns() {
-		if c.NullN() != 0 {
-			return batch{}, fmt.Errorf("column %s has %d nulls", c.DataType(), c.NullN())
+	n := rec.NumRows()
+	if n < 0 || n > math.MaxInt32 {
+		return batch{}, fmt.Errorf("batch length %d", n)
+	}
+	for k, c := range rec.Columns() {
+		if int64(c.Len()) != n {
+			return batch{}, fmt.Errorf("column %q holds %d values, batch length is %d", rec.ColumnName(k), c.Len(), n)
 		}
+		if c.NullN() != 0 {
+			return batch{}, fmt.Errorf("column %q has %d nulls", rec.ColumnName(k), c.NullN())
+		}
+	}
+	if len(ids.Int64Values()) != int(n) || len(labels.Int32Values()) != int(n) {
+		return batch{}, fmt.Errorf("id/label buffers hold %d/%d values, batch length is %d", len(ids.Int64Values()), len(labels.Int32Values()), n)
+	}
+	if err := src.ValidateFull(); err != nil {
+		return batch{}, fmt.Errorf("column %q: %w", ColSource, err)
 	}
 	vals, ok := imgs.ListValues().(*array.Uint8)
 	if !ok {
 		return batch{}, fmt.Errorf("image values are %s, want uint8", imgs.ListValues().DataType())
 	}
+	if imgs.Offset() < 0 || vals.NullN() != 0 {
+		return batch{}, fmt.Errorf("image list offset %d, %d null pixels", imgs.Offset(), vals.NullN())
+	}
 	off := imgs.Offset() * imgLen
 	pix := vals.Uint8Values()
-	if len(pix) < off+n*imgLen {
-		return batch{}, fmt.Errorf("image column holds %d bytes, want %d", len(pix)-off, n*imgLen)
+	if int64(len(pix)) < int64(off)+n*int64(imgLen) {
+		return batch{}, fmt.Errorf("image column holds %d bytes, want %d", len(pix)-off, n*int64(imgLen))
 	}
+	m := int(n)
 	return batch{rec: rec, ids: ids.Int64Values(), labels: labels.Int32Values(),
-		pix: pix[off : off+n*imgLen : off+n*imgLen], src: src}, nil
+		pix: pix[off : off+m*imgLen : off+m*imgLen], src: src}, nil
 }
 
 func mmapFile(path string) ([]byte, error) {
@@ -249,31 +335,18 @@ func ScanShard(path string, meta Meta) (info ShardInfo, ids []int64, labels []in
 		return info, nil, nil, err
 	}
 	defer unix.Munmap(data)
-	fr, err := ipc.NewMappedFileReader(data)
-	if err != nil {
-		return info, nil, nil, fmt.Errorf("shards: open shard %q: %w", path, err)
-	}
-	defer fr.Close()
 	if meta.Layout == "" {
 		meta.Layout = Layout
 	}
-	if err := checkSchema(fr.Schema(), meta); err != nil {
-		return info, nil, nil, fmt.Errorf("shards: shard %q: %w", path, err)
+	fr, bs, err := decodeShard(path, data, meta)
+	if err != nil {
+		return info, nil, nil, err
 	}
-	for b := 0; b < fr.NumRecords(); b++ {
-		rec, err := fr.RecordBatchAt(b)
-		if err != nil {
-			return info, nil, nil, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
-		}
-		bt, err := newBatch(rec, meta.ImageLen())
-		if err == nil {
-			ids = append(ids, bt.ids...)
-			labels = append(labels, bt.labels...)
-		}
-		rec.Release()
-		if err != nil {
-			return info, nil, nil, fmt.Errorf("shards: shard %q batch %d: %w", path, b, err)
-		}
+	defer fr.Close()
+	for _, bt := range bs {
+		ids = append(ids, bt.ids...)
+		labels = append(labels, bt.labels...)
+		bt.rec.Release()
 	}
 	return ShardInfo{File: filepath.Base(path), Rows: len(ids), SHA256: sum}, ids, labels, nil
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/t2f/t2f/internal/safename"
 )
 
 // Format is the value of the "t2f.format" schema key and the manifest's
@@ -38,9 +40,27 @@ type Meta struct {
 // ImageLen is the number of bytes in one image: H·W·C.
 func (m Meta) ImageLen() int { return m.Height * m.Width * m.Channels }
 
+// MaxSide bounds a shard image's height and width, and MaxClasses the
+// number of classes, so that sizes read from files stay far below what
+// readers could allocate (one image of MaxSide² × 3 bytes is 48 MiB).
+const (
+	MaxSide    = 4096
+	MaxClasses = 1 << 20
+)
+
 func (m Meta) validate() error {
-	if m.Height <= 0 || m.Width <= 0 {
-		return fmt.Errorf("shards: image size %dx%d must be positive", m.Height, m.Width)
+	if m.Height <= 0 || m.Width <= 0 || m.Height > MaxSide || m.Width > MaxSide {
+		return fmt.Errorf("shards: image size %dx%d must lie in [1, %d]", m.Height, m.Width, MaxSide)
+	}
+	for _, n := range []struct{ what, name string }{{"dataset name", m.Dataset}, {"split name", m.Split}} {
+		if n.name != "" {
+			if err := safename.Check(n.what, n.name); err != nil {
+				return fmt.Errorf("shards: %w", err)
+			}
+		}
+	}
+	if len(m.Classes) > MaxClasses {
+		return fmt.Errorf("shards: %d classes, at most %d", len(m.Classes), MaxClasses)
 	}
 	if m.Channels != 1 && m.Channels != 3 {
 		return fmt.Errorf("shards: channels %d, want 1 or 3", m.Channels)

@@ -34,7 +34,7 @@ func randRows(n, imgLen, classes int, seed uint64) []row {
 
 // writeDir writes rows with the given shard/batch sizes and a manifest whose
 // counts are computed here, independently of the reader.
-func writeDir(t *testing.T, dir string, meta Meta, rows []row, shardRows, batchRows int) *Manifest {
+func writeDir(t testing.TB, dir string, meta Meta, rows []row, shardRows, batchRows int) *Manifest {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)

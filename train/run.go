@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/t2f/t2f/augment"
 	"github.com/t2f/t2f/formats/safetensors"
+	"github.com/t2f/t2f/internal/atomicfile"
+	"github.com/t2f/t2f/internal/dirlock"
 	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/nn"
 )
@@ -115,6 +118,20 @@ func parsePosition(md map[string]string) (position, error) {
 	return p, errors.Join(errs...)
 }
 
+// check refuses a position this run cannot have reached: negative counts,
+// beyond the configured epochs, or a step count that does not match.
+func (p position) check(epochs, batches int) error {
+	switch {
+	case p.epoch < 0 || p.epoch > epochs || p.batch < 0 || p.batch > batches || (p.epoch == epochs && p.batch != 0):
+		return fmt.Errorf("position epoch %d batch %d does not fit %d epochs of %d batches", p.epoch, p.batch, epochs, batches)
+	case p.step != p.epoch*batches+p.batch:
+		return fmt.Errorf("position step %d, want epoch·batches + batch = %d", p.step, p.epoch*batches+p.batch)
+	case p.seen < 0 || p.correct < 0 || p.correct > p.seen || p.bestEpoch < 0 || p.bestEpoch > p.epoch:
+		return fmt.Errorf("position counts seen %d correct %d best epoch %d out of range", p.seen, p.correct, p.bestEpoch)
+	}
+	return nil
+}
+
 // Run trains a model as cfg says on trainSet, selecting on valSet, and keeps
 // its state in runDir (see the package comment). Cancelling ctx stops at the
 // next step boundary, saves a resumable state and returns an error wrapping
@@ -173,8 +190,12 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 			return Summary{}, err
 		}
 	}
+	// A run killed before its first save has a config.yaml and no state:
+	// --resume starts it again from step 0, which ends exactly where an
+	// uninterrupted run ends.
+	restart := opts.Resume && !exists(filepath.Join(runDir, StateFile))
 	var initMeta map[string]string
-	if cfg.Init != "" && !opts.Resume {
+	if cfg.Init != "" && (!opts.Resume || restart) {
 		// Before the run directory is written: a bad file leaves nothing behind.
 		rep, err := model.LoadPretrained(cfg.Init)
 		if err != nil {
@@ -187,6 +208,13 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 			opts.Hooks.Init(rep)
 		}
 	}
+	// The run directory is locked for the whole run: a second process on
+	// the same directory is refused instead of mixing its files with ours.
+	lock, err := dirlock.Acquire(runDir, "t2f train")
+	if err != nil {
+		return Summary{}, fmt.Errorf("train: %w", err)
+	}
+	defer lock.Release()
 	if err := prepareRunDir(runDir, cfg, opts.Resume); err != nil {
 		return Summary{}, err
 	}
@@ -213,7 +241,7 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 	}
 	r.steps = cfg.Epochs * r.batches
 	r.warmup = int(math.Round(cfg.WarmupEpochs * float64(r.batches)))
-	if opts.Resume {
+	if opts.Resume && !restart {
 		if err := r.restore(); err != nil {
 			return Summary{}, err
 		}
@@ -274,16 +302,33 @@ func prepareRunDir(dir string, cfg Config, resume bool) error {
 			return fmt.Errorf("%w; resume it with the same settings", err)
 		}
 		cfg.Code = old.Code           // the build that started the run
+		if err := atomicfile.RemoveTemps(dir); err != nil { // left by a killed run
+			return fmt.Errorf("train: %w", err)
+		}
 		return writeConfig(path, cfg) // execution settings may have changed
 	case !errors.Is(err, os.ErrNotExist):
 		return err
 	case resume:
-		return fmt.Errorf("train: --resume: %s holds no run to resume (no %s)", dir, ConfigFile)
+		return fmt.Errorf("train: --resume: %s holds no run to resume (no %s); start it without --resume", dir, ConfigFile)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("train: create run directory: %w", err)
 	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("train: run directory: %w", err)
+	}
+	for _, e := range ents {
+		if e.Name() != dirlock.Name && !atomicfile.IsTemp(e.Name()) {
+			return fmt.Errorf("train: --out %s is not empty and holds no t2f run (found %q); choose an empty or new directory", dir, e.Name())
+		}
+	}
 	return writeConfig(path, cfg)
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 type runner struct {
@@ -306,38 +351,35 @@ type runner struct {
 	oeLabels          []int32        // and its labels (outliers: −1)
 }
 
-// restore loads last.safetensors, the optimiser state and the position.
+// restore loads the model, the optimiser and the position from
+// state.safetensors (older runs: the model from last.safetensors).
 func (r *runner) restore() error {
 	state := filepath.Join(r.dir, StateFile)
-	md, err := r.opt.LoadState(state)
+	f, err := safetensors.Read(state)
+	if err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	isModel := func(name string) bool { return strings.HasPrefix(name, stateModelPrefix) }
+	md, err := r.opt.LoadStateFile(f, isModel)
 	if err != nil {
 		return fmt.Errorf("train: resume: %w", err)
 	}
 	if r.pos, err = parsePosition(md); err != nil {
 		return fmt.Errorf("train: resume: %s: bad training position: %w", state, err)
 	}
-	last := filepath.Join(r.dir, LastFile)
-	f, err := safetensors.Read(last)
-	if err != nil {
-		return fmt.Errorf("train: resume: %w", err)
+	if err := r.pos.check(r.cfg.Epochs, r.batches); err != nil {
+		return fmt.Errorf("train: resume: %s: %w; it was not written by this run: delete %s to start the run again from the beginning with --resume", state, err, state)
 	}
-	if err := r.model.LoadStateDict(f); err != nil {
-		return fmt.Errorf("train: resume: %s: %w", last, err)
-	}
-	lmd := f.Metadata
-	for _, k := range []string{MetaInit, MetaInitSHA256} {
-		if v, ok := lmd[k]; ok {
+	for k, key := range map[string]string{stateInit: MetaInit, stateInitSHA256: MetaInitSHA256} {
+		if v, ok := md[k]; ok {
 			if r.initMeta == nil {
 				r.initMeta = map[string]string{}
 			}
-			r.initMeta[k] = v
+			r.initMeta[key] = v
 		}
 	}
-	if lmd[metaStep] != md["step"] {
-		return fmt.Errorf("train: resume: %s is at step %s but %s at step %s (a crash between the two writes); restart the run", last, lmd[metaStep], state, md["step"])
-	}
-	if r.pos.batch > r.batches || r.pos.epoch > r.cfg.Epochs {
-		return fmt.Errorf("train: resume: position epoch %d batch %d does not fit %d epochs of %d batches", r.pos.epoch, r.pos.batch, r.cfg.Epochs, r.batches)
+	if err := r.restoreModel(f, isModel, md["step"]); err != nil {
+		return err
 	}
 	if r.log, err = readEpochLog(filepath.Join(r.dir, EpochsFile)); err != nil {
 		return fmt.Errorf("train: resume: %w", err)
@@ -345,9 +387,69 @@ func (r *runner) restore() error {
 	if len(r.log) > r.pos.epoch {
 		r.log = r.log[:r.pos.epoch]
 	}
+	if len(r.log) < r.pos.epoch {
+		return fmt.Errorf("train: resume: %s holds %d epochs, %s is at epoch %d; delete %s to start the run again from the beginning with --resume",
+			EpochsFile, len(r.log), state, r.pos.epoch, state)
+	}
 	r.savedStep = r.pos.step
 	return nil
 }
+
+// restoreModel loads the weights saved in the state file, or, for a state
+// file without them (written before they were kept there), last.safetensors
+// when it is at the same step.
+func (r *runner) restoreModel(f *safetensors.File, isModel func(string) bool, step string) error {
+	var ts []safetensors.Tensor
+	for _, t := range f.Tensors() {
+		if isModel(t.Name) {
+			t.Name = strings.TrimPrefix(t.Name, stateModelPrefix)
+			ts = append(ts, t)
+		}
+	}
+	if len(ts) > 0 {
+		data, err := safetensors.Marshal(ts, nil)
+		if err == nil {
+			var mf *safetensors.File
+			if mf, err = safetensors.Parse(f.Source, data); err == nil {
+				err = r.model.LoadStateDict(mf)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("train: resume: %s: %w", f.Source, err)
+		}
+		return nil
+	}
+	last := filepath.Join(r.dir, LastFile)
+	lf, err := safetensors.Read(last)
+	if err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	if err := r.model.LoadStateDict(lf); err != nil {
+		return fmt.Errorf("train: resume: %s: %w", last, err)
+	}
+	for _, k := range []string{MetaInit, MetaInitSHA256} {
+		if v, ok := lf.Metadata[k]; ok {
+			if r.initMeta == nil {
+				r.initMeta = map[string]string{}
+			}
+			r.initMeta[k] = v
+		}
+	}
+	if lf.Metadata[metaStep] != step {
+		return fmt.Errorf("train: resume: %s is at step %s but %s at step %s; delete %s to start the run again from the beginning with --resume",
+			last, lf.Metadata[metaStep], f.Source, step, f.Source)
+	}
+	return nil
+}
+
+// State file layout: the optimiser's tensors and metadata (nn.SGD.State),
+// the position keys, the model's state dict under stateModelPrefix, and
+// the pretrained-weights keys under stateInit*.
+const (
+	stateModelPrefix = "model/"
+	stateInit        = "init"
+	stateInitSHA256  = "init_sha256"
+)
 
 // metaStep is the checkpoint metadata key holding the steps done.
 const metaStep = "t2f.train.step"
@@ -386,13 +488,34 @@ func (r *runner) summary() Summary {
 	return sum
 }
 
-// save writes last.safetensors and state.safetensors at the current position.
+// save writes state.safetensors, then last.safetensors, at the current
+// position. The state file alone is the resume point — one atomic file with
+// the optimiser, the model and the position — so a kill at any moment
+// leaves either the old or the new state, and a last.safetensors older than
+// it is rewritten by the next save.
 func (r *runner) save() error {
-	extra := r.checkpointMeta(nil)
-	if err := r.opt.SaveState(filepath.Join(r.dir, StateFile), r.pos.meta()); err != nil {
+	md := r.pos.meta()
+	for k, key := range map[string]string{stateInit: MetaInit, stateInitSHA256: MetaInitSHA256} {
+		if v, ok := r.initMeta[key]; ok {
+			md[k] = v
+		}
+	}
+	ts, smd, err := r.opt.State(md)
+	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	if err := r.model.Save(filepath.Join(r.dir, LastFile), extra); err != nil {
+	model, err := r.model.StateDict()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	for _, t := range model {
+		t.Name = stateModelPrefix + t.Name
+		ts = append(ts, t)
+	}
+	if err := safetensors.Write(filepath.Join(r.dir, StateFile), ts, smd); err != nil {
+		return fmt.Errorf("train: save state: %w", err)
+	}
+	if err := r.model.Save(filepath.Join(r.dir, LastFile), r.checkpointMeta(nil)); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	r.savedStep = r.pos.step
@@ -441,11 +564,13 @@ func (r *runner) epoch(ctx context.Context) error {
 			return fmt.Errorf("train: %w", err)
 		}
 	}
-	if err := r.save(); err != nil {
-		return err
-	}
+	// The log goes first: a kill before the state is saved leaves a log one
+	// epoch ahead, which resume trims.
 	r.log = append(r.log, rec)
 	if err := writeEpochLog(filepath.Join(r.dir, EpochsFile), r.log); err != nil {
+		return err
+	}
+	if err := r.save(); err != nil {
 		return err
 	}
 	if r.hooks.Epoch != nil {

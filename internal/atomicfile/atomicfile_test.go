@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -88,5 +89,29 @@ func TestUncommittedFileIsInvisible(t *testing.T) {
 func TestCreateInMissingDirectory(t *testing.T) {
 	if _, err := Create(filepath.Join(t.TempDir(), "no", "such", "x")); err == nil {
 		t.Fatal("Create in a missing directory succeeded")
+	}
+}
+
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Create(filepath.Join(dir, "last.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("partial")) // a killed writer never commits
+	f.f.Close()
+	for _, keep := range []string{"last.safetensors", ".t2f.lock", ".notes.tmpl", "x.tmp"} {
+		os.WriteFile(filepath.Join(dir, keep), nil, 0o644)
+	}
+	if err := RemoveTemps(dir); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if want := []string{".notes.tmpl", ".t2f.lock", "last.safetensors", "x.tmp"}; fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Errorf("left %q, want %q", names, want)
 	}
 }

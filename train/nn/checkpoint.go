@@ -240,7 +240,23 @@ func ConfigFromMetadata(md map[string]string) (Config, error) {
 // the companion of Model.Save for exact resumption.
 func (o *SGD) SaveState(path string, meta map[string]string) (err error) {
 	defer guard("save optimiser state", &err)
-	md := map[string]string{
+	ts, md, err := o.State(meta)
+	if err != nil {
+		return err
+	}
+	if err := safetensors.Write(path, ts, md); err != nil {
+		return fmt.Errorf("nn: save optimiser state %q: %w", path, err)
+	}
+	return nil
+}
+
+// State returns what SaveState writes: the momentum buffers, named
+// "<param>.momentum_buffer", and the metadata (the optimiser's t2f.* keys
+// plus meta), so a caller can store them in a file of its own next to
+// other tensors; LoadStateFile reads them back.
+func (o *SGD) State(meta map[string]string) (ts []safetensors.Tensor, md map[string]string, err error) {
+	defer guard("save optimiser state", &err)
+	md = map[string]string{
 		"t2f.optimizer":    "sgd",
 		"t2f.steps":        strconv.FormatInt(o.steps, 10),
 		"t2f.momentum":     strconv.FormatFloat(float64(o.cfg.Momentum), 'g', -1, 32),
@@ -249,11 +265,10 @@ func (o *SGD) SaveState(path string, meta map[string]string) (err error) {
 	}
 	for k, v := range meta {
 		if strings.HasPrefix(k, "t2f.") {
-			return fmt.Errorf("nn: save optimiser state: metadata key %q: the t2f. prefix is reserved", k)
+			return nil, nil, fmt.Errorf("nn: save optimiser state: metadata key %q: the t2f. prefix is reserved", k)
 		}
 		md[k] = v
 	}
-	var ts []safetensors.Tensor
 	for i, p := range o.params {
 		if o.bufs == nil {
 			break
@@ -262,20 +277,25 @@ func (o *SGD) SaveState(path string, meta map[string]string) (err error) {
 		o.be.Download(h, o.bufs[i])
 		ts = append(ts, safetensors.FromFloat32s(p.Name+".momentum_buffer", p.Value.Shape(), h))
 	}
-	if err := safetensors.Write(path, ts, md); err != nil {
-		return fmt.Errorf("nn: save optimiser state %q: %w", path, err)
-	}
-	return nil
+	return ts, md, nil
 }
 
 // LoadState restores what SaveState wrote and returns the caller's metadata
 // (the t2f.* keys removed). The optimiser configuration must match.
 func (o *SGD) LoadState(path string) (meta map[string]string, err error) {
-	defer guard("load optimiser state", &err)
 	f, err := safetensors.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("nn: load optimiser state: %w", err)
 	}
+	return o.LoadStateFile(f, nil)
+}
+
+// LoadStateFile is LoadState on a file already read; tensors for which
+// other returns true belong to the caller and are ignored (other may be
+// nil: then f must hold the optimiser's tensors only).
+func (o *SGD) LoadStateFile(f *safetensors.File, other func(name string) bool) (meta map[string]string, err error) {
+	defer guard("load optimiser state", &err)
+	path := f.Source
 	md := f.Metadata
 	if md["t2f.optimizer"] != "sgd" {
 		return nil, fmt.Errorf("nn: load optimiser state %q: not a t2f SGD state file", path)
@@ -314,7 +334,7 @@ func (o *SGD) LoadState(path string) (meta map[string]string, err error) {
 		}
 	}
 	for _, name := range f.Names() {
-		if !want[name] {
+		if !want[name] && (other == nil || !other(name)) {
 			return nil, fmt.Errorf("nn: load optimiser state %q: unexpected tensor %q", path, name)
 		}
 	}
