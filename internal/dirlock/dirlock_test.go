@@ -1,12 +1,14 @@
 package dirlock
 
 import (
+	"bufio"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSecondHolderRefused(t *testing.T) {
@@ -37,25 +39,34 @@ func TestSecondHolderRefused(t *testing.T) {
 }
 
 // TestKilledHolderFreesLock: a holder killed with SIGKILL leaves the lock
-// file but not the lock.
+// file but not the lock. The holder is this test binary, re-run as a child.
 func TestKilledHolderFreesLock(t *testing.T) {
-	dir := t.TempDir()
-	cmd := exec.Command("flock", "--exclusive", "--close", filepath.Join(dir, Name), "sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Skipf("flock(1) not available: %v", err)
+	if dir := os.Getenv("DIRLOCK_TEST_HOLD"); dir != "" {
+		if _, err := Acquire(dir, "the killed holder"); err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("locked\n")
+		time.Sleep(time.Minute)
+		os.Exit(0)
 	}
-	// Wait until the child holds it.
-	for i := 0; ; i++ {
-		l, err := Acquire(dir, "probe")
-		if err != nil {
-			break
-		}
-		l.Release()
-		if i > 200 {
-			cmd.Process.Kill()
-			t.Fatal("child never took the lock")
-		}
-		exec.Command("sleep", "0.01").Run()
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledHolderFreesLock$")
+	cmd.Env = append(os.Environ(), "DIRLOCK_TEST_HOLD="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "locked\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child said %q", line)
+	}
+	if _, err := Acquire(dir, "probe"); err == nil || !strings.Contains(err.Error(), "the killed holder") {
+		t.Fatalf("while the child holds it: %v", err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
@@ -64,7 +75,4 @@ func TestKilledHolderFreesLock(t *testing.T) {
 		t.Fatalf("after the holder was killed: %v", err)
 	}
 	l.Release()
-	if _, err := os.Stat(filepath.Join(dir, Name)); err != nil {
-		t.Errorf("lock file: %v", err)
-	}
 }
