@@ -123,7 +123,7 @@ func BenchmarkBuildIDX(b *testing.B) {
 	}
 	raw := b.TempDir()
 	for _, n := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte"} {
-		data, err := readMaybeGzip(filepath.Join(gz, n+".gz"))
+		data, err := readMaybeGzip(filepath.Join(gz, n+".gz"), 0)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/t2f/t2f/internal/atomicfile"
+	"github.com/t2f/t2f/internal/dirlock"
 	"github.com/t2f/t2f/shards"
 )
 
@@ -175,7 +176,7 @@ func (p Params) Validate() error {
 func OpenSource(p Params) (Source, error) {
 	switch p.Source {
 	case "mnist":
-		return OpenMNIST(p.Input, p.Split, p.Classes)
+		return OpenMNIST(p.Input, p.Split, p.Classes, p.MaxPixels)
 	case "cifar10":
 		return OpenCIFAR10(p.Input, p.Split)
 	case "cifar100":
@@ -242,12 +243,11 @@ func fingerprint(files []string) (string, error) {
 	h := sha256.New()
 	for _, f := range files {
 		st, err := os.Stat(f)
-		if errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(h, "%s\x00missing\n", f) // a --skip-bad build may list missing files
-			continue
-		}
 		if err != nil {
-			return "", fmt.Errorf("pipeline: %w", err)
+			// A --skip-bad build may list missing or unreadable files (a
+			// symlink loop); reading them reports the error, or skips them.
+			fmt.Fprintf(h, "%s\x00unreadable\n", f)
+			continue
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00%d\n", f, st.Size(), st.ModTime().UnixNano())
 	}
@@ -291,7 +291,17 @@ func Build(ctx context.Context, p Params, progress func(done, total int)) (*Resu
 	}
 	meta := shards.Meta{Dataset: p.Name, Split: p.SplitName, Classes: classes, Height: p.Size, Width: p.Size, Channels: p.Channels}
 
+	// One build per directory at a time: a second one is refused, naming
+	// the first.
+	_, serr := os.Stat(p.Out)
+	created := errors.Is(serr, os.ErrNotExist)
+	lock, err := dirlock.Acquire(p.Out, "t2f pipeline build")
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: --out: %w", err)
+	}
+	defer lock.Release()
 	st, err := prepareOut(p.Out, build, meta, p.ShardRows, p.SkipBad, sel)
+	st.created = created
 	if err != nil || st.done != nil {
 		if st.done != nil {
 			return &Result{Manifest: st.done, UpToDate: true}, nil
@@ -484,8 +494,10 @@ func prepareOut(dir string, build []byte, meta shards.Meta, shardRows int, skipB
 		if err != nil {
 			return st, fmt.Errorf("pipeline: output directory: %w", err)
 		}
-		if len(ents) > 0 {
-			return st, fmt.Errorf("pipeline: --out %q is not empty and holds no t2f shard set (found %q); choose an empty or new directory", dir, ents[0].Name())
+		for _, e := range ents {
+			if e.Name() != dirlock.Name {
+				return st, fmt.Errorf("pipeline: --out %q is not empty and holds no t2f shard set (found %q); choose an empty or new directory", dir, e.Name())
+			}
 		}
 	}
 	// Remove what will not be kept: temp files and shards after the kept ones.
@@ -548,6 +560,9 @@ func cleanOut(dir string, created bool) {
 			_ = os.Remove(filepath.Join(dir, n))
 		}
 	}
+	// The build leaves nothing, its lock file included (it still holds the
+	// lock and releases it on return).
+	_ = os.Remove(filepath.Join(dir, dirlock.Name))
 	if created {
 		_ = os.Remove(dir) // only succeeds when empty
 	}

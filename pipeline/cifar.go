@@ -126,7 +126,7 @@ func cifarFiles(input, split string, train, test []string) ([]string, error) {
 // readNames reads one name per non-empty line, or returns def when the file
 // does not exist or is unreadable.
 func readNames(path string, def []string) []string {
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path, MaxDataFileBytes)
 	if err != nil {
 		return def
 	}
@@ -145,7 +145,7 @@ func readNames(path string, def []string) []string {
 func openCIFAR(files []string, labelBytes int, nClasses []int, labelAt int, classes []string) (*CIFAR, error) {
 	c := &CIFAR{files: files, recLen: labelBytes + cifarPixels, labelAt: labelAt, classes: classes}
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := readRegular(f, MaxDataFileBytes)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: cifar: %w", err)
 		}

@@ -7,7 +7,6 @@ import (
 	_ "image/gif"  // GIF decoder
 	_ "image/jpeg" // JPEG decoder
 	_ "image/png"  // PNG decoder
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -28,7 +27,7 @@ func isImageFile(name string) bool { return imageExts[strings.ToLower(filepath.E
 // DecodeFile reads and decodes an image file, rejecting images whose header
 // claims more than maxPixels pixels (or a zero size) before decoding.
 func DecodeFile(path string, maxPixels int) (Image, error) {
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path, MaxImageFileBytes)
 	if err != nil {
 		return Image{}, err
 	}

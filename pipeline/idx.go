@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -14,7 +15,7 @@ import (
 )
 
 // maxIDXBytes bounds a decompressed IDX file (a gzip bomb guard).
-const maxIDXBytes = 4 << 30
+const maxIDXBytes = MaxDataFileBytes
 
 // ParseIDX parses an IDX file (the MNIST format): two zero bytes, a type
 // byte, the number of dimensions, each dimension as a big-endian uint32, then
@@ -59,35 +60,80 @@ func ParseIDX(data []byte) (dims []int, payload []byte, err error) {
 	return dims, payload, nil
 }
 
-// readMaybeGzip reads a whole file, decompressing it if it starts with the
-// gzip magic.
-func readMaybeGzip(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+// readMaybeGzip reads a whole IDX file, decompressing it if it starts with
+// the gzip magic. It reads the header first and refuses dimensions whose
+// product exceeds maxIDXBytes or, for image files (3 dimensions), images of
+// more than maxPixels pixels (≤ 0: no per-image limit), before reading
+// the data: memory never exceeds what the header's checked size needs.
+func readMaybeGzip(path string, maxPixels int) ([]byte, error) {
+	f, _, err := openRegular(path, MaxDataFileBytes)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
-		return b, nil
+	defer f.Close()
+	var r io.Reader = bufio.NewReader(f)
+	var magic [2]byte
+	var gz *readErr
+	if n, _ := io.ReadFull(r, magic[:]); n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(io.MultiReader(bytes.NewReader(magic[:]), r))
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		gz = &readErr{r: zr}
+		r = gz
+	} else {
+		r = io.MultiReader(bytes.NewReader(magic[:n]), r)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("gzip: %w", err)
+	hdr := make([]byte, 4, 4+4*255)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, fmt.Errorf("truncated header: %w", err)
 	}
-	defer zr.Close()
-	// The gzip trailer holds the uncompressed size mod 2³²: a capacity hint
-	// (never trusted as the size) that saves regrowing the buffer.
-	hint := int(binary.LittleEndian.Uint32(b[len(b)-4:]))
-	if len(b) < 18 || hint > maxIDXBytes {
-		hint = 0
+	nd := int(hdr[3])
+	hdr = hdr[:4+4*nd]
+	if _, err := io.ReadFull(r, hdr[4:]); err != nil {
+		return nil, fmt.Errorf("truncated header (%d dimensions): %w", nd, err)
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
-	if _, err := buf.ReadFrom(io.LimitReader(zr, maxIDXBytes+1)); err != nil {
-		return nil, fmt.Errorf("gzip: %w", err)
+	total := int64(1)
+	for i := range nd {
+		d := int64(binary.BigEndian.Uint32(hdr[4+4*i:]))
+		if d != 0 && total > maxIDXBytes/d {
+			return nil, fmt.Errorf("dimensions of %d bytes exceed the limit of %d", total*d, int64(maxIDXBytes))
+		}
+		total *= d
 	}
-	if buf.Len() > maxIDXBytes {
-		return nil, fmt.Errorf("gzip: decompresses to more than %d bytes", maxIDXBytes)
+	if nd == 3 && maxPixels > 0 {
+		h, w := int64(binary.BigEndian.Uint32(hdr[8:])), int64(binary.BigEndian.Uint32(hdr[12:]))
+		if h*w > int64(maxPixels) {
+			return nil, fmt.Errorf("images of %dx%d pixels exceed the limit of %d pixels (raise --max-pixels if they are real)", h, w, maxPixels)
+		}
 	}
-	return buf.Bytes(), nil
+	buf := make([]byte, len(hdr), int64(len(hdr))+total+1)
+	copy(buf, hdr)
+	n, err := io.ReadFull(r, buf[len(hdr):cap(buf)])
+	if gz != nil && gz.err != nil {
+		return nil, fmt.Errorf("gzip: %w", gz.err)
+	}
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	return buf[:len(hdr)+n], nil
+}
+
+// readErr remembers the first error other than io.EOF its reader returned
+// (a truncated gzip stream says io.ErrUnexpectedEOF, which io.ReadFull
+// would mistake for a short file).
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // MNIST is an IDX image file plus its label file.
@@ -113,7 +159,8 @@ func findIDX(dir, name string) (string, error) {
 // OpenMNIST opens the IDX pair of split "train" (train-*) or "test" (t10k-*)
 // in dir, plain or gzipped. classes names the labels; nil means "0".."9".
 // Every label must index classes.
-func OpenMNIST(dir, split string, classes []string) (*MNIST, error) {
+// maxPixels bounds each image's rows·cols (≤ 0: [DefaultMaxPixels]).
+func OpenMNIST(dir, split string, classes []string, maxPixels int) (*MNIST, error) {
 	prefix := map[string]string{"train": "train", "test": "t10k", "t10k": "t10k"}[split]
 	if prefix == "" {
 		return nil, fmt.Errorf("pipeline: mnist: split %q, want train or test", split)
@@ -126,16 +173,19 @@ func OpenMNIST(dir, split string, classes []string) (*MNIST, error) {
 	if err != nil {
 		return nil, err
 	}
-	return OpenIDX(ip, lp, classes)
+	return OpenIDX(ip, lp, classes, maxPixels)
 }
 
 // OpenIDX opens an explicit IDX images file (3 dimensions: n, rows, cols)
 // and labels file (1 dimension: n).
-func OpenIDX(imagesPath, labelsPath string, classes []string) (*MNIST, error) {
+func OpenIDX(imagesPath, labelsPath string, classes []string, maxPixels int) (*MNIST, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
 	if classes == nil {
 		classes = []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
 	}
-	raw, err := readMaybeGzip(imagesPath)
+	raw, err := readMaybeGzip(imagesPath, maxPixels)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: mnist images %q: %w", imagesPath, err)
 	}
@@ -146,7 +196,7 @@ func OpenIDX(imagesPath, labelsPath string, classes []string) (*MNIST, error) {
 	if len(dims) != 3 || dims[1] == 0 || dims[2] == 0 {
 		return nil, fmt.Errorf("pipeline: mnist images %q: dimensions %v, want [n rows cols]", imagesPath, dims)
 	}
-	raw, err = readMaybeGzip(labelsPath)
+	raw, err = readMaybeGzip(labelsPath, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: mnist labels %q: %w", labelsPath, err)
 	}

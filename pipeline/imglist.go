@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/t2f/t2f/shards"
 )
 
 // ImgListEntry is one parsed line of an OpenOOD image list.
@@ -40,8 +42,8 @@ func ParseImgList(r io.Reader) ([]ImgListEntry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: label %q is not an integer", n, strings.TrimSpace(lab))
 		}
-		if l < -1 {
-			return nil, fmt.Errorf("line %d: label %d, want -1 (OOD) or a class index ≥ 0", n, l)
+		if l < -1 || l >= shards.MaxClasses {
+			return nil, fmt.Errorf("line %d: label %d, want -1 (OOD) or a class index in [0, %d)", n, l, shards.MaxClasses)
 		}
 		if strings.ContainsRune(p, 0) || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") ||
 			path.Clean(p) == "." || !filepath.IsLocal(filepath.FromSlash(p)) {
@@ -72,7 +74,7 @@ func OpenImgList(list, root string, classes []string, maxPixels int, allowMissin
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
-	f, err := os.Open(list)
+	f, _, err := openRegular(list, MaxDataFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: imglist: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -137,7 +136,7 @@ func newLetters(set, name string, salt uint64, fontDir string, count, size, chan
 	}
 	slices.Sort(paths)
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
+		b, err := readRegular(p, MaxDataFileBytes)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: letters: %w", err)
 		}

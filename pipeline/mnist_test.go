@@ -33,7 +33,7 @@ func goMNISTDir(t *testing.T) string {
 func TestMNISTMatchesGoMNIST(t *testing.T) {
 	dir := goMNISTDir(t)
 	for _, tc := range []struct{ split, prefix string }{{"train", "train"}, {"test", "t10k"}} {
-		m, err := OpenMNIST(dir, tc.split, nil)
+		m, err := OpenMNIST(dir, tc.split, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,7 +45,7 @@ func (m Meta) ImageLen() int { return m.Height * m.Width * m.Channels }
 // readers could allocate (one image of MaxSide² × 3 bytes is 48 MiB).
 const (
 	MaxSide    = 4096
-	MaxClasses = 1 << 20
+	MaxClasses = 1 << 16
 )
 
 func (m Meta) validate() error {
