@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -283,7 +284,7 @@ func (w *Writer) flushPending() error {
 }
 
 func (w *Writer) fail(err error) error {
-	w.err = fmt.Errorf("features: write %q: %w", w.path, err)
+	w.err = fmt.Errorf("features: write %q: %w", w.path, recoveredCause(err))
 	w.abort()
 	return w.err
 }
@@ -411,3 +412,23 @@ func WriteFile(path string, t *Table, opts ...Option) error {
 	}
 	return w.Close()
 }
+
+// recoveredCause drops the "unknown error type: " that Arrow's Parquet
+// column writers put before an I/O error they recovered from (a full disk
+// reads "no space left on device", not "unknown error type: ..."); the
+// error chain is kept for errors.Is.
+func recoveredCause(err error) error {
+	const junk = "unknown error type: "
+	if err == nil || !strings.Contains(err.Error(), junk) {
+		return err
+	}
+	return causeError{msg: strings.ReplaceAll(err.Error(), junk, ""), err: err}
+}
+
+type causeError struct {
+	msg string
+	err error
+}
+
+func (e causeError) Error() string { return e.msg }
+func (e causeError) Unwrap() error { return e.err }

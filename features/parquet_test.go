@@ -1,6 +1,7 @@
 package features
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -414,3 +416,12 @@ func TestMethodMetadata(t *testing.T) {
 		}
 	}
 }
+
+func TestRecoveredCause(t *testing.T) {
+	inner := fmt.Errorf("write x: %w", syscall.ENOSPC)
+	err := recoveredCause(fmt.Errorf("unknown error type: %w", inner))
+	if strings.Contains(err.Error(), "unknown error type") || !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("got %q (is ENOSPC: %v)", err, errors.Is(err, syscall.ENOSPC))
+	}
+}
+

@@ -144,8 +144,12 @@ func (p Params) Validate() error {
 		return bad("source", "--source %q: want one of %s", p.Source, strings.Join(SourceKinds, ", "))
 	case p.Out == "":
 		return bad("out", "--out: no output directory")
-	case p.Size <= 0:
-		return bad("size", "--size %d: must be positive", p.Size)
+	case p.Size <= 0 || p.Size > shards.MaxSide:
+		return bad("size", "--size %d: must lie in [1, %d]", p.Size, shards.MaxSide)
+	case p.Resize > 4*shards.MaxSide:
+		return bad("resize", "--resize %d: at most %d", p.Resize, 4*shards.MaxSide)
+	case p.Count > MaxCount:
+		return bad("count", "--count %d: at most %d", p.Count, MaxCount)
 	case p.Resize != 0 && p.Resize < p.Size:
 		return bad("resize", "--resize %d: must be at least --size %d (it is the side the crop is cut from)", p.Resize, p.Size)
 	case p.Resize != 0 && !imageSource:

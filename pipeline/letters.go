@@ -26,6 +26,8 @@ import (
 	"golang.org/x/image/font/sfnt"
 	"golang.org/x/image/math/fixed"
 	"golang.org/x/image/vector"
+
+	"github.com/t2f/t2f/shards"
 )
 
 // LettersGoFonts is the Input of a letters source that uses only the Go
@@ -100,10 +102,10 @@ func NewAuxLetters(fontDir string, count, size, channels int, seed uint64) (*Let
 }
 
 func newLetters(set, name string, salt uint64, fontDir string, count, size, channels int, seed uint64) (*Letters, error) {
-	if count <= 0 {
-		return nil, fmt.Errorf("pipeline: letters count %d must be positive", count)
+	if count <= 0 || count > MaxCount {
+		return nil, fmt.Errorf("pipeline: letters count %d must lie in [1, %d]", count, MaxCount)
 	}
-	if size < 8 || (channels != 1 && channels != 3) {
+	if size < 8 || size > shards.MaxSide || (channels != 1 && channels != 3) {
 		return nil, fmt.Errorf("pipeline: letters size %d channels %d: want size ≥ 8 and 1 or 3 channels", size, channels)
 	}
 	l := &Letters{set: set, name: name, salt: salt, count: count, size: size, channels: channels, seed: seed}

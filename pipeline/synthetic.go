@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+
+	"github.com/t2f/t2f/shards"
 )
 
 // Synthetic kinds.
@@ -22,6 +24,9 @@ type Synthetic struct {
 	seed                  uint64
 }
 
+// MaxCount bounds the images a generated source (synthetic, letters) makes.
+const MaxCount = 10_000_000
+
 // NewSynthetic returns count size×size images of the given kind with
 // channels channels.
 func NewSynthetic(kind string, count, size, channels int, seed uint64) (*Synthetic, error) {
@@ -30,10 +35,10 @@ func NewSynthetic(kind string, count, size, channels int, seed uint64) (*Synthet
 	default:
 		return nil, fmt.Errorf("pipeline: synthetic kind %q, want gaussian, uniform or blobs", kind)
 	}
-	if count <= 0 {
-		return nil, fmt.Errorf("pipeline: synthetic count %d must be positive", count)
+	if count <= 0 || count > MaxCount {
+		return nil, fmt.Errorf("pipeline: synthetic count %d must lie in [1, %d]", count, MaxCount)
 	}
-	if size <= 0 || (channels != 1 && channels != 3) {
+	if size <= 0 || size > shards.MaxSide || (channels != 1 && channels != 3) {
 		return nil, fmt.Errorf("pipeline: synthetic size %d channels %d: want size > 0 and 1 or 3 channels", size, channels)
 	}
 	return &Synthetic{kind: kind, count: count, size: size, channels: channels, seed: seed}, nil

@@ -29,7 +29,9 @@ func exitCode(ctx context.Context, err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, new(usageError)), strings.HasPrefix(err.Error(), "Required flag"):
+	case errors.As(err, new(usageError)), strings.HasPrefix(err.Error(), "Required flag"),
+		strings.HasPrefix(err.Error(), "No help topic for"): // urfave/cli's unknown subcommand
+
 		return exitUsage
 	case ctx.Err() != nil || errors.Is(err, context.Canceled):
 		return exitInterrupted

@@ -333,9 +333,11 @@ func runFeatures(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return fmt.Errorf("features: --out: %w", err)
+	lock, err := lockOut("features", outDir)
+	if err != nil {
+		return err
 	}
+	defer lock.Release()
 	if !quiet {
 		fmt.Fprintf(c.App.ErrWriter, "features: %s (%s head, τ %g, width %g, %d classes, D %d; settings from %s), normalisation %s, checkpoint sha256 %.12s…\n",
 			fm.cfg.Arch, fm.cfg.Head, tau, fm.cfg.Width, fm.cfg.Classes, net.Dim(), fm.from, fm.normalization, sum)

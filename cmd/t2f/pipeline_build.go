@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/t2f/t2f/pipeline"
+
 )
 
 func newPipelineBuildCommand() *cli.Command {

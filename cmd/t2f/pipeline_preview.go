@@ -43,6 +43,9 @@ Example:
 			if c.Int("n") <= 0 || c.Int("cols") <= 0 || c.Int("cell") <= 0 {
 				return usageError{"--n, --cols and --cell must be positive"}
 			}
+			if c.Int("n") > maxPreviewImages || c.Int("cell") > maxPreviewCell {
+				return usageError{fmt.Sprintf("--n %d, --cell %d: at most %d images of %d pixels", c.Int("n"), c.Int("cell"), maxPreviewImages, maxPreviewCell)}
+			}
 			r, err := shards.Open(c.Args().First())
 			if err != nil {
 				return err
@@ -65,3 +68,10 @@ Example:
 		},
 	}
 }
+
+// Preview bounds: the sheet is at most maxPreviewImages cells of
+// maxPreviewCell² pixels (after scaling), far below a memory problem.
+const (
+	maxPreviewImages = 1024
+	maxPreviewCell   = 512
+)

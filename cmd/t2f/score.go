@@ -131,6 +131,11 @@ func runScore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	lock, err := lockOut("score", c.String("out"))
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	paths, err := evaluate.WriteOutputs(c.String("out"), res)
 	if err != nil {
 		return err

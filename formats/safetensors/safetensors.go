@@ -283,6 +283,9 @@ func Read(path string) (*File, error) {
 		return nil, fmt.Errorf("safetensors: %q: read header length: %w", path, err)
 	}
 	if n := binary.LittleEndian.Uint64(lenBuf[:]); n > MaxHeaderSize || n > uint64(size-8) {
+		if torchFile(lenBuf[:]) {
+			return nil, fmt.Errorf("safetensors: %q is a PyTorch torch.save file (.pth/.pt/.ckpt), not safetensors; give a .safetensors file (t2f train --init reads .pth)", path)
+		}
 		return nil, fmt.Errorf("safetensors: %q: header length %d exceeds the file (%d bytes) or the limit %d",
 			path, n, size, MaxHeaderSize)
 	}
@@ -671,4 +674,10 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 		return fmt.Errorf("safetensors: write %q: %w", path, err)
 	}
 	return nil
+}
+
+// torchFile reports whether a file starting with head looks like a
+// torch.save file: a zip archive (PyTorch ≥ 1.6) or a pickle (legacy).
+func torchFile(head []byte) bool {
+	return len(head) >= 4 && (string(head[:4]) == "PK\x03\x04" || head[0] == 0x80 && head[1] >= 2 && head[1] <= 5)
 }

@@ -376,3 +376,14 @@ func mustMarshalF(ts []Tensor, meta map[string]string) []byte {
 	}
 	return b
 }
+
+// TestReadNamesTorchFiles: a .pth given where safetensors is expected says
+// so, instead of reporting a header length.
+func TestReadNamesTorchFiles(t *testing.T) {
+	for _, path := range []string{"../pth/testdata/views.pth", "../pth/testdata/legacy.pth"} {
+		_, err := Read(path)
+		if err == nil || !strings.Contains(err.Error(), "PyTorch torch.save file") {
+			t.Errorf("%s: %v, want it named a PyTorch file", path, err)
+		}
+	}
+}

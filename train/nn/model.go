@@ -42,6 +42,15 @@ type Config struct {
 func (c Config) Resolve() (Config, error) { return c.withDefaults() }
 
 // withDefaults fills zero fields and validates c.
+// Bounds on a Config, so that values read from files (checkpoint metadata,
+// config.yaml) cannot size a model beyond memory: a ResNet-50 at width 2
+// has about 4× the published parameters (≈ 100 M, 400 MB).
+const (
+	MaxWidth     = 2
+	MaxClasses   = 1 << 16
+	MaxImageSize = 4096
+)
+
 func (c Config) withDefaults() (Config, error) {
 	if c.Width == 0 {
 		c.Width = 1
@@ -74,8 +83,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("nn: %d classes, want at least 1", c.Classes)
 	case c.InChannels < 1:
 		return c, fmt.Errorf("nn: %d input channels, want at least 1", c.InChannels)
-	case !(c.Width > 0) || math.IsInf(c.Width, 0):
-		return c, fmt.Errorf("nn: width multiplier %v, want a positive number", c.Width)
+	case !(c.Width > 0) || c.Width > MaxWidth:
+		return c, fmt.Errorf("nn: width multiplier %v, want a number in (0, %d]", c.Width, MaxWidth)
+	case c.Classes > MaxClasses:
+		return c, fmt.Errorf("nn: %d classes, at most %d", c.Classes, MaxClasses)
+	case c.ImageSize > MaxImageSize || c.InChannels > 4:
+		return c, fmt.Errorf("nn: image size %d with %d channels, at most %d and 4", c.ImageSize, c.InChannels, MaxImageSize)
 	case c.Arch == ArchLeNet && c.Width != 1:
 		return c, fmt.Errorf("nn: lenet has no width multiplier (got %v)", c.Width)
 	case c.Arch == ArchSmallResNet && c.Width != 1:
