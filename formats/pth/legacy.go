@@ -67,7 +67,7 @@ func (l *legacyFile) errorf(format string, args ...any) error {
 
 // decodeLegacy reads a legacy file, first reading chunk bytes of it for the
 // pickles (legacyHeadChunk; tests use less).
-func decodeLegacy(source string, r io.ReaderAt, size, chunk int64) ([]safetensors.Tensor, error) {
+func decodeLegacy(source string, r io.ReaderAt, size, chunk, maxBytes int64) ([]safetensors.Tensor, error) {
 	l := &legacyFile{source: source, r: r, size: size, chunk: chunk}
 	v, dataStart, err := l.readPickles()
 	if err != nil {
@@ -76,7 +76,7 @@ func decodeLegacy(source string, r io.ReaderAt, size, chunk int64) ([]safetensor
 	if err := l.locateStorages(dataStart); err != nil {
 		return nil, err
 	}
-	out, err := buildStateDict(v, l.storageBytes)
+	out, err := buildStateDict(v, l.storageBytes, maxBytes)
 	if err != nil {
 		return nil, l.errorf("%w", err)
 	}

@@ -140,7 +140,7 @@ func TestLegacyHeadChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, chunk := range []int64{1, 7, 100, 600} {
-			got, err := decodeLegacy(path, bytes.NewReader(data), int64(len(data)), chunk)
+			got, err := decodeLegacy(path, bytes.NewReader(data), int64(len(data)), chunk, DefaultMaxBytes)
 			if err != nil {
 				t.Fatalf("%s, chunk %d: %v", path, chunk, err)
 			}

@@ -178,7 +178,14 @@ type unpickler struct {
 	marks      []int // stack lengths at each MARK
 	memo       map[uint32]any
 	persistent persistentLoader
+	work       int // values pushed and copied so far; bounded by workLimit
 }
+
+// workLimit bounds the values a pickle of n bytes may push or copy: every
+// opcode pushes at most one value, so honest pickles stay far below it,
+// while a small pickle that copies its stack again and again (a memory
+// bomb) is stopped.
+func workLimit(n int) int { return 64*n + 1<<16 }
 
 var errTruncated = errors.New("unexpected end of pickle data")
 
@@ -202,7 +209,7 @@ func (u *unpickler) readLine() (string, error) {
 	return "", errTruncated
 }
 
-func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+func (u *unpickler) push(v any) { u.stack = append(u.stack, v); u.work++ }
 
 func (u *unpickler) pop() (any, error) {
 	n := len(u.stack)
@@ -231,6 +238,7 @@ func (u *unpickler) popMark() ([]any, error) {
 	u.marks = u.marks[:len(u.marks)-1]
 	items := append([]any(nil), u.stack[m:]...)
 	u.stack = u.stack[:m]
+	u.work += len(items)
 	return items, nil
 }
 
@@ -278,6 +286,9 @@ func (u *unpickler) run() (any, error) {
 		op := u.data[u.pos]
 		u.pos++
 		done, err := u.step(op)
+		if err == nil && u.work > workLimit(len(u.data)) {
+			err = fmt.Errorf("the pickle does more work than its %d bytes allow (a memory bomb?)", len(u.data))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("pickle: opcode 0x%02x at byte %d: %w", op, at, err)
 		}

@@ -27,7 +27,20 @@ var wrapperKeys = []string{"state_dict", "model_state_dict", "model", "net"}
 // package comment for the accepted files) and returns its tensors in the
 // dict's order: floating-point tensors converted to F32, integer and bool
 // tensors with their own dtype (num_batches_tracked is an I64 scalar).
-func Read(path string) ([]safetensors.Tensor, error) {
+//
+// Read allows DefaultMaxBytes of storages and tensors; ReadLimit takes the
+// bound from the caller (e.g. the size of the model the weights are for).
+func Read(path string) ([]safetensors.Tensor, error) { return ReadLimit(path, DefaultMaxBytes) }
+
+// DefaultMaxBytes is Read's bound on the bytes of storages read plus
+// tensors built (a ResNet-50 needs about 200 MB).
+const DefaultMaxBytes = 1 << 30
+
+// ReadLimit is Read with a bound on the bytes of storages read plus tensors
+// built, checked before each is allocated: a small file whose compressed
+// storages claim gigabytes, or many views copying one storage, is an error
+// instead of an out-of-memory kill.
+func ReadLimit(path string, maxBytes int64) ([]safetensors.Tensor, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("pth: %w", err)
@@ -37,15 +50,15 @@ func Read(path string) ([]safetensors.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pth: %q: %w", path, err)
 	}
-	return decode(path, f, st.Size())
+	return decode(path, f, st.Size(), maxBytes)
 }
 
 // Decode is Read for a checkpoint held in memory; source names it in errors.
 func Decode(source string, data []byte) ([]safetensors.Tensor, error) {
-	return decode(source, bytes.NewReader(data), int64(len(data)))
+	return decode(source, bytes.NewReader(data), int64(len(data)), DefaultMaxBytes)
 }
 
-func decode(source string, r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
+func decode(source string, r io.ReaderAt, size, maxBytes int64) ([]safetensors.Tensor, error) {
 	var head [512]byte
 	n, err := r.ReadAt(head[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -56,7 +69,7 @@ func decode(source string, r io.ReaderAt, size int64) ([]safetensors.Tensor, err
 		return nil, err
 	}
 	if legacy {
-		return decodeLegacy(source, r, size, legacyHeadChunk)
+		return decodeLegacy(source, r, size, legacyHeadChunk, maxBytes)
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
@@ -66,6 +79,7 @@ func decode(source string, r io.ReaderAt, size int64) ([]safetensors.Tensor, err
 	if err != nil {
 		return nil, err
 	}
+	a.maxBytes = maxBytes
 	return a.stateDict()
 }
 
@@ -90,11 +104,12 @@ func sniff(source string, head []byte) (legacy bool, err error) {
 
 // archive is an opened torch.save zip file.
 type archive struct {
-	source  string
-	prefix  string // the records' folder, "<name>/"
-	files   map[string]*zip.File
-	refs    map[string]*storage // storage key → its first persistent id
-	storage map[string][]byte   // storage key → raw bytes, read on demand
+	maxBytes int64 // see ReadLimit
+	source   string
+	prefix   string // the records' folder, "<name>/"
+	files    map[string]*zip.File
+	refs     map[string]*storage // storage key → its first persistent id
+	storage  map[string][]byte   // storage key → raw bytes, read on demand
 }
 
 func openArchive(source string, zr *zip.Reader) (*archive, error) {
@@ -228,7 +243,7 @@ func (a *archive) stateDict() ([]safetensors.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pth: %q: %w", a.source, err)
 	}
-	out, err := buildStateDict(v, a.storageBytes)
+	out, err := buildStateDict(v, a.storageBytes, a.maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("pth: %q: %w", a.source, err)
 	}
@@ -240,15 +255,51 @@ type storageReader func(st *storage) ([]byte, error)
 
 // buildStateDict finds the state_dict in the unpickled value v and
 // materialises its tensors from the storages read returns.
-func buildStateDict(v any, read storageReader) ([]safetensors.Tensor, error) {
+// Storages (once each) and the tensors built from them count against
+// maxBytes before they are allocated.
+func buildStateDict(v any, read storageReader, maxBytes int64) ([]safetensors.Tensor, error) {
 	d, err := findStateDict(v)
 	if err != nil {
 		return nil, err
 	}
+	var used int64
+	seen := map[string]bool{}
+	spend := func(what string, n int64) error {
+		if n < 0 || n > maxBytes-used {
+			return fmt.Errorf("%s of %d bytes exceeds the %d bytes allowed for this checkpoint (%d used); a file this large does not fit the model", what, n, maxBytes, used)
+		}
+		used += n
+		return nil
+	}
+	unbudgeted := read
+	budgeted := func(st *storage) ([]byte, error) {
+		if !seen[st.key] {
+			if st.numel > math.MaxInt64/8 {
+				return nil, fmt.Errorf("storage %q of %d elements is too large", st.key, st.numel)
+			}
+			if err := spend(fmt.Sprintf("storage %q", st.key), st.numel*int64(st.dtype.size)); err != nil {
+				return nil, err
+			}
+			seen[st.key] = true
+		}
+		return unbudgeted(st)
+	}
+	read = budgeted
 	out := make([]safetensors.Tensor, 0, len(d.keys))
 	for i, k := range d.keys {
 		name := k.(string) // findStateDict checked
-		t, err := materialise(name, d.vals[i].(*tensorRef), read)
+		ref := d.vals[i].(*tensorRef)
+		numel := int64(1)
+		for _, s := range ref.size {
+			if s < 0 || s != 0 && numel > math.MaxInt64/8/s {
+				return nil, fmt.Errorf("tensor %q: size %v is too large", name, ref.size)
+			}
+			numel *= s
+		}
+		if err := spend(fmt.Sprintf("tensor %q", name), 2*numel*int64(ref.st.dtype.size)); err != nil {
+			return nil, err
+		}
+		t, err := materialise(name, ref, read)
 		if err != nil {
 			return nil, err
 		}

@@ -64,7 +64,7 @@ func (r PretrainedReport) String() string {
 // file (a t2f best/last checkpoint, or safetensors.torch.save_file output).
 // See LoadPretrainedTensors for the rules.
 func (m *Model) LoadPretrained(path string) (PretrainedReport, error) {
-	ts, format, md, err := readWeights(path)
+	ts, format, md, err := readWeights(path, m.initByteLimit())
 	if err != nil {
 		return PretrainedReport{}, err
 	}
@@ -81,7 +81,8 @@ func (m *Model) LoadPretrained(path string) (PretrainedReport, error) {
 
 // readWeights reads path as safetensors when it looks like one (an 8-byte
 // length, then '{'), else as a torch.save file.
-func readWeights(path string) (ts []safetensors.Tensor, format string, md map[string]string, err error) {
+// A torch.save file may read at most limit bytes of storages and tensors.
+func readWeights(path string, limit int64) (ts []safetensors.Tensor, format string, md map[string]string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("nn: init weights: %w", err)
@@ -99,7 +100,7 @@ func readWeights(path string) (ts []safetensors.Tensor, format string, md map[st
 		}
 		return sf.Tensors(), "safetensors", sf.Metadata, nil
 	}
-	ts, err = pth.Read(path)
+	ts, err = pth.ReadLimit(path, limit)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("nn: init weights: %w", err)
 	}
@@ -284,4 +285,16 @@ func firstFew(items []string) string {
 		return strings.Join(items, "; ")
 	}
 	return strings.Join(items[:n], "; ") + fmt.Sprintf("; … and %d more", len(items)-n)
+}
+
+// initByteLimit bounds what reading pretrained weights for m may allocate:
+// its state dict stored as float64 (the widest dtype read), twice (the
+// storages and the tensors built from them), plus 64 MiB for the rest of
+// a checkpoint (another class count's fc, counters).
+func (m *Model) initByteLimit() int64 {
+	var n int64
+	for _, e := range m.entries {
+		n += int64(entryShape(e).Numel())
+	}
+	return 16*n + 64<<20
 }
