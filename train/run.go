@@ -301,7 +301,7 @@ func prepareRunDir(dir string, cfg Config, resume bool) error {
 		if err := sameRun(old, cfg); err != nil {
 			return fmt.Errorf("%w; resume it with the same settings", err)
 		}
-		cfg.Code = old.Code           // the build that started the run
+		cfg.Code = old.Code                                 // the build that started the run
 		if err := atomicfile.RemoveTemps(dir); err != nil { // left by a killed run
 			return fmt.Errorf("train: %w", err)
 		}
