@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -254,7 +255,20 @@ func (l *Loader) Start(ctx context.Context, epoch, pos int) (*Iter, error) {
 }
 
 // work is one worker: it fills the chunks it receives until gctx ends.
-func (l *Loader) work(gctx context.Context, a *Augmenter, epoch int, jobs <-chan job) error {
+func (l *Loader) work(gctx context.Context, a *Augmenter, epoch int, jobs <-chan job) (err error) {
+	// Images may be views of memory-mapped shards: a shard truncated while
+	// training faults (SIGBUS) on read. The fault becomes this worker's
+	// error instead of killing the process.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			// A fault carries its address (see debug.SetPanicOnFault).
+			if _, ok := r.(interface{ Addr() uintptr }); !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("augment: reading the dataset faulted (%v): a memory-mapped shard was truncated or replaced while in use; check it with t2f pipeline verify", r)
+		}
+	}()
 	done := gctx.Done()
 	chw := l.c * l.h * l.w
 	want := l.cfg.Shape.H * l.cfg.Shape.W * l.cfg.Shape.C

@@ -604,7 +604,12 @@ func (r *runner) trainEpoch(ctx context.Context, start time.Time, rec *EpochReco
 			if ctx.Err() != nil {
 				return r.interrupt(ctx)
 			}
-			return fmt.Errorf("train: epoch %d batch %d: %w", e+1, r.pos.batch+1, err)
+			// A data error (e.g. a shard truncated while training): keep the
+			// position reached, so the run resumes once the data is fixed.
+			if serr := r.save(); serr != nil {
+				return fmt.Errorf("train: epoch %d batch %d: %w (saving the state also failed: %v)", e+1, r.pos.batch+1, err, serr)
+			}
+			return fmt.Errorf("train: epoch %d batch %d: %w; the state at step %d is saved: fix the data and continue with --resume", e+1, r.pos.batch+1, err, r.pos.step)
 		}
 		var ub *augment.Batch
 		if r.outliers != nil {
