@@ -499,7 +499,7 @@ func prepareOut(dir string, build []byte, meta shards.Meta, shardRows int, skipB
 			return st, fmt.Errorf("pipeline: output directory: %w", err)
 		}
 		for _, e := range ents {
-			if e.Name() != dirlock.Name {
+			if e.Name() != dirlock.Name && !atomicfile.IsTemp(e.Name()) {
 				return st, fmt.Errorf("pipeline: --out %q is not empty and holds no t2f shard set (found %q); choose an empty or new directory", dir, e.Name())
 			}
 		}
@@ -511,7 +511,7 @@ func prepareOut(dir string, build []byte, meta shards.Meta, shardRows int, skipB
 	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if !keep[e.Name()] && (strings.HasSuffix(e.Name(), ".arrow") || strings.HasSuffix(e.Name(), shards.TempSuffix)) {
+		if !keep[e.Name()] && (strings.HasSuffix(e.Name(), ".arrow") || strings.HasSuffix(e.Name(), shards.TempSuffix) || atomicfile.IsTemp(e.Name())) {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return st, fmt.Errorf("pipeline: %w", err)
 			}
@@ -560,7 +560,7 @@ func cleanOut(dir string, created bool) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		n := e.Name()
-		if strings.HasSuffix(n, ".arrow") || strings.HasSuffix(n, shards.TempSuffix) || n == progressName {
+		if strings.HasSuffix(n, ".arrow") || strings.HasSuffix(n, shards.TempSuffix) || atomicfile.IsTemp(n) || n == progressName {
 			_ = os.Remove(filepath.Join(dir, n))
 		}
 	}

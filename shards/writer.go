@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/t2f/t2f/internal/crashpoint"
 )
 
 // Defaults for [NewWriter].
@@ -210,7 +212,9 @@ func (w *Writer) finishShard() error {
 	w.bld = nil
 	final := w.tmp[:len(w.tmp)-len(TempSuffix)]
 	if err == nil {
+		crashpoint.Hit("before rename " + filepath.Base(final))
 		err = os.Rename(w.tmp, final)
+		crashpoint.Hit("after rename " + filepath.Base(final))
 	}
 	if err != nil {
 		_ = os.Remove(w.tmp)

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/t2f/t2f/internal/crashpoint"
 )
 
 // File is a file being written. Write to it, then Commit to publish it at
@@ -58,7 +60,9 @@ func (a *File) Commit() error {
 		err = cerr
 	}
 	if err == nil {
+		crashpoint.Hit("before rename " + filepath.Base(a.path))
 		err = os.Rename(a.f.Name(), a.path)
+		crashpoint.Hit("after rename " + filepath.Base(a.path))
 	}
 	if err != nil {
 		os.Remove(a.f.Name())
