@@ -424,4 +424,3 @@ func TestRecoveredCause(t *testing.T) {
 		t.Errorf("got %q (is ENOSPC: %v)", err, errors.Is(err, syscall.ENOSPC))
 	}
 }
-

@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/t2f/t2f/pipeline"
-
 )
 
 func newPipelineBuildCommand() *cli.Command {
