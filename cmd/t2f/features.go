@@ -114,7 +114,11 @@ func resolveFeatureModel(c *cli.Context, ckpt *safetensors.File, ckptPath string
 	cfg := &fm.cfg
 	known := map[string]string{} // setting → where it was found
 	var trainedSize int
-	if md, err := nn.ConfigFromMetadata(ckpt.Metadata); err == nil {
+	md, err := nn.ConfigFromMetadata(ckpt.Metadata)
+	if _, ok := ckpt.Metadata[nn.MetaArch]; ok && err != nil {
+		return fm, fmt.Errorf("features: %s metadata: %w", ckptPath, err) // e.g. a width beyond nn.MaxWidth
+	}
+	if err == nil {
 		*cfg = md
 		trainedSize = md.ImageSize
 		for _, k := range []string{"model", "width", "head", "tau"} {
