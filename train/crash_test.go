@@ -135,3 +135,27 @@ func TestResumeRefusesBadPosition(t *testing.T) {
 		})
 	}
 }
+
+// TestKillAfterFinalStateRename: a kill between the last epoch's state and
+// last renames leaves an old last.safetensors; --resume has no epoch left
+// to run and must still bring last.safetensors up to the state.
+func TestKillAfterFinalStateRename(t *testing.T) {
+	cfg := toyConfig()
+	whole, dir := t.TempDir(), t.TempDir()
+	if _, err := runToy(t, cfg, whole, false, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runToy(t, cfg, dir, false, 14); !errors.Is(err, ErrInterrupted) {
+		t.Fatal(err)
+	}
+	old := filepath.Join(t.TempDir(), LastFile)
+	copyFile(t, filepath.Join(dir, LastFile), old)
+	if _, err := runToy(t, cfg, dir, true, -1); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, old, filepath.Join(dir, LastFile)) // the kill: state is final, last is not
+	if _, err := runToy(t, cfg, dir, true, -1); err != nil {
+		t.Fatalf("resume of a finished run: %v", err)
+	}
+	sameTensors(t, filepath.Join(whole, LastFile), filepath.Join(dir, LastFile))
+}

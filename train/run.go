@@ -381,6 +381,15 @@ func (r *runner) restore() error {
 	if err := r.restoreModel(f, isModel, md["step"]); err != nil {
 		return err
 	}
+	// A kill between the state and last renames leaves last.safetensors a
+	// save behind; the next save rewrites it, but after the final epoch
+	// there is none, so bring it up to the state now.
+	last := filepath.Join(r.dir, LastFile)
+	if lf, err := safetensors.Read(last); err != nil || lf.Metadata[metaStep] != md["step"] {
+		if err := r.model.Save(last, r.checkpointMeta(nil)); err != nil {
+			return fmt.Errorf("train: resume: %w", err)
+		}
+	}
 	if r.log, err = readEpochLog(filepath.Join(r.dir, EpochsFile)); err != nil {
 		return fmt.Errorf("train: resume: %w", err)
 	}

@@ -196,8 +196,8 @@ func TestKill(t *testing.T) {
 		rounds, randoms := 3, 20
 		if !long {
 			rounds, randoms = 1, 2
-			if len(at) > 5 { // first, last, and three between
-				at = []int{1, len(at) / 4, len(at) / 2, 3 * len(at) / 4, len(at)}
+			if n := len(at); n > 7 { // the first, three between, and the last three (the final save)
+				at = []int{1, n / 4, n / 2, 3 * n / 4, n - 2, n - 1, n}
 			}
 		}
 		trial := 0
@@ -242,7 +242,9 @@ func TestKill(t *testing.T) {
 			try(0, time.Duration(rng.Int64N(int64(dur+dur/5)+1)))
 		}
 	}
-	t.Logf("kill test: %d kills (%d at injected crash points, %d at random moments), every one resumed to the uninterrupted result", kills, injected, kills-injected)
+	if !t.Failed() {
+		t.Logf("kill test: %d kills (%d at injected crash points, %d at random moments), every one resumed to the uninterrupted result", kills, injected, kills-injected)
+	}
 }
 
 // checkFinalFiles parses every file under a final name in dir.
