@@ -309,6 +309,13 @@ func (w *extraWork) appendCol(name string, v []float32) {
 	w.t.Values[name] = append(w.t.Values[name], v...)
 }
 
+// buffers sizes the work buffers of the gradient methods for n images: the
+// OOD logits, the input gradient, the perturbed input, and its features and
+// logits.
+func (w *extraWork) buffers(n int) (lo, dx, xp, feat, lg []float32) {
+	return grow(&w.lo, n*w.k), grow(&w.dx, n*w.per), grow(&w.xp, n*w.per), grow(&w.feat, n*w.d), grow(&w.lg, n*w.k)
+}
+
 // odin is OpenOOD's ODINPostprocessor.postprocess (and IODIN's) for every
 // grid setting: labels = argmax of the OOD logits z; L = CE(z/T, labels)
 // (mean over the batch); the perturbation is ε·s/std_c with s = +1 where
@@ -319,11 +326,7 @@ func (w *extraWork) appendCol(name string, v []float32) {
 func (w *extraWork) odin(x []float32, n int) error {
 	ts, ns := w.spec.grid()
 	k, per := w.k, w.per
-	lo := grow(&w.lo, n*k)
-	dx := grow(&w.dx, n*per)
-	xp := grow(&w.xp, n*per)
-	feat := grow(&w.feat, n*w.d)
-	lg := grow(&w.lg, n*k)
+	lo, dx, xp, feat, lg := w.buffers(n)
 	hw := per / w.c
 	confs := map[string][]float32{}
 	for _, t := range ts {
@@ -480,11 +483,7 @@ func (w *extraWork) rankFeat(x []float32, n int) error {
 // order) move by 0.5·sign(g); the column is the perturbed input's feature.
 func (w *extraWork) adaScale(x []float32, n int) error {
 	k, per := w.k, w.per
-	lo := grow(&w.lo, n*k)
-	dx := grow(&w.dx, n*per)
-	xp := grow(&w.xp, n*per)
-	feat := grow(&w.feat, n*w.d)
-	lg := grow(&w.lg, n*k)
+	lo, dx, xp, feat, lg := w.buffers(n)
 	grad := func(z, g []float32) {
 		for i := range n {
 			g[i*k+argmax(z[i*k:(i+1)*k])] = 1

@@ -105,12 +105,7 @@ func (g *Gemm) Kernel() string { return g.kern.name }
 // smaller than a row, or slices too short for the given shapes (programmer
 // errors).
 func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleMatrix(m, n, beta, c, ldc)
+	if trivialGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
 	mr, nr := g.kern.mr, g.kern.nr
@@ -178,12 +173,7 @@ type BPacker interface {
 // lowered matrix packed straight from the image). It runs on the calling
 // goroutine only.
 func (g *Gemm) SgemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, pb BPacker, beta float32, c []float32, ldc int) {
-	checkGemmArgs(transA, false, m, n, k, a, lda, nil, implicitB, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleMatrix(m, n, beta, c, ldc)
+	if trivialGemm(transA, false, m, n, k, alpha, a, lda, nil, implicitB, beta, c, ldc) {
 		return
 	}
 	g.work.gemmB(g.kern, transA, false, m, n, k, alpha, a, lda, nil, 0, pb, beta, c, ldc)
@@ -279,6 +269,22 @@ const implicitB = -1
 
 // checkGemmArgs panics when the sizes, leading dimensions or slice lengths
 // cannot describe the product (a programmer error).
+// trivialGemm checks a product's arguments (panicking on programmer errors)
+// and finishes the products that need no multiply: an empty C, or k == 0 or
+// alpha == 0, where C is only scaled by beta without reading A and B (as
+// BLAS does). It reports whether the product is done.
+func trivialGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return true
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return true
+	}
+	return false
+}
+
 func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic("kernels: Sgemm: negative size")

@@ -49,26 +49,9 @@ func dotTileGo(mr, nr, kc2 int, a, b []uint32, c []float32, ldc, rows, cols int,
 			}
 		}
 	}
-	storeTileFMA(acc[:], nr, rows, c, ldc, cols, alpha, beta)
+	storeTile(acc[:], nr, rows, c, ldc, cols, alpha, beta, true)
 }
 
-// storeTileFMA is the store of the assembly kernels: C = alpha·tile with
-// beta == 0 (C not read), else fma(alpha, tile, beta·C).
-func storeTileFMA(tile []float32, ts, mr int, c []float32, ldc, nr int, alpha, beta float32) {
-	for i := range mr {
-		row := c[i*ldc : i*ldc+nr]
-		src := tile[i*ts : i*ts+nr]
-		if beta == 0 {
-			for j, v := range src {
-				row[j] = alpha * v
-			}
-			continue
-		}
-		for j, v := range src {
-			row[j] = fma32(alpha, v, beta*row[j])
-		}
-	}
-}
 
 // packPairs rounds packed slivers of width w (kc rows each, as packA/packB
 // write them) to bfloat16 pairs: for every sliver, dst row q, column j is
@@ -152,12 +135,7 @@ func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k in
 // alpha·acc (first block, beta == 0) or fma(alpha, acc, beta·C) (later blocks
 // with beta = 1).
 func SgemmBF16Ref(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleMatrix(m, n, beta, c, ldc)
+	if trivialGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
 	at := func(i, p int) float32 {

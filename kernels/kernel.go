@@ -65,18 +65,27 @@ func kernelGo4x4(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32
 		c20, c21, c22, c23,
 		c30, c31, c32, c33,
 	}
-	storeTile(acc[:], 4, mr, c, ldc, nr, alpha, beta)
+	storeTile(acc[:], 4, mr, c, ldc, nr, alpha, beta, false)
 }
 
 // storeTile merges an accumulated tile (row stride ts) into C:
 // C = alpha·tile + beta·C for mr rows and nr columns (beta == 0 does not read C).
-func storeTile(tile []float32, ts, mr int, c []float32, ldc, nr int, alpha, beta float32) {
+// fused rounds alpha·tile + beta·C once, as the bf16 assembly kernels'
+// VFMADD does (their reference must match them bit for bit); otherwise the
+// product and the sum round separately, as the float32 kernels do.
+func storeTile(tile []float32, ts, mr int, c []float32, ldc, nr int, alpha, beta float32, fused bool) {
 	for i := range mr {
 		row := c[i*ldc : i*ldc+nr]
 		src := tile[i*ts : i*ts+nr]
 		if beta == 0 {
 			for j, v := range src {
 				row[j] = alpha * v
+			}
+			continue
+		}
+		if fused {
+			for j, v := range src {
+				row[j] = fma32(alpha, v, beta*row[j])
 			}
 			continue
 		}

@@ -41,7 +41,7 @@ func runAVX2(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32) {
 	}
 	var tile [6][16]float32
 	kernAVX2x6x16(kc, unsafe.SliceData(a), unsafe.SliceData(b), &tile[0][0], 16, 1, 0, 0)
-	storeTile(unsafe.Slice(&tile[0][0], 6*16), 16, mr, c, ldc, nr, alpha, beta)
+	storeTile(unsafe.Slice(&tile[0][0], 6*16), 16, mr, c, ldc, nr, alpha, beta, false)
 }
 
 func loadFlag(beta float32) int {
