@@ -52,7 +52,6 @@ func dotTileGo(mr, nr, kc2 int, a, b []uint32, c []float32, ldc, rows, cols int,
 	storeTile(acc[:], nr, rows, c, ldc, cols, alpha, beta, true)
 }
 
-
 // packPairs rounds packed slivers of width w (kc rows each, as packA/packB
 // write them) to bfloat16 pairs: for every sliver, dst row q, column j is
 // bf16Pair(src[2q·w+j], src[(2q+1)·w+j]) with a zero high half when 2q+1 = kc.
