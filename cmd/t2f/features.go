@@ -3,9 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,9 +11,8 @@ import (
 
 	"github.com/t2f/t2f/augment"
 	"github.com/t2f/t2f/features"
-	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/shards"
-	"github.com/t2f/t2f/train"
+	"github.com/t2f/t2f/train/checkpoint"
 	"github.com/t2f/t2f/train/nn"
 )
 
@@ -97,149 +94,6 @@ func (n engineNetwork) Forward(x []float32, k int, feature, logits, logitsOOD []
 	return nil
 }
 
-// featureModel is the resolved model description.
-type featureModel struct {
-	cfg           nn.Config
-	normalization string
-	from          string   // where the settings came from, for messages
-	classes       []string // ID class names: those of the first --data with one name per class
-	method        string   // training method (checkpoint metadata or config.yaml); "" when unknown
-}
-
-// resolveFeatureModel merges, in increasing priority, the checkpoint's t2f
-// metadata, the run's config.yaml beside the checkpoint, and the flags; a
-// flag that contradicts a value found in a file is a usage error.
-func resolveFeatureModel(c *cli.Context, ckpt *safetensors.File, ckptPath string, metas []shards.Meta) (featureModel, error) {
-	var fm featureModel
-	cfg := &fm.cfg
-	known := map[string]string{} // setting → where it was found
-	var trainedSize int
-	md, err := nn.ConfigFromMetadata(ckpt.Metadata)
-	if _, ok := ckpt.Metadata[nn.MetaArch]; ok && err != nil {
-		return fm, fmt.Errorf("features: %s metadata: %w", ckptPath, err) // e.g. a width beyond nn.MaxWidth
-	}
-	if err == nil {
-		*cfg = md
-		trainedSize = md.ImageSize
-		for _, k := range []string{"model", "width", "head", "tau"} {
-			known[k] = ckptPath + " metadata"
-		}
-		fm.from = "checkpoint metadata"
-	}
-	fm.method = ckpt.Metadata[train.MetaMethod]
-	cfgPath := filepath.Join(filepath.Dir(ckptPath), train.ConfigFile)
-	run, err := train.ReadConfig(cfgPath)
-	switch {
-	case err == nil:
-		cfg.Arch, cfg.Width, cfg.Head, cfg.Tau = run.Model, run.Width, run.Head, float32(run.Tau)
-		fm.method = run.Method()
-		if run.InChannels > 0 {
-			cfg.InChannels = run.InChannels
-		}
-		if run.Normalization != "" && run.Normalization != "auto" {
-			fm.normalization = run.Normalization
-			known["normalization"] = cfgPath
-		}
-		for _, k := range []string{"model", "width", "head", "tau"} {
-			known[k] = cfgPath
-		}
-		fm.from = cfgPath
-	case !errors.Is(err, os.ErrNotExist):
-		return fm, err
-	}
-	conflict := func(flag, got, want string) error {
-		return usageError{fmt.Sprintf("features: --%s %s contradicts %s (%s); drop the flag", flag, got, known[flag], want)}
-	}
-	if c.IsSet("model") {
-		if _, ok := known["model"]; ok && c.String("model") != cfg.Arch {
-			return fm, conflict("model", c.String("model"), cfg.Arch)
-		}
-		cfg.Arch = c.String("model")
-	}
-	if c.IsSet("width") {
-		if _, ok := known["width"]; ok && c.Float64("width") != cfg.Width {
-			return fm, conflict("width", fmt.Sprint(c.Float64("width")), fmt.Sprint(cfg.Width))
-		}
-		cfg.Width = c.Float64("width")
-	}
-	if c.IsSet("head") {
-		if _, ok := known["head"]; ok && c.String("head") != cfg.Head {
-			return fm, conflict("head", c.String("head"), cfg.Head)
-		}
-		cfg.Head = c.String("head")
-	}
-	if c.IsSet("normalization") {
-		if _, ok := known["normalization"]; ok && c.String("normalization") != fm.normalization {
-			return fm, conflict("normalization", c.String("normalization"), fm.normalization)
-		}
-		fm.normalization = c.String("normalization")
-	}
-	if cfg.Arch == "" || cfg.Head == "" {
-		return fm, usageError{fmt.Sprintf("features: %s has no t2f metadata and there is no %s beside it: give --model and --head (a bare PyTorch state_dict)",
-			ckptPath, train.ConfigFile)}
-	}
-	if fm.from == "" {
-		fm.from = "flags"
-	}
-
-	// Shapes: classes from the checkpoint's fc, image size and channels from the shards.
-	prefix := ""
-	if cfg.Head == nn.HeadT2FNorm {
-		prefix = "backbone."
-	}
-	w, err := ckpt.Tensor(prefix + "fc.weight")
-	if err != nil {
-		return fm, fmt.Errorf("features: %s head %q: %w", cfg.Arch, cfg.Head, err)
-	}
-	if len(w.Shape) != 2 {
-		return fm, fmt.Errorf("features: %s: %sfc.weight has shape %v, want [classes features]", ckptPath, prefix, w.Shape)
-	}
-	if cfg.Classes != 0 && cfg.Classes != w.Shape[0] {
-		return fm, fmt.Errorf("features: %s: metadata says %d classes, %sfc.weight has %d rows", ckptPath, cfg.Classes, prefix, w.Shape[0])
-	}
-	cfg.Classes = w.Shape[0]
-	// The ID dataset: the first --data with one class name per output.
-	data := metas[0]
-	for _, m := range metas {
-		if len(m.Classes) == cfg.Classes {
-			data, fm.classes = m, m.Classes
-			break
-		}
-	}
-	if data.Height != data.Width {
-		return fm, fmt.Errorf("features: the shards hold %d×%d images; the models take square inputs", data.Height, data.Width)
-	}
-	if trainedSize != 0 && trainedSize != data.Height {
-		return fm, fmt.Errorf("features: %s was trained on %d×%d inputs, the shards hold %d×%d images", ckptPath, trainedSize, trainedSize, data.Height, data.Width)
-	}
-	cfg.ImageSize = data.Height
-	if cfg.InChannels == 0 {
-		cfg.InChannels = data.Channels
-	}
-	if cfg.Width == 0 {
-		cfg.Width = 1
-	}
-	if cfg.Head == nn.HeadLinear {
-		cfg.Tau = 0
-	} else if cfg.Tau == 0 {
-		cfg.Tau = nn.DefaultTau // replaced by the checkpoint's tau on load
-	}
-	if fm.normalization == "" {
-		fm.normalization = train.NormalizationFor(data.Dataset)
-	}
-	if _, err := augment.Preset(fm.normalization); err != nil {
-		return fm, usageError{fmt.Sprintf("features: --normalization: %v", err)}
-	}
-	return fm, nil
-}
-
-// roundTau is τ as the shortest decimal of its float32 value (0.1, not
-// 0.10000000149011612).
-func roundTau(t float32) float64 {
-	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(t), 'g', -1, 32), 64)
-	return v
-}
-
 func runFeatures(c *cli.Context) error {
 	prec, err := parsePrecision(c)
 	if err != nil {
@@ -287,36 +141,28 @@ func runFeatures(c *cli.Context) error {
 		}
 	}
 
-	ckpt, err := safetensors.Read(ckptPath)
-	if err != nil {
-		return fmt.Errorf("features: --checkpoint: %w", err)
-	}
-	sum, err := shards.FileSHA256(ckptPath)
-	if err != nil {
-		return fmt.Errorf("features: --checkpoint: %w", err)
-	}
 	metas := make([]shards.Meta, len(readers))
 	for i, r := range readers {
 		metas[i] = r.Meta()
 	}
-	fm, err := resolveFeatureModel(c, ckpt, ckptPath, metas)
+	fm, err := checkpoint.Open(ckptPath, checkpoint.Options{Arch: c.String("model"), Width: c.Float64("width"),
+		Head: c.String("head"), Tau: c.Float64("tau"), Normalization: c.String("normalization"), Data: metas})
+	if errors.Is(err, checkpoint.ErrSettings) {
+		return usageError{err.Error()}
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("features: --checkpoint: %w", err)
 	}
 	instances := make([]features.Network, workers)
-	var model *nn.Model
+	var model *nn.Model // the last instance, for --extra
 	for i := range instances {
 		be, err := newBackend(c, max(1, c.Int("threads")/workers), prec)
 		if err != nil {
 			return err
 		}
-		m, err := nn.New(be, fm.cfg, 0)
+		m, err := fm.New(be)
 		if err != nil {
-			return usageError{fmt.Sprintf("features: model from %s: %v", fm.from, err)}
-		}
-		if err := m.LoadStateDict(ckpt); err != nil {
-			return fmt.Errorf("features: load %s as %s (%s head, width %g, from %s): %w",
-				ckptPath, fm.cfg.Arch, fm.cfg.Head, fm.cfg.Width, fm.from, err)
+			return fmt.Errorf("features: %w", err)
 		}
 		instances[i], model = engineNetwork{m}, m
 	}
@@ -324,16 +170,12 @@ func runFeatures(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	tau := 1.0
-	if fm.cfg.Head == nn.HeadT2FNorm {
-		tau = roundTau(model.Tau())
-		if c.IsSet("tau") && c.Float64("tau") != tau {
-			return usageError{fmt.Sprintf("features: --tau %g contradicts the checkpoint's tau %g, which the network uses; drop the flag", c.Float64("tau"), tau)}
-		}
+	cfg, tau := fm.Config, fm.Tau()
+	norm, err := augment.Preset(fm.Normalization) // checked by checkpoint.Open
+	if err != nil {
+		return usageError{fmt.Sprintf("features: --normalization: %v", err)}
 	}
-	classes := fm.classes
-	norm, _ := augment.Preset(fm.normalization) // checked in resolveFeatureModel
-	extra, err := parseExtraFlag(c, norm, fm.cfg.InChannels)
+	extra, err := parseExtraFlag(c, norm, cfg.InChannels)
 	if err != nil {
 		return err
 	}
@@ -343,8 +185,8 @@ func runFeatures(c *cli.Context) error {
 	}
 	defer lock.Release()
 	if !quiet {
-		fmt.Fprintf(c.App.ErrWriter, "features: %s (%s head, τ %g, width %g, %d classes, D %d; settings from %s), normalisation %s, checkpoint sha256 %.12s…\n",
-			fm.cfg.Arch, fm.cfg.Head, tau, fm.cfg.Width, fm.cfg.Classes, net.Dim(), fm.from, fm.normalization, sum)
+		fmt.Fprintf(c.App.ErrWriter, "features: %s (%s head, τ %g, width %g, %d classes, D %d; settings from %s), normalisation %s (from %s), checkpoint sha256 %.12s…\n",
+			cfg.Arch, cfg.Head, tau, cfg.Width, cfg.Classes, net.Dim(), fm.From, fm.Normalization, fm.NormalizationFrom, fm.SHA256)
 		if extra != nil {
 			fmt.Fprintf(c.App.ErrWriter, "features: --extra %s costs %s besides the plain extraction (1 forward)\n",
 				strings.Join(extra.Methods, ","), extra.Cost())
@@ -354,7 +196,7 @@ func runFeatures(c *cli.Context) error {
 	for i, r := range readers {
 		m := r.Meta()
 		tf := augment.TestTransform(norm)
-		tf.OutChannels = fm.cfg.InChannels
+		tf.OutChannels = cfg.InChannels
 		aug, err := augment.NewAugmenter(tf, augment.Shape{H: m.Height, W: m.Width, C: m.Channels})
 		if err != nil {
 			return fmt.Errorf("features: --data %s: %w", dirs[i], err)
@@ -366,8 +208,8 @@ func runFeatures(c *cli.Context) error {
 		path := filepath.Join(outDir, features.FileName(m.Dataset, m.Split))
 		bar := newProgress(c.App.ErrWriter, quiet, m.Dataset+"/"+m.Split, int64(r.Len()))
 		start := time.Now()
-		meta := features.Meta{Dataset: m.Dataset, Split: m.Split, Model: fm.cfg.Arch, Width: fm.cfg.Width,
-			Head: fm.cfg.Head, Tau: tau, Classes: classes, CheckpointSHA256: sum, Method: fm.method}
+		meta := features.Meta{Dataset: m.Dataset, Split: m.Split, Model: cfg.Arch, Width: cfg.Width,
+			Head: cfg.Head, Tau: tau, Classes: fm.Classes, CheckpointSHA256: fm.SHA256, Method: fm.Method}
 		err = features.ExtractFile(c.Context, net, src, features.Options{
 			BatchSize: c.Int("batch-size"), Workers: net.Size(),
 			Meta:     meta,
@@ -388,20 +230,10 @@ func runFeatures(c *cli.Context) error {
 		}
 	}
 
-	prefix := ""
-	if fm.cfg.Head == nn.HeadT2FNorm {
-		prefix = "backbone."
-	}
-	head := features.Head{Kind: fm.cfg.Head, Model: fm.cfg.Arch, Width: fm.cfg.Width, Classes: classes,
-		CheckpointSHA256: sum, Dim: net.Dim(), NumClasses: fm.cfg.Classes, Tau: tau}
-	for name, dst := range map[string]*[]float32{prefix + "fc.weight": &head.Weight, prefix + "fc.bias": &head.Bias} {
-		t, err := ckpt.Tensor(name)
-		if err != nil {
-			return fmt.Errorf("features: %s: %w", ckptPath, err)
-		}
-		if *dst, err = t.Float32s(); err != nil {
-			return fmt.Errorf("features: %s: %w", ckptPath, err)
-		}
+	head := features.Head{Kind: cfg.Head, Model: cfg.Arch, Width: cfg.Width, Classes: fm.Classes,
+		CheckpointSHA256: fm.SHA256, Dim: net.Dim(), NumClasses: cfg.Classes, Tau: tau}
+	if head.Weight, head.Bias, err = fm.Head(); err != nil {
+		return fmt.Errorf("features: %w", err)
 	}
 	if err := features.WriteHead(outDir, head); err != nil {
 		return err

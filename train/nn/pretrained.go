@@ -64,7 +64,7 @@ func (r PretrainedReport) String() string {
 // file (a t2f best/last checkpoint, or safetensors.torch.save_file output).
 // See LoadPretrainedTensors for the rules.
 func (m *Model) LoadPretrained(path string) (PretrainedReport, error) {
-	ts, format, md, err := readWeights(path, m.initByteLimit())
+	ts, format, md, err := ReadWeights(path, m.initByteLimit())
 	if err != nil {
 		return PretrainedReport{}, err
 	}
@@ -79,46 +79,50 @@ func (m *Model) LoadPretrained(path string) (PretrainedReport, error) {
 	return r, err
 }
 
-// readWeights reads path as safetensors when it looks like one (an 8-byte
-// length, then '{'), else as a torch.save file.
-// A torch.save file may read at most limit bytes of storages and tensors.
-func readWeights(path string, limit int64) (ts []safetensors.Tensor, format string, md map[string]string, err error) {
+// ReadWeights reads path as safetensors when it looks like one (an 8-byte
+// length, then '{'), else as a torch.save file (zip or legacy, through the
+// restricted unpickler of formats/pth). format is "safetensors" or "pth";
+// md is the safetensors metadata (nil for pth). A torch.save file may read
+// at most limit bytes of storages and tensors (pth.ReadLimit).
+func ReadWeights(path string, limit int64) (ts []safetensors.Tensor, format string, md map[string]string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("nn: init weights: %w", err)
+		return nil, "", nil, fmt.Errorf("nn: read weights: %w", err)
 	}
 	var head [9]byte
 	n, err := io.ReadFull(f, head[:])
 	f.Close()
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, "", nil, fmt.Errorf("nn: init weights %q: %w", path, err)
+		return nil, "", nil, fmt.Errorf("nn: read weights %q: %w", path, err)
 	}
 	if n == 9 && head[8] == '{' && !bytes.HasPrefix(head[:], []byte("PK")) {
 		sf, err := safetensors.Read(path)
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("nn: init weights: %w", err)
+			return nil, "", nil, fmt.Errorf("nn: read weights: %w", err)
 		}
 		return sf.Tensors(), "safetensors", sf.Metadata, nil
 	}
 	ts, err = pth.ReadLimit(path, limit)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("nn: init weights: %w", err)
+		return nil, "", nil, fmt.Errorf("nn: read weights: %w", err)
 	}
 	return ts, "pth", nil, nil
 }
 
 // Wrapper prefixes a state_dict name may carry: DataParallel's "module."
 // and T2FNormNet's "backbone." (which t2f writes too: a T2FNorm model's
-// backbone tensors are named BackbonePrefix + the torchvision/OpenOOD name).
+// backbone tensors are named BackbonePrefix + the torchvision/OpenOOD name),
+// and "net." (describe.go).
 const (
 	prefixModule   = "module."
 	BackbonePrefix = "backbone."
 )
 
-// canonical strips the wrapper prefixes from a state_dict name.
+// canonical strips the wrapper prefixes (module., net., backbone., in any
+// nesting) from a state_dict name.
 func canonical(name string) string {
-	name = strings.TrimPrefix(name, prefixModule)
-	return strings.TrimPrefix(name, BackbonePrefix)
+	name, _ = StripPrefixes(name)
+	return name
 }
 
 // LoadPretrainedTensors initialises m from a state_dict (source names it in
