@@ -31,7 +31,8 @@ Files (all written by torch.save, like OpenOOD's best.ckpt):
                             (τ = 0.5 at training time, as an older OpenOOD wrote)
   r18_224.pth               ResNet18_224x224 w 1/16 (torchvision names), 64×64 inputs
   r50.pth                   ResNet50 w 1/16 (torchvision names), 64×64 inputs
-  expected.json             per file: the network, the inputs and PyTorch's outputs
+  expected.json             per file: the network, the inputs, PyTorch's outputs and
+                            OpenOOD's evaluation (MSP, T2FNorm) of set 0 (ID) against set 1
 
 Inputs: image n of set s is S×S×3 uint8 (HWC), pixel k (flat HWC index)
   h = ((s·1000003 + n·7919 + k) · 2654435761) mod 2³²,  v = h >> 24,
@@ -73,6 +74,17 @@ r32 = load("resnet18_32x32")
 r224 = load("resnet18_224x224")
 r50 = load("resnet50")
 t2f = load("t2fnorm_net")
+
+
+def load_metrics():
+    path = os.path.join(OPENOOD, "openood", "evaluators", "metrics.py")
+    spec = importlib.util.spec_from_file_location("openood_metrics", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+metrics = load_metrics()
 
 
 def scaled(base, w):
@@ -166,7 +178,20 @@ def main():
                     logits = net(x)
                     ood = logits
                 sets[str(s)] = {"feature": flat(f), "logits": flat(logits), "logits_ood": flat(ood)}
-        cases[name] = {"arch": arch, "width": width, "head": head, "tau": tau, "file_tau": file_tau, "classes": 10,
+        # OpenOOD's evaluation of set 0 (ID, label n mod 10) against set 1
+        # (OOD, label -1): MSP = max softmax(logits) (MSPPostprocessor),
+        # T2FNorm = max softmax(forward_ood_inference) (T2FNormPostprocessor),
+        # metrics by openood/evaluators/metrics.py.
+        import numpy as np
+        scores = {}
+        label = np.array([i % 10 for i in range(n)] + [-1] * n)
+        for method, col in (("msp", "logits"), ("t2fnorm", "logits_ood")):
+            z = torch.cat([torch.tensor(sets[s][col]).view(n, -1) for s in ("0", "1")])
+            conf, pred = torch.max(torch.softmax(z, dim=1), dim=1)
+            m = metrics.compute_all_metrics(conf.numpy(), label, pred.numpy())
+            scores[method] = {"scores": flat(conf), "fpr95": float(m[0]), "auroc": float(m[1]),
+                              "aupr_in": float(m[2]), "aupr_out": float(m[3]), "acc": float(m[4])}
+        cases[name] = {"openood_eval": scores, "arch": arch, "width": width, "head": head, "tau": tau, "file_tau": file_tau, "classes": 10,
                        "size": size, "channels": 3, "n": n, "dim": f.shape[1], "sets": sets}
 
     m = lenet.LeNet(10, num_channel=3)

@@ -20,7 +20,7 @@ func newFeaturesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "features",
 		Usage:     "run a checkpoint over shard directories and write Parquet feature files",
-		UsageText: "t2f features --checkpoint FILE.safetensors --data DIR [--data DIR ...] --out DIR [options]",
+		UsageText: "t2f features --checkpoint FILE --data DIR [--data DIR ...] --out DIR [options]",
 		Description: `Runs the network in eval mode over each --data shard directory with the test transform
 (ToTensor + Normalize of the stored pixels) and writes, in --out:
 
@@ -33,27 +33,36 @@ func newFeaturesCommand() *cli.Command {
 Every file records the checkpoint's SHA-256; t2f score refuses to mix files of different
 checkpoints. See docs/features.md for the columns and metadata.
 
-The model (architecture, width, head, τ, normalisation) comes from the run's config.yaml beside
-the checkpoint, else from the checkpoint's own metadata (t2f checkpoints carry it). A bare
-PyTorch state_dict saved with safetensors.torch.save_file has neither: give --model and --head
-(τ is read from the state_dict's "tau"). A flag that contradicts config.yaml or the checkpoint is
-an error. The image size and channels come from the shards.
+--checkpoint is a t2f checkpoint (best.safetensors), a safetensors state_dict, or a PyTorch
+torch.save file (.pth/.ckpt/.pt, zip or legacy; read without executing anything): OpenOOD's
+best.ckpt (LeNet, ResNet18_32x32, ResNet18_224x224, ResNet50, T2FNormNet), torchvision's
+ResNet-18/50, with or without DataParallel's "module.", "net." or T2FNormNet's "backbone.".
+The model (architecture, width, head, τ, classes) comes, in increasing priority, from the
+tensor names and shapes, the checkpoint's t2f metadata, the run's config.yaml beside it, and
+--model/--width/--head/--tau; a flag that contradicts a file is an error. A T2FNorm file
+that stores no tau needs --tau. The image size and channels come from the shards (grey
+shards feed a 3-channel model by repeating the channel).
+
+Normalisation: --normalization, else the run's config.yaml, else OpenOOD's choice for the
+ID dataset (the first --data with one class name per output): cifar10, cifar100,
+imagenet for ImageNet-200/1k, and mean = std = 0.5 otherwise; the choice and its source
+are printed.
 
 Examples:
    t2f features --checkpoint runs/lenet-t2fnorm/best.safetensors \
        --data shards/mnist-train --data shards/mnist-test --data shards/notmnist-test --out feats/lenet
-   t2f features --checkpoint openood_cifar10_t2fnorm.safetensors --model resnet18_32x32 --head t2fnorm \
-       --normalization cifar10 --data shards/cifar10-test --data shards/svhn-test --out feats/r18
+   t2f features --checkpoint cifar10_resnet18_32x32_t2fnorm/s0/best.ckpt \
+       --data shards/cifar10-test --data shards/svhn-test --out feats/r18
    t2f score --features feats/lenet --id mnist --far notmnist --out results/lenet`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "checkpoint", Usage: "model weights (safetensors: a t2f checkpoint or a PyTorch state_dict)", Required: true},
+			&cli.StringFlag{Name: "checkpoint", Usage: "model weights: .safetensors (t2f or a state_dict) or a PyTorch .pth/.ckpt/.pt state_dict", Required: true},
 			&cli.StringSliceFlag{Name: "data", Usage: "shard directory (from t2f pipeline build); repeat for every split to extract", Required: true},
 			&cli.StringFlag{Name: "out", Usage: "directory for the feature files and head.safetensors (created if needed)", Required: true},
-			&cli.StringFlag{Name: "model", Usage: "architecture: lenet, resnet18_32x32, resnet18_224x224, resnet50, small_resnet (default: from config.yaml or the checkpoint)"},
-			&cli.Float64Flag{Name: "width", Usage: "width multiplier of the ResNets (default: from config.yaml or the checkpoint, else 1)"},
-			&cli.StringFlag{Name: "head", Usage: "t2fnorm or linear (default: from config.yaml or the checkpoint)"},
-			&cli.Float64Flag{Name: "tau", Usage: "T2FNorm τ; only checked against the checkpoint's tau, which is what the network uses"},
-			&cli.StringFlag{Name: "normalization", Usage: "cifar10, cifar100, imagenet or mnist (0.5/0.5) (default: from config.yaml, else OpenOOD's choice for the ID dataset: the first --data with one class name per output)"},
+			&cli.StringFlag{Name: "model", Usage: "architecture: lenet, resnet18_32x32, resnet18_224x224, resnet50, small_resnet (default: from config.yaml or the checkpoint, else its tensor names)"},
+			&cli.Float64Flag{Name: "width", Usage: "width multiplier of the ResNets (default: from config.yaml or the checkpoint, else its tensor shapes)"},
+			&cli.StringFlag{Name: "head", Usage: "t2fnorm or linear (default: from config.yaml or the checkpoint; a state_dict with tau is t2fnorm)"},
+			&cli.Float64Flag{Name: "tau", Usage: "T2FNorm τ: required when the checkpoint stores none (older OpenOOD T2FNormNet files), else checked against its tau"},
+			&cli.StringFlag{Name: "normalization", Aliases: []string{"normalize"}, Usage: "test-transform preset: cifar10, cifar100, imagenet200, imagenet1k (= imagenet) or mnist (0.5/0.5) (default: from config.yaml, else OpenOOD's choice for the ID dataset: the first --data with one class name per output)"},
 			&cli.IntFlag{Name: "batch-size", Value: 128, Usage: "images per forward pass"},
 			&cli.IntFlag{Name: "threads", Value: 2, Usage: "compute threads in all"},
 			deviceFlag(),
