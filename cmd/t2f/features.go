@@ -55,9 +55,9 @@ Examples:
        --data shards/cifar10-test --data shards/svhn-test --out feats/r18
    t2f score --features feats/lenet --id mnist --far notmnist --out results/lenet`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "checkpoint", Usage: "model weights: .safetensors (t2f or a state_dict) or a PyTorch .pth/.ckpt/.pt state_dict", Required: true},
-			&cli.StringSliceFlag{Name: "data", Usage: "shard directory (from t2f pipeline build); repeat for every split to extract", Required: true},
-			&cli.StringFlag{Name: "out", Usage: "directory for the feature files and head.safetensors (created if needed)", Required: true},
+			&cli.StringFlag{Name: "checkpoint", Usage: "model weights: .safetensors (t2f or a state_dict) or a PyTorch .pth/.ckpt/.pt state_dict (required)"},
+			&cli.StringSliceFlag{Name: "data", Usage: "shard directory (from t2f pipeline build); repeat for every split to extract (required)"},
+			&cli.StringFlag{Name: "out", Usage: "directory for the feature files and head.safetensors, created if needed (required)"},
 			&cli.StringFlag{Name: "model", Usage: "architecture: lenet, resnet18_32x32, resnet18_224x224, resnet50, small_resnet (default: from config.yaml or the checkpoint, else its tensor names)"},
 			&cli.Float64Flag{Name: "width", Usage: "width multiplier of the ResNets (default: from config.yaml or the checkpoint, else its tensor shapes)"},
 			&cli.StringFlag{Name: "head", Usage: "t2fnorm or linear (default: from config.yaml or the checkpoint; a state_dict with tau is t2fnorm)"},
@@ -71,7 +71,8 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar and no per-file lines"},
 			extraFlag(),
 		}, extraGridFlags()...),
-		Action: runFeatures,
+		Action:      runFeatures,
+		Subcommands: []*cli.Command{newFeaturesImportCommand()},
 	}
 }
 
@@ -107,6 +108,17 @@ func runFeatures(c *cli.Context) error {
 	prec, err := parsePrecision(c)
 	if err != nil {
 		return err
+	}
+	// Checked here, not by the flags' Required, which would also bind the
+	// import subcommand.
+	var missing []string
+	for _, name := range []string{"checkpoint", "data", "out"} {
+		if !c.IsSet(name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return usageError{fmt.Sprintf("Required flags %q not set", strings.Join(missing, ", "))}
 	}
 	if c.Int("batch-size") < 1 {
 		return usageError{fmt.Sprintf("--batch-size %d: want at least 1", c.Int("batch-size"))}
