@@ -231,7 +231,7 @@ func recipePlan(o recipeOptions) *plan.Plan {
 			continue
 		}
 		fs, feat := featuresStep(fmt.Sprintf("features-s%d", seed), "features of every split (test transform, batch 200 as the evaluator)",
-			run, dataDirs, "--batch-size", "200")
+			run, dataDirs, "--normalization", b.name, "--batch-size", "200") // the benchmark's constants, named
 		steps = append(steps, fs)
 		featDirs = append(featDirs, feat)
 	}

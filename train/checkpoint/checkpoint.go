@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/t2f/t2f/augment"
@@ -158,7 +159,7 @@ func (m *Model) resolve(md map[string]string, o Options) error {
 		cfg.Head = o.Head
 	}
 	if o.Normalization != "" {
-		if _, ok := known["normalization"]; ok && o.Normalization != m.Normalization {
+		if _, ok := known["normalization"]; ok && !samePreset(o.Normalization, m.Normalization) {
 			return conflict("normalization", o.Normalization, m.Normalization)
 		}
 		m.Normalization, m.NormalizationFrom = o.Normalization, "--normalization"
@@ -334,4 +335,12 @@ func (m *Model) Tau() float64 {
 func roundTau(t float32) float64 {
 	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(t), 'g', -1, 32), 64)
 	return v
+}
+
+// samePreset reports whether two preset names give the same constants
+// (imagenet200 and imagenet do).
+func samePreset(a, b string) bool {
+	pa, errA := augment.Preset(a)
+	pb, errB := augment.Preset(b)
+	return errA == nil && errB == nil && slices.Equal(pa.Mean, pb.Mean) && slices.Equal(pa.Std, pb.Std)
 }
