@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `t2f features` throughput beside PyTorch's eval-mode forward of the same network, same run,
 # on THREADS threads (default 2), ROUNDS alternated rounds (default 3), for docs/benchmarks.md
-# ("Feature extraction") and the time in docs/recipes.md ("Evaluate the released checkpoints"):
+# ("Feature extraction"; go tool task bench:features:torch) and the time in docs/recipes.md ("Evaluate the released checkpoints"):
 #
 #   resnet18_32x32  10,000 synthetic 32×32 images (and, with FULL=1, the CIFAR-10 benchmark's
 #                   174,660 images: the recipe's time)
