@@ -83,6 +83,14 @@
 // ColAdaScalePerturbed), with the feature file's metadata plus
 // t2f_extra_version. See docs/features.md.
 //
+// # Import
+//
+// Import builds a Table from arrays made elsewhere (features N×D, labels,
+// optional logits, logits_ood and ids, picked by name with Pick) and a Head
+// from ImportHead (weight C×D, bias C, τ): missing logits are computed from
+// the head, given ones are checked against it, and the derived columns are
+// computed as extraction computes them (import.go; t2f features import).
+//
 // ReadFile decodes Parquet pages straight into the table (leaves.go);
 // writing cuts row groups itself and hands each to pqarrow unbuffered.
 package features

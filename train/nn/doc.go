@@ -29,6 +29,9 @@
 // Model.LoadPretrained initialises a model from another network's weights:
 // a PyTorch .pth state_dict (read by formats/pth) or a safetensors file, with
 // torchvision/OpenOOD names, the fc kept fresh when the class count differs.
+// Describe reads the architecture, width, input channels, classes and τ off
+// a bare state_dict's names and shapes (describe.go), for package
+// train/checkpoint; ReadWeights reads a .pth or .safetensors file.
 //
 // The heads: linear logits = W·f + b. T2FNorm training logits
 // = W·(f/max(‖f‖₂, 1e-12))/τ + b, OOD logits = W·(f/τ) + b (W·f + b when
