@@ -143,7 +143,7 @@ func TestOpenOODCheckpointScores(t *testing.T) {
 				"--methods", "msp,t2fnorm", "--out", scores, "--quiet"}, &out, &errb); code != 0 {
 				t.Fatalf("score: exit %d: %s", code, errb.String())
 			}
-			res, err := evaluate.ReadResults(filepath.Join(scores, "results.json"))
+			res, err := evaluate.ReadResults(filepath.Join(scores, evaluate.ResultsFileName))
 			if err != nil {
 				t.Fatal(err)
 			}
