@@ -16,6 +16,7 @@ import (
 	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/shards"
+	"github.com/t2f/t2f/train"
 	"github.com/t2f/t2f/train/backend/cpu"
 	"github.com/t2f/t2f/train/nn"
 )
@@ -103,7 +104,7 @@ func newFeatFixture(t *testing.T) featFixture {
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f.ckpt = filepath.Join(f.stateDir, "best.safetensors")
+	f.ckpt = filepath.Join(f.stateDir, train.BestFile)
 	if err := m.Save(f.ckpt, nil); err != nil {
 		t.Fatal(err)
 	}
