@@ -262,24 +262,34 @@ func forward(net Network, b *batch, per int) error {
 					b.start+i, r.IDs[i], s.name, j, s.v[j])
 			}
 		}
-		var ss float64
-		for _, v := range fi {
-			ss += float64(v) * float64(v)
-		}
-		norm := float32(math.Sqrt(ss))
-		r.FeatureNorm[i] = norm
-		den := max(norm, 1e-12)
-		fn := r.FeatureNormalized[i*d : (i+1)*d]
-		for j, v := range fi {
-			fn[j] = v / den
-		}
-		best := 0
-		for j, v := range li {
-			if v > li[best] {
-				best = j
-			}
-		}
-		r.Preds[i] = int32(best)
+		r.deriveRow(i)
 	}
 	return nil
+}
+
+// deriveRow fills row i's feature_norm (‖f‖₂ summed in float64),
+// feature_normalized (f/max(‖f‖₂, 1e-12) in float32, as F.normalize) and
+// pred (the first maximum of logits) from its feature and logits.
+func (t *Table) deriveRow(i int) {
+	d, c := t.Dim, t.NumClasses
+	f := t.Feature[i*d : (i+1)*d]
+	var ss float64
+	for _, v := range f {
+		ss += float64(v) * float64(v)
+	}
+	norm := float32(math.Sqrt(ss))
+	t.FeatureNorm[i] = norm
+	den := max(norm, 1e-12)
+	fn := t.FeatureNormalized[i*d : (i+1)*d]
+	for j, v := range f {
+		fn[j] = v / den
+	}
+	li := t.Logits[i*c : (i+1)*c]
+	best := 0
+	for j, v := range li {
+		if v > li[best] {
+			best = j
+		}
+	}
+	t.Preds[i] = int32(best)
 }

@@ -235,12 +235,7 @@ func Import(a Arrays, h Head, meta Meta) (*Table, error) {
 		for _, v := range f {
 			ss += float64(v) * float64(v)
 		}
-		norm := float32(math.Sqrt(ss))
-		t.FeatureNorm[i] = norm
-		den := max(norm, 1e-12)
-		for j, v := range f {
-			t.FeatureNormalized[i*d+j] = v / den
-		}
+		den := max(float32(math.Sqrt(ss)), 1e-12)
 		for k := range c {
 			var wf float64
 			for j, v := range f {
@@ -282,14 +277,7 @@ func Import(a Arrays, h Head, meta Meta) (*Table, error) {
 		*col.dst = v
 	}
 	for i := range n {
-		li := t.Logits[i*c : (i+1)*c]
-		best := 0
-		for j, v := range li {
-			if v > li[best] {
-				best = j
-			}
-		}
-		t.Preds[i] = int32(best)
+		t.deriveRow(i)
 	}
 	if err := t.Check(); err != nil {
 		return fail("%v", err)
