@@ -216,14 +216,26 @@ func demoSteps(o demoOptions) []plan.Step {
 		sc.Skip, sc.Partial = idSkip, true
 		steps = append(steps, sc)
 	}
-	if featDirs["ce"] == nil || featDirs["t2f"] == nil {
-		return steps // the report compares T2FNorm with the baseline
+	if featDirs["ce"] == nil || len(heads) < 2 {
+		return steps // the report compares the other methods with the baseline
 	}
 	rep := filepath.Join(o.Out, evaluate.ReportFileName)
-	steps = append(steps, plan.Step{Name: "report", Desc: "compare the two models: report.md",
-		Args:    []string{"compare", "--baseline", filepath.Join(o.Out, "score-ce"), "--t2fnorm", filepath.Join(o.Out, "score-t2f"), "--out", rep},
-		Inputs:  []string{filepath.Join(o.Out, "score-ce", evaluate.ResultsFileName), filepath.Join(o.Out, "score-t2f", evaluate.ResultsFileName)},
-		Outputs: []string{rep}, Skip: idSkip})
+	args := []string{"compare", "--baseline", filepath.Join(o.Out, "score-ce")}
+	inputs := []string{filepath.Join(o.Out, "score-ce", evaluate.ResultsFileName)}
+	for _, head := range heads {
+		if head.method == "ce" {
+			continue
+		}
+		sd := filepath.Join(o.Out, "score-"+head.short)
+		if head.method == "t2fnorm" {
+			args = append(args, "--t2fnorm", sd)
+		} else {
+			args = append(args, "--method", head.method+"="+sd)
+		}
+		inputs = append(inputs, filepath.Join(sd, evaluate.ResultsFileName))
+	}
+	steps = append(steps, plan.Step{Name: "report", Desc: "compare the training methods with the baseline: report.md",
+		Args: append(args, "--out", rep), Inputs: inputs, Outputs: []string{rep}, Skip: idSkip})
 	return steps
 }
 

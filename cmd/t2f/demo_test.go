@@ -251,7 +251,7 @@ func stamp(o demoOptions, s plan.Step) string { return demoStamps(o).Stamp(s) }
 
 // TestDemoTrainingMethods runs the tiny plan with all four training
 // methods: OE trains on the auxiliary letters, every method is scored, and
-// the report still compares T2FNorm with the baseline.
+// the report compares T2FNorm with the baseline first, then every method.
 func TestDemoTrainingMethods(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains four small models")
@@ -272,10 +272,50 @@ func TestDemoTrainingMethods(t *testing.T) {
 	if err != nil || cfg.Method() != train.MethodOE || cfg.Outliers != filepath.Join(o.Data, demoAuxDir) {
 		t.Errorf("oe-s0 config %+v, %v; want OE on the auxiliary letters", cfg, err)
 	}
-	if _, err := os.Stat(filepath.Join(o.Out, evaluate.ReportFileName)); err != nil {
-		t.Error(err)
+	rep, err := os.ReadFile(filepath.Join(o.Out, evaluate.ReportFileName))
+	if err != nil {
+		t.Fatal(err)
 	}
+	// The CE-vs-T2FNorm report first, then the N-way sections.
+	last := -1
+	for _, s := range []string{"# Cross-entropy baseline vs T2FNorm on mnist", "Made by t2f ", "## Did T2FNorm help?",
+		"## All training methods side by side on mnist", "| CE (baseline) | msp | 1 |", "| T2FNorm | t2fnorm | 1 |", "| LogitNorm | msp | 1 |", "| OE | msp | 1 |",
+		"## T2FNorm vs the CE baseline", "## LogitNorm vs the CE baseline: did LogitNorm help?", "## OE vs the CE baseline: did OE help?"} {
+		i := bytes.Index(rep, []byte(s))
+		if i <= last {
+			t.Errorf("report.md lacks %q after the previous line:\n%s", s, rep)
+			continue
+		}
+		last = i
+	}
+	// t2f compare on the scores: one verdict per method, bad --method flags are usage errors.
+	sd := func(m string) string { return filepath.Join(o.Out, "score-"+m) }
+	out.Reset()
 	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"t2f", "compare", "--baseline", sd("ce"), "--method", "logitnorm=" + sd("logitnorm"), "--method", "oe=" + sd("oe"),
+		"--out", filepath.Join(t.TempDir(), "r.md")}, &out, &stderr); code != 0 {
+		t.Fatalf("compare --method: exit %d: %s", code, stderr.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[0], "LogitNorm") || !strings.Contains(lines[1], "OE") {
+		t.Errorf("compare --method stdout %q, want the LogitNorm and the OE verdict", out.String())
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--method", "logitnorm"}, "want NAME=DIR"},
+		{[]string{"--method", "ce=" + sd("ce")}, "unknown training method \"ce\""},
+		{[]string{"--t2fnorm", sd("t2f"), "--method", "t2fnorm=" + sd("t2f")}, "given twice"},
+		{nil, "give --t2fnorm DIR or --method NAME=DIR"},
+		{[]string{"--method", "oe=" + sd("logitnorm")}, "trained with logitnorm, given as oe"},
+	} {
+		stderr.Reset()
+		args := append([]string{"t2f", "compare", "--baseline", sd("ce"), "--out", filepath.Join(t.TempDir(), "r.md")}, tc.args...)
+		if code := run(context.Background(), args, &out, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("compare %v: exit %d, %q; want an error saying %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+	stderr.Reset()
 	if code := run(context.Background(), []string{"t2f", "demo", "--methods", "ce,msp", "--list"}, &out, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "--posthoc") {
 		t.Errorf("--methods ce,msp: exit %d, %q; want a usage error pointing to --posthoc", code, stderr.String())
 	}
