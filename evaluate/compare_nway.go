@@ -94,39 +94,15 @@ func CompareMethods(base *Results, methods []MethodResults) (*MethodsComparison,
 }
 
 // methodVerdict answers "did this training method beat the baseline?" from
-// its headline near/far AUROC (FPR@95 as evidence) and the ID accuracy, by
-// the rule of the CE-vs-T2FNorm verdict.
+// its headline near/far AUROC (FPR@95 as evidence, and whether a scorer
+// saturates) and the ID accuracy, by the rule of the CE-vs-T2FNorm verdict.
 func methodVerdict(n *MethodsComparison, m *MethodComparison) Verdict {
 	v := Verdict{Accuracy: m.Accuracy.Outcome}
-	var better, worse []string
-	for _, g := range []struct {
-		name string
-		row  *RowDelta
-		out  *Outcome
-	}{{"near-OOD", rowOf(m.Headline, KindNearOOD), &v.Near}, {"far-OOD", rowOf(m.Headline, KindFarOOD), &v.Far}} {
-		if g.row == nil {
-			continue
-		}
-		*g.out = g.row.AUROC.Outcome
-		v.Evidence = append(v.Evidence, fmt.Sprintf("%s AUROC %s — %s; FPR@95 %s — %s", g.name, pct(g.row.AUROC), g.row.AUROC.Outcome, pct(g.row.FPR95), g.row.FPR95.Outcome))
-		switch g.row.AUROC.Outcome {
-		case Better:
-			better = append(better, fmt.Sprintf("%s AUROC %+.2f", g.name, g.row.AUROC.Diff))
-		case Worse:
-			worse = append(worse, fmt.Sprintf("%s AUROC %+.2f", g.name, g.row.AUROC.Diff))
-		}
-	}
+	better, worse := headlineEvidence(&v, m.Headline)
+	saturationEvidence(&v, "the baseline", n.Baseline, n.BaselineMethod)
+	saturationEvidence(&v, m.Label, m.Results, m.Scorer)
 	v.Evidence = append(v.Evidence, fmt.Sprintf("ID accuracy %s — %s", pct(m.Accuracy), accWord(m.Accuracy.Outcome)))
-	switch {
-	case len(better) == 2 && len(worse) == 0:
-		v.Answer = "yes"
-	case len(better) > 0 && len(worse) == 0:
-		v.Answer = "partly"
-	case len(better) > 0:
-		v.Answer = "mixed"
-	default:
-		v.Answer = "no"
-	}
+	v.Answer = answer(better, worse)
 	runs := fmt.Sprintf("%d baseline and %d %s run(s); %s on the baseline vs %s on %s", len(n.Baseline.Runs), len(m.Results.Runs), m.Label, n.BaselineMethod, m.Scorer, m.Label)
 	acc := accWord(v.Accuracy)
 	switch v.Answer {

@@ -31,36 +31,14 @@ func pct(d Delta) string {
 // FPR@95, the ID accuracy, the other methods and the norms.
 func verdict(c *Comparison) Verdict {
 	v := Verdict{}
-	near, far := rowOf(c.Headline, KindNearOOD), rowOf(c.Headline, KindFarOOD)
 	v.Accuracy = c.Accuracy.Outcome
-	var better, worse []string
-	for _, g := range []struct {
-		name string
-		row  *RowDelta
-		out  *Outcome
-	}{{"near-OOD", near, &v.Near}, {"far-OOD", far, &v.Far}} {
-		if g.row == nil {
-			continue
-		}
-		*g.out = g.row.AUROC.Outcome
-		line := fmt.Sprintf("%s AUROC %s — %s; FPR@95 %s — %s", g.name, pct(g.row.AUROC), g.row.AUROC.Outcome, pct(g.row.FPR95), g.row.FPR95.Outcome)
-		v.Evidence = append(v.Evidence, line)
-		switch g.row.AUROC.Outcome {
-		case Better:
-			better = append(better, fmt.Sprintf("%s AUROC %+.2f", g.name, g.row.AUROC.Diff))
-		case Worse:
-			worse = append(worse, fmt.Sprintf("%s AUROC %+.2f", g.name, g.row.AUROC.Diff))
-		}
-	}
+	better, worse := headlineEvidence(&v, c.Headline)
 	for _, m := range []struct {
 		model string
 		r     *Results
 		name  string
 	}{{"the baseline", c.Baseline, c.BaselineMethod}, {"T2FNorm", c.T2FNorm, c.T2FNormMethod}} {
-		if t := m.r.method(m.name).TopTie; t != nil && t.Saturated() {
-			v.Evidence = append(v.Evidence, fmt.Sprintf("%s on %s saturates: %.1f%% of ID test and %.1f%% of OOD test samples score exactly its top value %.9g and tie (%.1f%% of ID–OOD pairs), so its FPR@95 and up to half that share of its AUROC reflect arbitrary order (mls or ebo rank the same model without the tie)",
-				m.name, m.model, t.IDPct, t.OODPct, t.Value, 100*t.TiedPairs()))
-		}
+		saturationEvidence(&v, m.model, m.r, m.name)
 	}
 	v.Evidence = append(v.Evidence, fmt.Sprintf("ID accuracy %s — %s", pct(c.Accuracy), accWord(c.Accuracy.Outcome)))
 	// Other post-hoc methods (the paper claims T2FNorm improves them too).
@@ -104,16 +82,7 @@ func verdict(c *Comparison) Verdict {
 	if idNorm != nil {
 		v.Evidence = append(v.Evidence, fmt.Sprintf("mean ‖f‖ of ID test: %.3g (baseline) vs %.3g (T2FNorm); OOD/ID norm ratio lower with T2FNorm for %d of %d OOD sets", idNorm.Mean.Base.Mean, idNorm.Mean.T2F.Mean, ratioDown, ratioN))
 	}
-	switch {
-	case len(better) > 0 && len(worse) == 0 && len(better) == 2:
-		v.Answer = "yes"
-	case len(better) > 0 && len(worse) == 0:
-		v.Answer = "partly"
-	case len(better) > 0:
-		v.Answer = "mixed"
-	default:
-		v.Answer = "no"
-	}
+	v.Answer = answer(better, worse)
 	runs := fmt.Sprintf("%d baseline and %d T2FNorm run(s)", len(c.Baseline.Runs), len(c.T2FNorm.Runs))
 	switch v.Answer {
 	case "yes":
@@ -130,6 +99,54 @@ func verdict(c *Comparison) Verdict {
 		}
 	}
 	return v
+}
+
+// headlineEvidence sets v's Near and Far from the headline nearood and
+// farood AUROC, adds their evidence lines (AUROC and FPR@95), and returns
+// the groups whose AUROC is better and worse.
+func headlineEvidence(v *Verdict, headline []RowDelta) (better, worse []string) {
+	for _, g := range []struct {
+		name string
+		row  *RowDelta
+		out  *Outcome
+	}{{"near-OOD", rowOf(headline, KindNearOOD), &v.Near}, {"far-OOD", rowOf(headline, KindFarOOD), &v.Far}} {
+		if g.row == nil {
+			continue
+		}
+		*g.out = g.row.AUROC.Outcome
+		v.Evidence = append(v.Evidence, fmt.Sprintf("%s AUROC %s — %s; FPR@95 %s — %s", g.name, pct(g.row.AUROC), g.row.AUROC.Outcome, pct(g.row.FPR95), g.row.FPR95.Outcome))
+		switch g.row.AUROC.Outcome {
+		case Better:
+			better = append(better, fmt.Sprintf("%s AUROC %+.2f", g.name, g.row.AUROC.Diff))
+		case Worse:
+			worse = append(worse, fmt.Sprintf("%s AUROC %+.2f", g.name, g.row.AUROC.Diff))
+		}
+	}
+	return better, worse
+}
+
+// saturationEvidence adds a line when scorer saturates on the model's
+// results (see TopTie).
+func saturationEvidence(v *Verdict, model string, r *Results, scorer string) {
+	if t := r.method(scorer).TopTie; t != nil && t.Saturated() {
+		v.Evidence = append(v.Evidence, fmt.Sprintf("%s on %s saturates: %.1f%% of ID test and %.1f%% of OOD test samples score exactly its top value %.9g and tie (%.1f%% of ID–OOD pairs), so its FPR@95 and up to half that share of its AUROC reflect arbitrary order (mls or ebo rank the same model without the tie)",
+			scorer, model, t.IDPct, t.OODPct, t.Value, 100*t.TiedPairs()))
+	}
+}
+
+// answer is the verdict from the better and worse OOD groups: yes when both
+// are better and none worse, partly when one is, mixed when some are better
+// and some worse, no otherwise.
+func answer(better, worse []string) string {
+	switch {
+	case len(better) == 2 && len(worse) == 0:
+		return "yes"
+	case len(better) > 0 && len(worse) == 0:
+		return "partly"
+	case len(better) > 0:
+		return "mixed"
+	}
+	return "no"
 }
 
 func accWord(o Outcome) string {

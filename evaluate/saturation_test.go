@@ -59,4 +59,15 @@ func TestSaturationSurfaces(t *testing.T) {
 			t.Errorf("unsaturated baseline reported: %q", e)
 		}
 	}
+	// The N-way verdict: LogitNorm's msp saturates, the baseline's does not.
+	ln := fakeResult("linear", []string{"msp"}, []float64{0.6}, []float64{0.6}, acc, n, n)
+	ln.Runs[0].Method = TrainLogitNorm
+	ln.Methods[0].TopTie = TopTie{Value: 1, IDPct: 40, OODPct: 30, Samples: 100}
+	nc, err := CompareMethods(roundTrip(t, base, "b.json"), []MethodResults{{TrainLogitNorm, roundTrip(t, ln, "l.json")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := strings.Join(nc.Methods[0].Verdict.Evidence, "\n"); !strings.Contains(ev, "msp on LogitNorm saturates: 40.0%") || strings.Contains(ev, "on the baseline saturates") {
+		t.Errorf("N-way evidence %q, want LogitNorm's msp tie only", ev)
+	}
 }

@@ -19,9 +19,9 @@ func newCompareCommand() *cli.Command {
 		Name:      "compare",
 		Usage:     "compare a cross-entropy baseline with T2FNorm and other training methods from 't2f score' outputs: tables, norms and \"did it help?\"",
 		UsageText: "t2f compare --baseline SCORE_DIR [--t2fnorm SCORE_DIR] [--method NAME=SCORE_DIR ...] --out REPORT.md",
-		Description: `Reads the results.json of two 't2f score' runs on the same ID, near and far sets — one of
-cross-entropy (linear head) models scored with msp, one of T2FNorm models scored with t2fnorm,
-each over one or more seeds — and writes a Markdown report:
+		Description: `Reads the results.json of 't2f score' runs on the same ID, near and far sets — one of
+cross-entropy (linear head) models scored with msp, and with --t2fnorm one of T2FNorm models
+scored with t2fnorm, each over one or more seeds — and writes a Markdown report:
 
    - the answer to "did T2FNorm help?", computed from near/far AUROC and FPR@95 (MSP on the
      baseline vs the T2FNorm scorer on T2FNorm, the paper's comparison), ID accuracy, every
@@ -53,7 +53,7 @@ Example:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "baseline", Required: true, Usage: "score output directory (or its results.json) of the cross-entropy model(s)"},
 			&cli.StringFlag{Name: "t2fnorm", Usage: "score output directory (or its results.json) of the T2FNorm model(s); the same as --method t2fnorm=DIR"},
-			&cli.StringSliceFlag{Name: "method", Usage: "`NAME=DIR`: a training method (" + strings.Join(compareTrainMethods, ", ") + ") and the score output directory of its model(s); repeat for each method"},
+			&cli.StringSliceFlag{Name: "method", Usage: "a training method (" + strings.Join(compareTrainMethods, ", ") + ") and the score output directory of its model(s); repeat for each method"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "Markdown report to write; norm_ratio.png goes beside it"},
 		},
 		Action: func(c *cli.Context) error {
