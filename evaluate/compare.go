@@ -101,16 +101,18 @@ func codeNote(a, b *Results) string {
 	if provenance.Same(a.Code, b.Code) {
 		return ""
 	}
-	name := func(r *Results) string {
-		if r.Code == "" {
-			return "an unstamped build"
-		}
-		return "t2f " + r.Code
-	}
 	if a.Code == b.Code {
-		return fmt.Sprintf("%s and %s were both scored by %s, whose exact code cannot be told (no commit, or uncommitted changes)", a.Path, b.Path, name(a))
+		return fmt.Sprintf("%s and %s were both scored by %s, whose exact code cannot be told (no commit, or uncommitted changes)", a.Path, b.Path, buildName(a))
 	}
-	return fmt.Sprintf("%s was scored by %s, %s by %s: different code made them", a.Path, name(a), b.Path, name(b))
+	return fmt.Sprintf("%s was scored by %s, %s by %s: different code made them", a.Path, buildName(a), b.Path, buildName(b))
+}
+
+// buildName names the build that scored r.
+func buildName(r *Results) string {
+	if r.Code == "" {
+		return "an unstamped build"
+	}
+	return "t2f " + r.Code
 }
 
 func perRun(r ResultsRow, f func(ResultsValues) float64) []float64 {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/t2f/t2f/internal/provenance"
 )
 
 // MethodResults is one training method's `t2f score` results, for
@@ -35,7 +37,7 @@ type MethodsComparison struct {
 	BaselineMethod string // msp
 	Methods        []MethodComparison
 	// CodeNote is "" when one clean commit of t2f scored every result;
-	// otherwise it says, per method, which builds scored it and the baseline.
+	// otherwise it says which builds did.
 	CodeNote string
 }
 
@@ -83,14 +85,38 @@ func CompareMethods(base *Results, methods []MethodResults) (*MethodsComparison,
 		mc.Verdict = methodVerdict(n, &mc)
 		n.Methods = append(n.Methods, mc)
 	}
-	var notes []string
+	all := []*Results{base}
 	for _, m := range n.Methods {
-		if note := codeNote(base, m.Results); note != "" {
-			notes = append(notes, note)
-		}
+		all = append(all, m.Results)
 	}
-	n.CodeNote = strings.Join(notes, "; ")
+	n.CodeNote = codeNoteAll(all)
 	return n, nil
+}
+
+// codeNoteAll is codeNote for several results: "" when one clean commit
+// scored them all.
+func codeNoteAll(rs []*Results) string {
+	if len(rs) == 2 {
+		return codeNote(rs[0], rs[1])
+	}
+	same, equal := true, true
+	paths := make([]string, len(rs))
+	for i, r := range rs {
+		paths[i] = r.Path
+		same = same && provenance.Same(rs[0].Code, r.Code)
+		equal = equal && r.Code == rs[0].Code
+	}
+	switch {
+	case same:
+		return ""
+	case equal:
+		return fmt.Sprintf("%s were all scored by %s, whose exact code cannot be told (no commit, or uncommitted changes)", strings.Join(paths, ", "), buildName(rs[0]))
+	}
+	by := make([]string, len(rs))
+	for i, r := range rs {
+		by[i] = r.Path + " by " + buildName(r)
+	}
+	return "different code scored the results: " + strings.Join(by, ", ")
 }
 
 // methodVerdict answers "did this training method beat the baseline?" from
@@ -183,7 +209,9 @@ func WriteMethodsComparison(w io.Writer, n *MethodsComparison, standalone bool) 
 		}
 		b.WriteString(".\n")
 	}
-	if n.CodeNote != "" {
+	// After the two-way report, which warns about its own two results, only
+	// another method's build is news.
+	if n.CodeNote != "" && (standalone || len(codes) > 1) {
 		fmt.Fprintf(&b, "\n**Warning:** %s.\n", n.CodeNote)
 	}
 	if standalone {
