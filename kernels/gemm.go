@@ -217,10 +217,7 @@ func (w *gemmWorker) gemmB(kern *microKernel, transA, transB bool, m, n, k int, 
 			} else {
 				packB(kern, w.packB, w.edge, transB, b, ldb, pc, jc, kc, nc)
 			}
-			bet := beta
-			if pc > 0 {
-				bet = 1
-			}
+			bet := blockBeta(beta, pc)
 			for ic := 0; ic < m; ic += bm {
 				mc := min(bm, m-ic)
 				packA(kern, w.packA, w.edge, transA, a, lda, ic, pc, mc, kc)
@@ -269,6 +266,15 @@ const implicitB = -1
 
 // checkGemmArgs panics when the sizes, leading dimensions or slice lengths
 // cannot describe the product (a programmer error).
+// blockBeta is the beta of the K block starting at pc: the first block
+// applies the caller's beta, later ones accumulate onto it.
+func blockBeta(beta float32, pc int) float32 {
+	if pc > 0 {
+		return 1
+	}
+	return beta
+}
+
 // trivialGemm checks a product's arguments (panicking on programmer errors)
 // and finishes the products that need no multiply: an empty C, or k == 0 or
 // alpha == 0, where C is only scaled by beta without reading A and B (as

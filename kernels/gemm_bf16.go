@@ -105,10 +105,7 @@ func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k in
 				packB(kern, w.packB, w.edge, transB, b, ldb, pc, jc, kc, nc)
 			}
 			packPairs(w.pairsB, w.packB, nr, kc, sb)
-			bet := beta
-			if pc > 0 {
-				bet = 1
-			}
+			bet := blockBeta(beta, pc)
 			for ic := 0; ic < m; ic += bm {
 				mc := min(bm, m-ic)
 				packA(kern, w.packA, w.edge, transA, a, lda, ic, pc, mc, kc)
