@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 
@@ -11,7 +9,6 @@ import (
 	"github.com/t2f/t2f/internal/plan"
 	"github.com/t2f/t2f/pipeline"
 	"github.com/t2f/t2f/shards"
-	"github.com/t2f/t2f/train/nn"
 )
 
 // The demo is one plan (demoPlan, run by internal/plan), shared by `t2f
@@ -237,50 +234,4 @@ func demoSteps(o demoOptions) []plan.Step {
 	steps = append(steps, plan.Step{Name: "report", Desc: "compare the training methods with the baseline: report.md",
 		Args: append(args, "--out", rep), Inputs: inputs, Outputs: []string{rep}, Skip: idSkip})
 	return steps
-}
-
-// demoHead is how the plan trains one training method: its run folder
-// prefix, its t2f train arguments and a description.
-type demoHead struct {
-	method, short, desc string
-	args                []string
-}
-
-// demoHeads lists the training methods' heads in order; ce and t2fnorm keep
-// the --head arguments (and run names ce-, t2f-) of the two-model demo, so
-// runs made before the other methods existed stay up to date.
-func demoHeads(methods []string, aux string) []demoHead {
-	if len(methods) == 0 {
-		methods = []string{"ce", "t2fnorm"}
-	}
-	var hs []demoHead
-	for _, m := range methods {
-		switch m {
-		case "ce":
-			hs = append(hs, demoHead{m, "ce", nn.HeadLinear + " head", []string{"--head", nn.HeadLinear}})
-		case "t2fnorm":
-			hs = append(hs, demoHead{m, "t2f", nn.HeadT2FNorm + " head", []string{"--head", nn.HeadT2FNorm}})
-		case "logitnorm":
-			hs = append(hs, demoHead{m, "logitnorm", "LogitNorm", []string{"--method", "logitnorm"}})
-		case "oe":
-			hs = append(hs, demoHead{m, "oe", "Outlier Exposure on " + aux, []string{"--method", "oe", "--outliers", aux}})
-		}
-	}
-	return hs
-}
-
-// demoTrainMethods are the training methods t2f demo --methods takes.
-var demoTrainMethods = []string{"ce", "logitnorm", "oe", "t2fnorm"}
-
-func installSkip(o demoOptions) string {
-	if isDir(o.FMNISTDir) && isDir("/usr/share/fonts/truetype/dejavu") {
-		return "already installed"
-	}
-	if os.Geteuid() != 0 {
-		return "not root: install dataset-fashion-mnist and fonts-dejavu-core yourself to get every set"
-	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		return "no apt-get on this machine: the demo runs without Fashion-MNIST (and with the Go fonts only)"
-	}
-	return ""
 }
