@@ -169,9 +169,11 @@ func runFeaturesImport(c *cli.Context) error {
 			return err
 		}
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return fmt.Errorf("features import: --out: %w", err)
+	lock, err := lockOut("features import", outDir)
+	if err != nil {
+		return err
 	}
+	defer lock.Release()
 	for i, t := range tables {
 		path := filepath.Join(outDir, features.FileName(t.Meta.Dataset, t.Meta.Split))
 		if err := features.WriteFile(path, t); err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/t2f/t2f/features"
+	"github.com/t2f/t2f/internal/dirlock"
 )
 
 // npyBytes is a .npy (version 1.0) of a float32 or int64 array.
@@ -109,6 +110,17 @@ func TestFeaturesImportCommand(t *testing.T) {
 	}
 	if code, msg := runCLI(t, "score", "--features", out, "--id", "toy", "--far", "far", "--methods", "msp,ebo", "--out", filepath.Join(dir, "scores"), "--quiet"); code != 0 {
 		t.Fatalf("score: exit %d: %s", code, msg)
+	}
+
+	// A directory another process writes is refused, naming the holder.
+	held, err := dirlock.Acquire(out, "t2f features (another run)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, msg = runCLI(t, "features", "import", "--in", filepath.Join(dir, "toy_test.npz"), "--out", out, "--quiet")
+	held.Release()
+	if code != exitFailure || !strings.Contains(msg, "another run") {
+		t.Errorf("import into a locked --out: exit %d %q, want %d naming the holder", code, msg, exitFailure)
 	}
 
 	// Refusals leave nothing behind.
