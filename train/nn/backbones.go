@@ -194,11 +194,17 @@ func (r *resnet) forward(x *backend.Tensor, train bool) *backend.Tensor {
 // backward leaves df to the caller and returns every gradient it made to
 // the pool except the input gradient (a pool buffer the caller owns).
 func (r *resnet) backward(df *backend.Tensor, inputGrad bool) *backend.Tensor {
-	d := r.gap.backward(df)
-	for i := len(r.blocks) - 1; i >= 0; i-- {
+	return r.backwardFrom(r.gap.backward(df), len(r.blocks)-1, inputGrad)
+}
+
+// backwardFrom back-propagates d, the gradient of the output of block last
+// (-1: of the stem, relu(bn1(conv1(x))), before any max-pool), to the input,
+// consuming d (a pool buffer).
+func (r *resnet) backwardFrom(d *backend.Tensor, last int, inputGrad bool) *backend.Tensor {
+	for i := last; i >= 0; i-- {
 		d = r.blocks[i].backward(d) // consumes d
 	}
-	if r.pool != nil {
+	if r.pool != nil && last >= 0 {
 		t := r.pool.backward(d)
 		r.grads.put(d)
 		d = t

@@ -122,3 +122,59 @@ func (m *Model) StageShape(s int) (backend.Shape, error) {
 	bn := last.bns[len(last.bns)-1]
 	return backend.Shape{bn.gamma.Value.Shape()[0], size, size}, nil
 }
+
+// StemOutput is the output of the stem, relu(bn1(conv1(x))) before any
+// max-pool, (N, C, H, W), of the last Forward: OpenOOD's feature_list[0] of
+// ResNet18_32x32, the layer mds_ensemble's default configuration reads. It
+// belongs to the model and is overwritten by the next Forward.
+func (m *Model) StemOutput() (*backend.Tensor, error) {
+	r, ok := m.bb.(*resnet)
+	if !ok {
+		return nil, fmt.Errorf("nn: stem output: %s has no ResNet stem", m.cfg.Arch)
+	}
+	if r.bn1.y == nil || m.x == nil {
+		return nil, errors.New("nn: stem output: no forward pass yet")
+	}
+	return r.bn1.y, nil
+}
+
+// StageInputGradient back-propagates dh, the gradient of a scalar with
+// respect to the output of stage s of the last eval Forward (s = 0: the
+// stem, StemOutput; s ≥ 1: StageOutput(s)), down to the input image, and
+// returns ∂scalar/∂x (N, C, S, S). It is Mahalanobis input preprocessing
+// (OpenOOD's mds_ensemble), whose loss reads an intermediate layer, not the
+// logits. The eval-mode conditions of InputGradient apply; dh is not
+// modified; the returned tensor belongs to the model and is valid until
+// the next Forward.
+func (m *Model) StageInputGradient(s int, dh *backend.Tensor) (dx *backend.Tensor, err error) {
+	defer guard("stage input gradient", &err)
+	if !m.evalGrad {
+		return nil, errors.New("nn: stage input gradient: no eval forward pass to differentiate (call Forward with train=false first)")
+	}
+	r, ok := m.bb.(*resnet)
+	if !ok || s < 0 || s > len(r.ends) {
+		return nil, fmt.Errorf("nn: stage input gradient: %s has %d stages, asked for stage %d", m.cfg.Arch, m.Stages(), s)
+	}
+	y, last := r.bn1.y, -1
+	if s > 0 {
+		last = r.ends[s-1]
+		y = r.blocks[last].y
+	}
+	if !dh.Shape().Equal(y.Shape()) {
+		return nil, fmt.Errorf("nn: stage input gradient: d%d %v, want %v", s, dh.Shape(), y.Shape())
+	}
+	if m.be.NonFinite(dh) {
+		return nil, errors.New("nn: stage input gradient: the gradient contains NaN or Inf")
+	}
+	d := r.grads.get(dh.Shape())
+	m.be.Copy(d, dh)
+	d = r.backwardFrom(d, last, true)
+	if d == nil {
+		return nil, errors.New("nn: stage input gradient: the backbone made no input gradient")
+	}
+	if m.dx != nil && m.dx != d {
+		m.grads.put(m.dx)
+	}
+	m.dx = d
+	return d, nil
+}

@@ -185,3 +185,100 @@ func copyTensor(be backend.Backend, t *backend.Tensor) *backendTensorCopy {
 	be.Download(c.data, t)
 	return c
 }
+
+// TestStageInputGradientFloat64 checks Model.StageInputGradient, the
+// eval-mode gradient of L = Σ c⊙(output of stage s) with respect to the
+// image, against float64 central differences on the reference backend: the
+// stem (s = 0, before the max-pool of the torchvision stem) and later stages.
+func TestStageInputGradientFloat64(t *testing.T) {
+	cases := []struct {
+		name   string
+		cfg    Config
+		stages []int
+	}{
+		{"resnet18_32x32", Config{Arch: ArchResNet18_32, Width: 1.0 / 32, InChannels: 2, ImageSize: 8, Classes: 3, Head: HeadT2FNorm}, []int{0, 1, 4}},
+		{"resnet50", Config{Arch: ArchResNet50, Width: 1.0 / 32, ImageSize: 48, Classes: 3}, []int{0, 2}},
+	}
+	for _, tc := range cases {
+		for _, s := range tc.stages {
+			t.Run(tc.name+"-stage"+itoa(s), func(t *testing.T) {
+				be := backendtest.NewReference()
+				m, err := New(be, tc.cfg, 7)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := rand.New(rand.NewPCG(5, 6))
+				const n = 2
+				x := m.be.Alloc(m.InputShape(n)...)
+				xv := backendtest.Float64s(x)
+				for i := range xv {
+					xv[i] = r.NormFloat64()
+				}
+				for range 2 {
+					if _, err := m.Forward(x, true); err != nil {
+						t.Fatal(err)
+					}
+				}
+				out := func() *backend.Tensor {
+					if _, err := m.Forward(x, false); err != nil {
+						t.Fatal(err)
+					}
+					var y *backend.Tensor
+					if s == 0 {
+						y, err = m.StemOutput()
+					} else {
+						y, err = m.StageOutput(s)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					return y
+				}
+				y := out()
+				c := m.be.Alloc(y.Shape()...)
+				cv := backendtest.Float64s(c)
+				for i := range cv {
+					cv[i] = r.NormFloat64()
+				}
+				loss := func() float64 {
+					l := 0.0
+					for i, v := range backendtest.Float64s(out()) {
+						l += cv[i] * v
+					}
+					return l
+				}
+				loss()
+				dx, err := m.StageInputGradient(s, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := append([]float64(nil), backendtest.Float64s(dx)...)
+				cd := func(i int, h float64) float64 {
+					old := xv[i]
+					xv[i] = old + h
+					lp := loss()
+					xv[i] = old - h
+					lm := loss()
+					xv[i] = old
+					return (lp - lm) / (2 * h)
+				}
+				checked, sampled := 0, 0
+				for range 12 {
+					i := r.IntN(len(xv))
+					sampled++
+					fd := cd(i, 1e-6)
+					if math.Abs(fd-cd(i, 1e-6/4)) > 1e-6*math.Max(1, math.Abs(fd)) {
+						continue // a kink within reach of the perturbation
+					}
+					checked++
+					if math.Abs(fd-g[i]) > 1e-6+1e-5*math.Abs(fd) {
+						t.Errorf("x[%d]: gradient %.9g, central difference %.9g", i, g[i], fd)
+					}
+				}
+				if checked < sampled*3/4 {
+					t.Errorf("only %d of %d sampled coordinates were away from kinks", checked, sampled)
+				}
+			})
+		}
+	}
+}
