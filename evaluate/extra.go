@@ -43,7 +43,7 @@ func loadExtra(dir string, t *features.Table) (*features.ExtraTable, error) {
 // per-setting columns gathered into one row per sample in the grid order
 // (NaN for a setting not computed), RankFeat's fused logits, and AdaScale's
 // perturbed feature divided by div like the features (f/τ in the scoring
-// view of a T2FNorm model).
+// view of a T2FNorm model), and mds_ensemble's per-noise scores.
 func ExtraColumns(x *features.ExtraTable, div float32) map[string]posthoc.Column {
 	if x == nil {
 		return nil
@@ -74,6 +74,26 @@ func ExtraColumns(x *features.ExtraTable, div float32) map[string]posthoc.Column
 		if vals != nil {
 			out[m] = posthoc.Column{Width: w, Values: vals}
 		}
+	}
+	var mv []float32
+	for k, e := range posthoc.MDSEnsembleNoises {
+		col, ok := x.Values[features.MDSEnsembleColumn(e)]
+		if !ok {
+			continue
+		}
+		w := len(posthoc.MDSEnsembleNoises)
+		if mv == nil {
+			mv = make([]float32, n*w)
+			for i := range mv {
+				mv[i] = float32(math.NaN())
+			}
+		}
+		for i := range n {
+			mv[i*w+k] = col[i]
+		}
+	}
+	if mv != nil {
+		out[features.ExtraMDSEns] = posthoc.Column{Width: len(posthoc.MDSEnsembleNoises), Values: mv}
 	}
 	if v, ok := x.Values[features.ColRankFeatLogits]; ok && n > 0 {
 		out[features.ExtraRankFeat] = posthoc.Column{Width: len(v) / n, Values: v}

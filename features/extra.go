@@ -15,20 +15,21 @@ import (
 // columns (see ExtraColumns and docs/features.md); the scorers in
 // evaluate/posthoc read those columns.
 const (
-	ExtraODIN      = "odin"       // ODIN: input preprocessing then temperature-scaled MSP, every (T, ε) of OpenOOD's sweep
-	ExtraIODIN     = "iodin"      // IODIN: ODIN perturbing only the input element of largest |gradient|
-	ExtraRankFeat  = "rankfeat"   // RankFeat: rank-1 removal from the layer-3 and layer-4 maps
-	ExtraAdaScaleA = "adascale_a" // AdaScale (activation scaling): the perturbed feature
-	ExtraAdaScaleL = "adascale_l" // AdaScale (logit scaling): the same column as adascale_a
-	ExtraDropout   = "dropout"    // MC dropout on the penultimate feature: needs no extra column
+	ExtraODIN      = "odin"         // ODIN: input preprocessing then temperature-scaled MSP, every (T, ε) of OpenOOD's sweep
+	ExtraIODIN     = "iodin"        // IODIN: ODIN perturbing only the input element of largest |gradient|
+	ExtraRankFeat  = "rankfeat"     // RankFeat: rank-1 removal from the layer-3 and layer-4 maps
+	ExtraAdaScaleA = "adascale_a"   // AdaScale (activation scaling): the perturbed feature
+	ExtraAdaScaleL = "adascale_l"   // AdaScale (logit scaling): the same column as adascale_a
+	ExtraDropout   = "dropout"      // MC dropout on the penultimate feature: needs no extra column
+	ExtraMDSEns    = "mds_ensemble" // Mahalanobis on the stem's pooled map after input preprocessing; needs ID-train statistics (MDSStats)
 )
 
 // ExtraNames lists the methods ParseExtra accepts, in OpenOOD's names.
-var ExtraNames = []string{ExtraODIN, ExtraIODIN, ExtraRankFeat, ExtraAdaScaleA, ExtraAdaScaleL, ExtraDropout}
+var ExtraNames = []string{ExtraODIN, ExtraIODIN, ExtraRankFeat, ExtraAdaScaleA, ExtraAdaScaleL, ExtraDropout, ExtraMDSEns}
 
 // extraPending are OpenOOD's network methods not computed yet, named in
 // ParseExtra's error.
-var extraPending = []string{"mds_ensemble", "gram", "gmm"}
+var extraPending = []string{"gram", "gmm"}
 
 // ODIN's and IODIN's sweep in OpenOOD v1.5 (configs/postprocessors/odin.yml,
 // iodin.yml): temperature × noise, the default setting first in neither.
@@ -48,6 +49,33 @@ func ODINColumn(method string, t, eps float64) string {
 	return method + "_t" + strconv.FormatFloat(t, 'g', -1, 64) + "_n" + strconv.FormatFloat(eps, 'g', -1, 64)
 }
 
+// MDSEnsembleNoises is mds_ensemble's sweep in OpenOOD v1.5
+// (configs/postprocessors/mds_ensemble.yml noise_list); MDSEnsembleStage
+// the layer of its default configuration (feature_type_list [mean],
+// reduce_dim_list [none], alpha_list [1]): feature_list[0] of
+// ResNet18_32x32, the stem's output relu(bn1(conv1(x))), mean-pooled.
+var MDSEnsembleNoises = []float64{0.0014}
+
+const MDSEnsembleStage = 0
+
+// MDSEnsembleColumn is the name of mds_ensemble's column at noise eps:
+// "mds_ensemble_n0.0014".
+func MDSEnsembleColumn(eps float64) string {
+	return ExtraMDSEns + "_n" + strconv.FormatFloat(eps, 'g', -1, 64)
+}
+
+// MDSStats are mds_ensemble's ID-train statistics of the pooled stem map
+// (Dim values per image): the class means μ_c and the precision P, the
+// pseudo-inverse of the MLE covariance of the class-centred features
+// (OpenOOD's get_MDS_stat). They must exist before the test splits'
+// gradients are taken: `t2f features` computes them from the ID train
+// split first (TrainStemFeatures, then posthoc.ClassGaussian).
+type MDSStats struct {
+	Dim, Classes int
+	Means        []float64 // Classes×Dim
+	Precision    []float64 // Dim×Dim
+}
+
 // Column names of the other extra methods.
 const (
 	ColRankFeatLogits    = "rankfeat_logits"    // (C) RankFeat's fused logits (logits1 + logits2)/2, OOD-inference head
@@ -65,6 +93,9 @@ type ExtraSpec struct {
 	// divides its signed perturbation by it (OpenOOD's input_std). Required
 	// for odin and iodin, one value per input channel.
 	InputStd []float64
+	// MDS holds mds_ensemble's ID-train statistics; required for
+	// mds_ensemble.
+	MDS *MDSStats
 }
 
 // ParseExtra splits a comma-separated --extra value into known method
@@ -133,6 +164,11 @@ func (s ExtraSpec) Columns(dim, numClasses int) []ExtraColumn {
 	if s.has(ExtraAdaScaleA) || s.has(ExtraAdaScaleL) {
 		out = append(out, ExtraColumn{ColAdaScalePerturbed, dim})
 	}
+	if s.has(ExtraMDSEns) {
+		for _, e := range MDSEnsembleNoises {
+			out = append(out, ExtraColumn{MDSEnsembleColumn(e), 1})
+		}
+	}
 	return out
 }
 
@@ -164,6 +200,10 @@ func (s ExtraSpec) Cost() Cost {
 		c.Forward += 2
 		c.Backward++
 	}
+	if s.has(ExtraMDSEns) { // plus one forward per ID-train image for MDSStats
+		c.Forward += 1 + len(MDSEnsembleNoises)
+		c.Backward++
+	}
 	return c
 }
 
@@ -193,6 +233,11 @@ type ExtraNetwork interface {
 	// StageMaps runs x and copies the outputs of the given stages into dst
 	// (one n×c×h×w slice per stage).
 	StageMaps(x []float32, n int, stages []int, dst [][]float32) error
+	// StageGradient runs x, copies the output of stage s (0: the stem,
+	// relu(bn1(conv1(x))) before any max-pool) into maps, calls grad(maps, g)
+	// for g = ∂L/∂maps of a scalar L (g zeroed before), and writes ∂L/∂x
+	// into dx. StageShape and StageMaps accept s = 0 too.
+	StageGradient(x []float32, n, s int, maps []float32, grad func(maps, g []float32), dx []float32) error
 	// ForwardFromStage runs h (n maps of stage s's shape) through the later
 	// stages, global pooling and the head, and writes the OOD logits.
 	ForwardFromStage(s int, h []float32, n int, logitsOOD []float32) error
@@ -230,6 +275,11 @@ func ComputeExtra(ctx context.Context, net ExtraNetwork, src Source, spec ExtraS
 	for _, m := range spec.Methods {
 		if !slices.Contains(ExtraNames, m) {
 			return nil, fmt.Errorf("features: extra: unknown method %q", m)
+		}
+	}
+	if spec.has(ExtraMDSEns) {
+		if err := spec.MDS.check(); err != nil {
+			return nil, fmt.Errorf("features: extra: mds_ensemble: %w", err)
 		}
 	}
 	d, k := net.Dim(), net.NumClasses()
@@ -299,6 +349,11 @@ func (w *extraWork) batch(x []float32, n int) error {
 	}
 	if w.spec.has(ExtraAdaScaleA) || w.spec.has(ExtraAdaScaleL) {
 		if err := w.adaScale(x, n); err != nil {
+			return err
+		}
+	}
+	if w.spec.has(ExtraMDSEns) {
+		if err := w.mdsEnsemble(x, n); err != nil {
 			return err
 		}
 	}

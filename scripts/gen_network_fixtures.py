@@ -1,7 +1,7 @@
 """Oracle fixtures for the post-hoc methods that need the network.
 
 Runs OpenOOD's own, unmodified post-processors (odin, iodin, rankfeat,
-adascale_a, adascale_l, dropout) — imported from an OpenOOD checkout
+adascale_a, adascale_l, dropout, mds_ensemble) — imported from an OpenOOD checkout
 (default /work/openood, or $OPENOOD) module by module, without running the
 package __init__ files, which import every trainer — with a real PyTorch
 ResNet18_32x32 built from OpenOOD's networks/resnet18_32x32.py: OpenOOD's
@@ -17,7 +17,10 @@ hyperparam_search: grid in recursive_generator order, strict > from 0) picks
 the setting on ID val vs OOD val; the fixture records every trial's AUROC,
 the choice, and the chosen setting's scores on ID test and OOD test.
 DropoutNet draws random masks: its entry holds the test AUROC over 20 torch
-seeds.
+seeds. mds_ensemble (default configuration: the stem's map, mean-pooled)
+estimates its class means and precision in setup from an ID train split:
+the first TRAIN_N training images, stored after the other splits (split
+"id_train", labels in "train_labels").
 
 Writes evaluate/posthoc/testdata/network/: <head>.safetensors (the
 state_dict under OpenOOD's names), images.bin (float32 NCHW of the splits,
@@ -53,6 +56,7 @@ for pkg in ["openood", "openood.postprocessors", "openood.networks", "openood.pr
 # The post-processors move tensors to the GPU; on this CPU-only run .cuda()
 # is the identity.
 torch.Tensor.cuda = lambda self, *a, **k: self
+torch.cuda.FloatTensor = torch.FloatTensor  # mds_ensemble's alpha
 
 resnet = importlib.import_module("openood.networks.resnet18_32x32")
 odin_pp = importlib.import_module("openood.postprocessors.odin_postprocessor")
@@ -60,6 +64,7 @@ iodin_pp = importlib.import_module("openood.postprocessors.iodin_postprocessor")
 rankfeat_pp = importlib.import_module("openood.postprocessors.rankfeat_postprocessor")
 adascale_pp = importlib.import_module("openood.postprocessors.adascale_postprocessor")
 dropout_pp = importlib.import_module("openood.postprocessors.dropout_postprocessor")
+mds_ens_pp = importlib.import_module("openood.postprocessors.mds_ensemble_postprocessor")
 adascale_net = importlib.import_module("openood.networks.adascale_net")
 dropout_net = importlib.import_module("openood.networks.dropout_net")
 metrics = importlib.import_module("openood.evaluators.metrics")
@@ -69,6 +74,7 @@ CLASSES = 5
 SIZE = 16
 TAU = 0.1
 SPLITS = [("id_val", 24), ("ood_val", 24), ("id_test", 32), ("ood_test", 32)]
+TRAIN_N = 60
 
 
 class SmallResNet18(resnet.ResNet18_32x32):
@@ -124,6 +130,19 @@ class RankFeatView(nn.Module):
 
     def intermediate_forward(self, x, layer_index):
         return self.b.intermediate_forward(x, layer_index)
+
+
+class FeatureListView(nn.Module):
+    """mds_ensemble's net: the backbone's forward with
+    return_feature_list (feature_list[0] is the stem's output; the head
+    does not enter the score)."""
+
+    def __init__(self, backbone):
+        super().__init__()
+        self.b = backbone
+
+    def forward(self, x, return_feature_list=False):
+        return self.b(x, return_feature_list=return_feature_list)
 
 
 class AttrDict(dict):
@@ -262,6 +281,7 @@ def main():
     with open(os.path.join(OUT, "images.bin.tmp"), "wb") as f:
         for name, _ in SPLITS:
             f.write(data[name].numpy().astype("<f4").tobytes())
+        f.write(xtr[:TRAIN_N].numpy().astype("<f4").tobytes())
     os.replace(os.path.join(OUT, "images.bin.tmp"), os.path.join(OUT, "images.bin"))
 
     odin_sweep = {"temperature": [1, 10, 100, 1000], "noise": [0.0014, 0.0028]}
@@ -273,7 +293,8 @@ def main():
     ada_args = {"num_samples": 5000, "percentile": [75, 85], "k1": 5, "k2": 1, "lmbda": 10, "o": 0.05}
 
     fixture = {"splits": [[n, c] for n, c in SPLITS], "classes": CLASSES, "widths": list(WIDTHS),
-               "size": SIZE, "input_std": [0.2470, 0.2435, 0.2616], "models": {}}
+               "size": SIZE, "input_std": [0.2470, 0.2435, 0.2616], "models": {},
+               "train_n": TRAIN_N, "train_labels": ytr[:TRAIN_N].tolist()}
     for head, steps in [("linear", 40), ("t2fnorm", 40)]:
         torch.manual_seed(2)
         bb = SmallResNet18(CLASSES)
@@ -310,6 +331,13 @@ def main():
             torch.manual_seed(seed)
             aurocs.append(auroc(run(pp, net, data["id_test"]), run(pp, net, data["ood_test"])))
         m["dropout"] = {"auroc_seeds": aurocs}
+        pp = mds_ens_pp.MDSEnsemblePostprocessor(config("mds_ensemble", {
+            "noise": 0.0014, "feature_type_list": ["mean"], "alpha_list": [1], "reduce_dim_list": ["none"]},
+            {"noise_list": [0.0014]}))
+        pp.num_classes = CLASSES  # info.num_classes_dict says 10 for cifar10
+        fl = FeatureListView(bb).eval()
+        pp.setup(fl, {"train": [{"data_aux": xtr[:TRAIN_N].clone(), "label": ytr[:TRAIN_N]}]}, {})
+        m["mds_ensemble"] = method_entry(pp, fl, data, {"noise_list": [0.0014]})
         with torch.no_grad():
             acc = (view(data["id_test"]).argmax(1) == labels["id_test"]).float().mean().item()
         fixture["models"][head] = {"tau": d, "accuracy": acc, "methods": m}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,15 +215,25 @@ func runFeatures(c *cli.Context) error {
 		}
 	}
 
-	for i, r := range readers {
-		m := r.Meta()
+	sourceOf := func(i int) (features.Source, error) {
+		m := readers[i].Meta()
 		tf := augment.TestTransform(norm)
 		tf.OutChannels = cfg.InChannels
 		aug, err := augment.NewAugmenter(tf, augment.Shape{H: m.Height, W: m.Width, C: m.Channels})
 		if err != nil {
-			return fmt.Errorf("features: --data %s: %w", dirs[i], err)
+			return nil, fmt.Errorf("features: --data %s: %w", dirs[i], err)
 		}
-		src, err := features.NewShardSource(r, aug)
+		return features.NewShardSource(readers[i], aug)
+	}
+	if extra != nil && slices.Contains(extra.Methods, features.ExtraMDSEns) {
+		if extra.MDS, err = mdsStats(c, engineNetwork{model}, readers, dirs, sourceOf, cfg.Classes, quiet); err != nil {
+			return err
+		}
+	}
+
+	for i, r := range readers {
+		m := r.Meta()
+		src, err := sourceOf(i)
 		if err != nil {
 			return err
 		}

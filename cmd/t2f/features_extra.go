@@ -9,7 +9,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/t2f/t2f/augment"
+	"github.com/t2f/t2f/evaluate/posthoc"
 	"github.com/t2f/t2f/features"
+	"github.com/t2f/t2f/shards"
 )
 
 // extraFlag is `t2f features --extra`: the network-dependent post-hoc
@@ -128,9 +130,36 @@ func (n engineNetwork) InputGradient(x []float32, k int, logitsOOD []float32, gr
 	return nil
 }
 
-// StageShape implements features.ExtraNetwork.
+// StageGradient implements features.ExtraNetwork.
+func (n engineNetwork) StageGradient(x []float32, k, s int, maps []float32, grad func(maps, g []float32), dx []float32) error {
+	if _, err := n.m.ForwardHost(x, false); err != nil {
+		return err
+	}
+	t, err := n.m.StageOutput(s)
+	if err != nil {
+		return err
+	}
+	if t.Numel() != len(maps) {
+		return fmt.Errorf("stage %d output %v, destination holds %d values", s, t.Shape(), len(maps))
+	}
+	be := n.m.Backend()
+	be.Download(maps, t)
+	g := make([]float32, len(maps))
+	grad(maps, g)
+	d := be.Alloc(t.Shape()...)
+	defer be.Free(d)
+	be.Upload(d, g)
+	dt, err := n.m.StageInputGradient(s, d)
+	if err != nil {
+		return err
+	}
+	be.Download(dx, dt)
+	return nil
+}
+
+// StageShape implements features.ExtraNetwork (s = 0: the stem).
 func (n engineNetwork) StageShape(s int) (c, h, w int, err error) {
-	if s < 1 || s > n.m.Stages() {
+	if s < 0 || s > n.m.Stages() || (s == 0 && n.m.Stages() == 0) {
 		return 0, 0, 0, fmt.Errorf("%s has %d stages, the method needs stage %d", n.m.Config().Arch, n.m.Stages(), s)
 	}
 	sh, err := n.m.StageShape(s)
@@ -174,4 +203,42 @@ func (n engineNetwork) ForwardFromStage(s int, h []float32, k int, logitsOOD []f
 	}
 	be.Download(logitsOOD, out.OODLogits)
 	return nil
+}
+
+// mdsStats computes mds_ensemble's ID-train statistics (class means and
+// precision of the pooled stem map) from the one train split among
+// --data, before any split's extra columns: OpenOOD's setup pass.
+func mdsStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reader, dirs []string, sourceOf func(int) (features.Source, error), classes int, quiet bool) (*features.MDSStats, error) {
+	ti := -1
+	for i, r := range readers {
+		if r.Meta().Split != "train" {
+			continue
+		}
+		if ti >= 0 {
+			return nil, usageError{fmt.Sprintf("features: --extra mds_ensemble: --data %s and %s are both train splits; give the ID train split once", dirs[ti], dirs[i])}
+		}
+		ti = i
+	}
+	if ti < 0 {
+		return nil, usageError{"features: --extra mds_ensemble needs the ID train split among --data: its class means and precision are estimated there first (one forward per train image)"}
+	}
+	src, err := sourceOf(ti)
+	if err != nil {
+		return nil, err
+	}
+	m := readers[ti].Meta()
+	bar := newProgress(c.App.ErrWriter, quiet, m.Dataset+"/"+m.Split+" mds_ensemble statistics", int64(src.Len()))
+	x, labels, dim, err := features.TrainStemFeatures(c.Context, net, src, features.Options{
+		BatchSize: c.Int("batch-size"),
+		Progress:  func(done, total int) { bar.Update(int64(done), "") },
+	})
+	bar.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("features: --data %s: %w", dirs[ti], err)
+	}
+	mu, prec, err := posthoc.ClassGaussian(x, labels, len(labels), dim, classes)
+	if err != nil {
+		return nil, fmt.Errorf("features: --data %s: --extra mds_ensemble: %w", dirs[ti], err)
+	}
+	return &features.MDSStats{Dim: dim, Classes: classes, Means: mu, Precision: prec}, nil
 }

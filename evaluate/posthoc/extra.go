@@ -11,6 +11,7 @@ import "math"
 //	"rankfeat"                 width C: the fused logits (logits1 + logits2)/2
 //	"adascale_a", "adascale_l" width D: the perturbed input's feature, in the feature's space
 //	                           (f/τ in the scoring view of a T2FNorm model)
+//	"mds_ensemble"             width len(MDSEnsembleNoises): the score at each noise; NaN where not computed
 var (
 	ODINTemperatures = []float64{1, 10, 100, 1000}
 	ODINNoises       = []float64{0.0014, 0.0028}

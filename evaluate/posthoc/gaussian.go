@@ -1,6 +1,7 @@
 package posthoc
 
 import (
+	"fmt"
 	"math"
 )
 
@@ -45,34 +46,12 @@ func (m *mds) Fit(in FitInput) error {
 	}
 	N, D, C := t.N, t.D, t.C
 	x := t.Feature
-	mu := make([]float64, C*D)
-	cnt := make([]int, C)
-	for i := 0; i < N; i++ {
-		c := int(t.Labels[i])
-		cnt[c]++
-		for j, v := range x[i*D : (i+1)*D] {
-			mu[c*D+j] += float64(v)
-		}
-	}
-	for c := 0; c < C; c++ {
-		if cnt[c] == 0 {
-			return errorf("%s: ID train has no sample of class %d (of %d): its class mean is undefined", name, c, C)
-		}
-		for j := 0; j < D; j++ {
-			mu[c*D+j] /= float64(cnt[c])
-		}
-	}
-	p, err := pinvh(covStream(N, D, true, func(i int, dst []float64) {
-		c := int(t.Labels[i])
-		for j, v := range x[i*D : (i+1)*D] {
-			dst[j] = float64(v) - mu[c*D+j]
-		}
-	}))
+	mu, prec, err := classGaussian(x, t.Labels, N, D, C)
 	if err != nil {
 		return errorf("%s: %w", name, err)
 	}
+	m.prec = prec
 	m.D, m.C, m.mu = D, C, mu
-	m.prec = symData(p.RawSymmetric().Data, D)
 	m.pmu = mulNT(mu, C, m.prec, D, D)
 	m.mpm = make([]float64, C)
 	for c := 0; c < C; c++ {
@@ -91,6 +70,55 @@ func (m *mds) Fit(in FitInput) error {
 		m.mu0, m.prec0 = mu0, symData(p0.RawSymmetric().Data, D)
 	}
 	return nil
+}
+
+// ClassGaussian is the shared Gaussian of MDS (OpenOOD's mds and
+// mds_ensemble's get_MDS_stat): the class means μ_c of the N×D features x
+// (float64 sums of the float32 values; labels in [0, C)) and the precision
+// P = pinvh of the MLE covariance (sklearn EmpiricalCovariance,
+// assume_centered=False) of the class-centred features. mu is C×D, prec
+// D×D, both row-major.
+func ClassGaussian(x []float32, labels []int32, N, D, C int) (mu, prec []float64, err error) {
+	if mu, prec, err = classGaussian(x, labels, N, D, C); err != nil {
+		return nil, nil, errorf("class Gaussian: %w", err)
+	}
+	return mu, prec, nil
+}
+
+func classGaussian(x []float32, labels []int32, N, D, C int) (mu, prec []float64, err error) {
+	if N <= 0 || D <= 0 || C <= 0 || len(x) != N*D || len(labels) != N {
+		return nil, nil, fmt.Errorf("%d values and %d labels for N=%d, D=%d, C=%d", len(x), len(labels), N, D, C)
+	}
+	mu = make([]float64, C*D)
+	cnt := make([]int, C)
+	for i := 0; i < N; i++ {
+		c := int(labels[i])
+		if c < 0 || c >= C {
+			return nil, nil, fmt.Errorf("sample %d has label %d, want 0..%d", i, c, C-1)
+		}
+		cnt[c]++
+		for j, v := range x[i*D : (i+1)*D] {
+			mu[c*D+j] += float64(v)
+		}
+	}
+	for c := 0; c < C; c++ {
+		if cnt[c] == 0 {
+			return nil, nil, fmt.Errorf("ID train has no sample of class %d (of %d): its class mean is undefined", c, C)
+		}
+		for j := 0; j < D; j++ {
+			mu[c*D+j] /= float64(cnt[c])
+		}
+	}
+	p, err := pinvh(covStream(N, D, true, func(i int, dst []float64) {
+		c := int(labels[i])
+		for j, v := range x[i*D : (i+1)*D] {
+			dst[j] = float64(v) - mu[c*D+j]
+		}
+	}))
+	if err != nil {
+		return nil, nil, err
+	}
+	return mu, symData(p.RawSymmetric().Data, D), nil
 }
 
 // symData returns a full D×D copy of an upper-triangle symmetric matrix.

@@ -29,6 +29,10 @@ type netFixture struct {
 	Classes  int       `json:"classes"`
 	Size     int       `json:"size"`
 	InputStd []float64 `json:"input_std"`
+	// TrainN ID-train images (labels TrainLabels) follow the splits in
+	// images.bin: mds_ensemble's statistics come from them.
+	TrainN      int     `json:"train_n"`
+	TrainLabels []int32 `json:"train_labels"`
 	Models   map[string]struct {
 		Tau     float64                    `json:"tau"`
 		Methods map[string]netFixtureEntry `json:"methods"`
@@ -104,6 +108,27 @@ func (e engine) InputGradient(x []float32, n int, lo []float32, grad func(lo, g 
 	be.Download(dx, t)
 	return nil
 }
+func (e engine) StageGradient(x []float32, n, s int, maps []float32, grad func(maps, g []float32), dx []float32) error {
+	if _, err := e.m.ForwardHost(x, false); err != nil {
+		return err
+	}
+	t, err := e.m.StageOutput(s)
+	if err != nil {
+		return err
+	}
+	be := e.m.Backend()
+	be.Download(maps, t)
+	g := make([]float32, len(maps))
+	grad(maps, g)
+	d := be.Alloc(t.Shape()...)
+	be.Upload(d, g)
+	dt, err := e.m.StageInputGradient(s, d)
+	if err != nil {
+		return err
+	}
+	be.Download(dx, dt)
+	return nil
+}
 func (e engine) StageShape(s int) (c, h, w int, err error) {
 	sh, err := e.m.StageShape(s)
 	if err != nil {
@@ -165,7 +190,21 @@ func netSplits(t *testing.T, fx *netFixture, head string) (map[string]*posthoc.D
 	}
 	per := 3 * fx.Size * fx.Size
 	spec := features.ExtraSpec{InputStd: fx.InputStd,
-		Methods: []string{features.ExtraODIN, features.ExtraIODIN, features.ExtraRankFeat, features.ExtraAdaScaleA}}
+		Methods: []string{features.ExtraODIN, features.ExtraIODIN, features.ExtraRankFeat, features.ExtraAdaScaleA, features.ExtraMDSEns}}
+	total := 0
+	for _, sp := range fx.Splits {
+		total += int(sp[1].(float64))
+	}
+	train := &memSource{x: imgs[total*per : (total+fx.TrainN)*per], n: fx.TrainN, c: 3, h: fx.Size, labels: fx.TrainLabels}
+	tx, tl, dim, err := features.TrainStemFeatures(context.Background(), engine{m}, train, features.Options{BatchSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu, prec, err := posthoc.ClassGaussian(tx, tl, len(tl), dim, fx.Classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.MDS = &features.MDSStats{Dim: dim, Classes: fx.Classes, Means: mu, Precision: prec}
 	div := float32(fx.Models[head].Tau)
 	out := map[string]*posthoc.Data{}
 	off := 0

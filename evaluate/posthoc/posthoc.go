@@ -152,6 +152,7 @@ var registry = []entry{
 	{"adascale_a", func(Options) Scorer { return newAdaScale("adascale_a", false) }},
 	{"adascale_l", func(Options) Scorer { return newAdaScale("adascale_l", true) }},
 	{"dropout", func(Options) Scorer { return newDropout() }},
+	{"mds_ensemble", func(Options) Scorer { return newMDSEnsemble() }},
 	{"nci", func(Options) Scorer { return newNCI() }},
 	{"vra", func(Options) Scorer { return newVRA() }},
 	{"relation", func(o Options) Scorer { return newRelation(o) }},

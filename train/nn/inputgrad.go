@@ -61,10 +61,13 @@ func (m *Model) Stages() int {
 }
 
 // StageOutput is the output of stage s (1-based: OpenOOD's
-// intermediate_forward(x, layer_index=s)), (N, C_s, H_s, W_s), of the last
-// Forward. It belongs to the model and is overwritten by the next Forward or
-// ForwardFrom.
+// intermediate_forward(x, layer_index=s); 0: the stem, StemOutput),
+// (N, C_s, H_s, W_s), of the last Forward. It belongs to the model and is
+// overwritten by the next Forward or ForwardFrom.
 func (m *Model) StageOutput(s int) (*backend.Tensor, error) {
+	if s == 0 {
+		return m.StemOutput()
+	}
 	r, ok := m.bb.(*resnet)
 	if !ok || s < 1 || s > len(r.ends) {
 		return nil, fmt.Errorf("nn: stage output: %s has %d stages, asked for stage %d", m.cfg.Arch, m.Stages(), s)
@@ -100,14 +103,21 @@ func (m *Model) ForwardFrom(s int, h *backend.Tensor) (out Output, err error) {
 	return out, nil
 }
 
-// StageShape is the shape (C, H, W) of stage s's output for one image.
+// StageShape is the shape (C, H, W) of stage s's output for one image
+// (s = 0: the stem's, before any max-pool).
 func (m *Model) StageShape(s int) (backend.Shape, error) {
 	r, ok := m.bb.(*resnet)
-	if !ok || s < 1 || s > len(r.ends) {
+	if !ok || s < 0 || s > len(r.ends) {
 		return nil, fmt.Errorf("nn: stage shape: %s has %d stages, asked for stage %d", m.cfg.Arch, m.Stages(), s)
 	}
 	down := func(v, k, st, p int) int { return (v+2*p-k)/st + 1 }
 	size := m.cfg.ImageSize
+	if s == 0 {
+		if r.tv {
+			size = down(size, 7, 2, 3)
+		}
+		return backend.Shape{r.bn1.gamma.Value.Shape()[0], size, size}, nil
+	}
 	if r.tv {
 		size = down(down(size, 7, 2, 3), 3, 2, 1)
 	}

@@ -223,14 +223,16 @@ func TestStageInputGradientFloat64(t *testing.T) {
 					if _, err := m.Forward(x, false); err != nil {
 						t.Fatal(err)
 					}
-					var y *backend.Tensor
-					if s == 0 {
-						y, err = m.StemOutput()
-					} else {
-						y, err = m.StageOutput(s)
-					}
+					y, err := m.StageOutput(s)
 					if err != nil {
 						t.Fatal(err)
+					}
+					sh, err := m.StageShape(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := append(backend.Shape{n}, sh...); !y.Shape().Equal(want) {
+						t.Fatalf("stage %d output %v, StageShape %v", s, y.Shape(), sh)
 					}
 					return y
 				}
