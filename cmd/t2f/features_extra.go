@@ -18,7 +18,7 @@ import (
 // methods whose columns are computed at extraction time.
 func extraFlag() cli.Flag {
 	return &cli.StringFlag{Name: "extra", Usage: "comma-separated OpenOOD methods that need the network, computed now into <out>/extra/*.parquet for t2f score (every split but train): " +
-		strings.Join(features.ExtraNames, ", ") + " (odin/iodin: every (temperature, noise) of OpenOOD's sweep; dropout needs no column); the cost is printed first"}
+		strings.Join(features.ExtraNames, ", ") + " (odin/iodin: every (temperature, noise) of OpenOOD's sweep; dropout needs no column; mds_ensemble first estimates class means and precision on the train split, which must be among --data); the cost is printed first"}
 }
 
 // extraGridFlags restrict ODIN's and IODIN's grid to the settings asked

@@ -81,6 +81,7 @@ func TestFeaturesExtra(t *testing.T) {
 		{"gram", "not implemented yet"},
 		{"nope", "unknown method"},
 		{"rankfeat", "lenet has 0 stages"},
+		{"mds_ensemble", "needs the ID train split among --data"},
 	} {
 		code, msg := runFeaturesCLI(t, "--checkpoint", f.ckpt, "--data", f.id.dir, "--out", filepath.Join(t.TempDir(), "x"),
 			"--quiet", "--extra", c.extra)

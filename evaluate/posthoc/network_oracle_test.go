@@ -33,7 +33,7 @@ type netFixture struct {
 	// images.bin: mds_ensemble's statistics come from them.
 	TrainN      int     `json:"train_n"`
 	TrainLabels []int32 `json:"train_labels"`
-	Models   map[string]struct {
+	Models      map[string]struct {
 		Tau     float64                    `json:"tau"`
 		Methods map[string]netFixtureEntry `json:"methods"`
 	} `json:"models"`

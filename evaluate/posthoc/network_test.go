@@ -3,8 +3,9 @@ package posthoc
 // networkMethods are the methods whose oracle is the network fixture
 // (testdata/network/: OpenOOD's post-processors run with a real ResNet-18
 // 32×32), not the column fixture: they read columns `t2f features --extra`
-// computes (odin, iodin, rankfeat, adascale_a/l) or draw random masks
+// computes (odin, iodin, rankfeat, adascale_a/l, mds_ensemble) or draw random masks
 // (dropout).
 var networkMethods = map[string]bool{
 	"odin": true, "iodin": true, "rankfeat": true, "adascale_a": true, "adascale_l": true, "dropout": true,
+	"mds_ensemble": true,
 }
