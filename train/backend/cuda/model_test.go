@@ -118,6 +118,42 @@ func checkTrainSteps(t *testing.T, be backend.Backend, cfg nn.Config, n, steps i
 			t.Fatalf("after %d steps: input gradient[%d] = %v, cpu %v (largest %v)", steps, i, gotDx[i], wantDx[i], scale)
 		}
 	}
+	// The input gradient from the stem's output (mds_ensemble).
+	if ref.Stages() == 0 {
+		return
+	}
+	stemGrad := func(m *nn.Model) []float32 {
+		t.Helper()
+		if _, err := m.ForwardHost(x, false); err != nil {
+			t.Fatal(err)
+		}
+		y, err := m.StageOutput(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dh := make([]float32, y.Numel())
+		rr := rand.New(rand.NewPCG(3, 4))
+		for i := range dh {
+			dh[i] = float32(rr.NormFloat64())
+		}
+		d := m.Backend().Alloc(y.Shape()...)
+		m.Backend().Upload(d, dh)
+		dx, err := m.StageInputGradient(0, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return host(m, dx)
+	}
+	wantDx, gotDx = stemGrad(ref), stemGrad(got)
+	scale = 0
+	for _, v := range wantDx {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	for i := range wantDx {
+		if d := math.Abs(float64(gotDx[i] - wantDx[i])); d > 2e-3*scale {
+			t.Fatalf("after %d steps: stem input gradient[%d] = %v, cpu %v (largest %v)", steps, i, gotDx[i], wantDx[i], scale)
+		}
+	}
 }
 
 func modelName(cfg nn.Config, n int) string {
