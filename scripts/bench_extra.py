@@ -7,7 +7,10 @@ cmd/t2f/features_extra_bench_test.go; scripts/bench_extra.sh runs both.
 odin-grid is what OpenOOD's APS costs per image for ODIN: one
 postprocess call per (temperature, noise) of the sweep (8); odin-one and
 iodin-one are one setting. rankfeat is RankFeatPostprocessor (SVD), adascale
-AdaScalePostprocessor.postprocess (gradient, perturbation, second forward).
+AdaScalePostprocessor.postprocess (gradient, perturbation, second forward),
+mds_ensemble MDSEnsemblePostprocessor.postprocess in its default
+configuration (stem layer; synthetic class means and identity precision in
+place of the ID-train statistics, which t2f features computes once).
 plain is the network's forward alone.
 
     /usr/bin/python3 scripts/bench_extra.py [--reps 3]
@@ -27,6 +30,7 @@ for pkg in ["openood", "openood.postprocessors", "openood.networks", "openood.pr
     m.__path__ = [os.path.join(OPENOOD, *pkg.split("."))]
     sys.modules[pkg] = m
 torch.Tensor.cuda = lambda self, *a, **k: self
+torch.cuda.FloatTensor = torch.FloatTensor  # mds_ensemble's alpha
 
 resnet = importlib.import_module("openood.networks.resnet18_32x32")
 odin_pp = importlib.import_module("openood.postprocessors.odin_postprocessor")
@@ -34,6 +38,7 @@ iodin_pp = importlib.import_module("openood.postprocessors.iodin_postprocessor")
 rankfeat_pp = importlib.import_module("openood.postprocessors.rankfeat_postprocessor")
 adascale_pp = importlib.import_module("openood.postprocessors.adascale_postprocessor")
 adascale_net = importlib.import_module("openood.networks.adascale_net")
+mds_ens_pp = importlib.import_module("openood.postprocessors.mds_ensemble_postprocessor")
 
 
 class AttrDict(dict):
@@ -71,6 +76,13 @@ def main():
     ada.feature_shift_log = torch.rand(256, 512)
     ada.set_hyperparam([[75, 85], 5, 1, 10, 0.05])
 
+    mds = mds_ens_pp.MDSEnsemblePostprocessor(config("mds_ensemble", {
+        "noise": 0.0014, "feature_type_list": ["mean"], "alpha_list": [1], "reduce_dim_list": ["none"]}))
+    mds.feature_mean = [torch.randn(10, 64)]
+    mds.feature_prec = [torch.eye(64)]
+    mds.transform_matrix = [torch.eye(64)]
+    mds.alpha_list, mds.setup_flag = [1], True
+
     def plain():
         with torch.no_grad():
             net(x)
@@ -88,6 +100,7 @@ def main():
         ("iodin-one", lambda: iodin.postprocess(net, x.clone())),
         ("rankfeat", lambda: rank.postprocess(net, x.clone())),
         ("adascale", lambda: ada.postprocess(ada_net, x.clone())),
+        ("mds_ensemble", lambda: mds.postprocess(net, x.clone())),
     ]
     for name, f in cases:
         f()  # warm-up

@@ -54,6 +54,7 @@ func BenchmarkExtra(b *testing.B) {
 		{"iodin-one", &features.ExtraSpec{Methods: []string{features.ExtraIODIN}, InputStd: std, Temperatures: one, Noises: eps}},
 		{"rankfeat", &features.ExtraSpec{Methods: []string{features.ExtraRankFeat}}},
 		{"adascale", &features.ExtraSpec{Methods: []string{features.ExtraAdaScaleA}}},
+		{"mds_ensemble", &features.ExtraSpec{Methods: []string{features.ExtraMDSEns}, MDS: benchMDSStats(r, 64, 10)}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
@@ -70,4 +71,18 @@ func BenchmarkExtra(b *testing.B) {
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
 		})
 	}
+}
+
+// benchMDSStats are synthetic ID-train statistics for mds_ensemble's
+// timing: random class means and the identity precision (the cost does not
+// depend on their values).
+func benchMDSStats(r *rand.Rand, dim, classes int) *features.MDSStats {
+	st := &features.MDSStats{Dim: dim, Classes: classes, Means: make([]float64, classes*dim), Precision: make([]float64, dim*dim)}
+	for i := range st.Means {
+		st.Means[i] = r.NormFloat64()
+	}
+	for i := range dim {
+		st.Precision[i*dim+i] = 1
+	}
+	return st
 }
