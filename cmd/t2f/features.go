@@ -77,34 +77,6 @@ Examples:
 	}
 }
 
-// engineNetwork is the one place where the training engine meets feature
-// extraction: an nn.Model run in eval mode (BatchNorm running statistics) as
-// a features.Network. An nn.Model is not safe for concurrent use; with
-// --workers > 1 each worker gets its own model (same weights, own backend)
-// behind a features.Pool.
-type engineNetwork struct{ m *nn.Model }
-
-func (n engineNetwork) InputShape() (c, h, w int) {
-	s := n.m.InputShape(1)
-	return s[1], s[2], s[3]
-}
-func (n engineNetwork) Dim() int        { return n.m.FeatureSize() }
-func (n engineNetwork) NumClasses() int { return n.m.Config().Classes }
-func (n engineNetwork) Forward(x []float32, k int, feature, logits, logitsOOD []float32) error {
-	out, err := n.m.ForwardHost(x, false)
-	if err != nil {
-		return err
-	}
-	if s := out.Feature.Shape(); len(s) != 2 || s[0] != k || s[1]*k != len(feature) {
-		return fmt.Errorf("engine returned features %v for %d images of dim %d", s, k, n.Dim())
-	}
-	be := n.m.Backend()
-	be.Download(feature, out.Feature)
-	be.Download(logits, out.Logits)
-	be.Download(logitsOOD, out.OODLogits)
-	return nil
-}
-
 func runFeatures(c *cli.Context) error {
 	prec, err := parsePrecision(c)
 	if err != nil {
@@ -186,7 +158,7 @@ func runFeatures(c *cli.Context) error {
 		if err != nil {
 			return fmt.Errorf("features: %w", err)
 		}
-		instances[i], model = engineNetwork{m}, m
+		instances[i], model = checkpoint.Network{Model: m}, m
 	}
 	net, err := features.NewPool(instances...)
 	if err != nil {
@@ -226,7 +198,7 @@ func runFeatures(c *cli.Context) error {
 		return features.NewShardSource(readers[i], aug)
 	}
 	if extra != nil && slices.Contains(extra.Methods, features.ExtraMDSEns) {
-		if extra.MDS, err = mdsStats(c, engineNetwork{model}, readers, dirs, sourceOf, cfg.Classes, quiet); err != nil {
+		if extra.MDS, err = mdsStats(c, checkpoint.Network{Model: model}, readers, dirs, sourceOf, cfg.Classes, quiet); err != nil {
 			return err
 		}
 	}
@@ -256,7 +228,7 @@ func runFeatures(c *cli.Context) error {
 			fmt.Fprintf(c.App.Writer, "%s: %d rows in %.1f s (%.0f images/s)\n", path, r.Len(), secs, float64(r.Len())/secs)
 		}
 		if extra != nil && m.Split != "train" { // no network method fits on ID train
-			if err := writeExtra(c, engineNetwork{model}, src, extra, meta, outDir, quiet); err != nil {
+			if err := writeExtra(c, checkpoint.Network{Model: model}, src, extra, meta, outDir, quiet); err != nil {
 				return fmt.Errorf("features: --data %s: --extra: %w", dirs[i], err)
 			}
 		}

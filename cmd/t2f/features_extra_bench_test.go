@@ -7,6 +7,7 @@ import (
 
 	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/train/backend/cpu"
+	"github.com/t2f/t2f/train/checkpoint"
 	"github.com/t2f/t2f/train/nn"
 )
 
@@ -40,7 +41,7 @@ func BenchmarkExtra(b *testing.B) {
 	for i := range src.x {
 		src.x[i] = float32(r.NormFloat64())
 	}
-	net := engineNetwork{m}
+	net := checkpoint.Network{Model: m}
 	std := []float64{0.247, 0.2435, 0.2616}
 	one := []float64{1000}
 	eps := []float64{0.0014}

@@ -18,6 +18,7 @@ import (
 	"github.com/t2f/t2f/shards"
 	"github.com/t2f/t2f/train"
 	"github.com/t2f/t2f/train/backend/cpu"
+	"github.com/t2f/t2f/train/checkpoint"
 	"github.com/t2f/t2f/train/nn"
 )
 
@@ -348,14 +349,14 @@ func BenchmarkExtract(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		net := engineNetwork{model}
+		net := checkpoint.Network{Model: model}
 		var single [2]features.Network // two 1-thread instances, as t2f features runs by default
 		for i := range single {
 			m, err := nn.New(cpu.New(1), model.Config(), 1)
 			if err != nil {
 				b.Fatal(err)
 			}
-			single[i] = engineNetwork{m}
+			single[i] = checkpoint.Network{Model: m}
 		}
 		pool, err := features.NewPool(single[:]...)
 		if err != nil {

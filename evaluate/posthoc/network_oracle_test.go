@@ -70,7 +70,7 @@ func (s *memSource) Load(start int, x []float32, ids []int64, labels []int32) er
 }
 
 // engine is the nn.Model as a features.ExtraNetwork (cmd/t2f's
-// engineNetwork does the same for the CLI).
+// checkpoint.Network does the same for the CLI).
 type engine struct{ m *nn.Model }
 
 func (e engine) InputShape() (c, h, w int) {

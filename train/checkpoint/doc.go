@@ -22,6 +22,10 @@
 // OpenOOD's T2FNorm files store τ as the buffer "tau", older ones do not,
 // and then τ must be given.
 //
+// Network runs the resolved model for extraction: an nn.Model in eval mode
+// as a features.Network (and features.ExtraNetwork for the --extra
+// methods), so the engine meets feature extraction in this one place.
+//
 // Imported by cmd/t2f only; it imports train (config.yaml), train/nn,
 // formats/* and shards (the inputs' shape and class names).
 package checkpoint

@@ -1,0 +1,131 @@
+package checkpoint
+
+import (
+	"fmt"
+
+	"github.com/t2f/t2f/train/nn"
+)
+
+// Network is the one place where the training engine meets feature
+// extraction (features.Network and features.ExtraNetwork): an nn.Model run in eval mode (BatchNorm running statistics) as
+// a features.Network. An nn.Model is not safe for concurrent use; with
+// --workers > 1 each worker gets its own model (same weights, own backend)
+// behind a features.Pool.
+type Network struct{ Model *nn.Model }
+
+func (n Network) InputShape() (c, h, w int) {
+	s := n.Model.InputShape(1)
+	return s[1], s[2], s[3]
+}
+func (n Network) Dim() int        { return n.Model.FeatureSize() }
+func (n Network) NumClasses() int { return n.Model.Config().Classes }
+func (n Network) Forward(x []float32, k int, feature, logits, logitsOOD []float32) error {
+	out, err := n.Model.ForwardHost(x, false)
+	if err != nil {
+		return err
+	}
+	if s := out.Feature.Shape(); len(s) != 2 || s[0] != k || s[1]*k != len(feature) {
+		return fmt.Errorf("engine returned features %v for %d images of dim %d", s, k, n.Dim())
+	}
+	be := n.Model.Backend()
+	be.Download(feature, out.Feature)
+	be.Download(logits, out.Logits)
+	be.Download(logitsOOD, out.OODLogits)
+	return nil
+}
+
+// InputGradient implements features.ExtraNetwork.
+func (n Network) InputGradient(x []float32, k int, logitsOOD []float32, grad func(logitsOOD, g []float32), dx []float32) error {
+	out, err := n.Model.ForwardHost(x, false)
+	if err != nil {
+		return err
+	}
+	be := n.Model.Backend()
+	be.Download(logitsOOD, out.OODLogits)
+	g := make([]float32, len(logitsOOD))
+	grad(logitsOOD, g)
+	d := be.Alloc(out.OODLogits.Shape()...)
+	defer be.Free(d)
+	be.Upload(d, g)
+	t, err := n.Model.InputGradient(d)
+	if err != nil {
+		return err
+	}
+	be.Download(dx, t)
+	return nil
+}
+
+// StageGradient implements features.ExtraNetwork.
+func (n Network) StageGradient(x []float32, k, s int, maps []float32, grad func(maps, g []float32), dx []float32) error {
+	if _, err := n.Model.ForwardHost(x, false); err != nil {
+		return err
+	}
+	t, err := n.Model.StageOutput(s)
+	if err != nil {
+		return err
+	}
+	if t.Numel() != len(maps) {
+		return fmt.Errorf("stage %d output %v, destination holds %d values", s, t.Shape(), len(maps))
+	}
+	be := n.Model.Backend()
+	be.Download(maps, t)
+	g := make([]float32, len(maps))
+	grad(maps, g)
+	d := be.Alloc(t.Shape()...)
+	defer be.Free(d)
+	be.Upload(d, g)
+	dt, err := n.Model.StageInputGradient(s, d)
+	if err != nil {
+		return err
+	}
+	be.Download(dx, dt)
+	return nil
+}
+
+// StageShape implements features.ExtraNetwork (s = 0: the stem).
+func (n Network) StageShape(s int) (c, h, w int, err error) {
+	if s < 0 || s > n.Model.Stages() || (s == 0 && n.Model.Stages() == 0) {
+		return 0, 0, 0, fmt.Errorf("%s has %d stages, the method needs stage %d", n.Model.Config().Arch, n.Model.Stages(), s)
+	}
+	sh, err := n.Model.StageShape(s)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return sh[0], sh[1], sh[2], nil
+}
+
+// StageMaps implements features.ExtraNetwork.
+func (n Network) StageMaps(x []float32, k int, stages []int, dst [][]float32) error {
+	if _, err := n.Model.ForwardHost(x, false); err != nil {
+		return err
+	}
+	for i, s := range stages {
+		t, err := n.Model.StageOutput(s)
+		if err != nil {
+			return err
+		}
+		if t.Numel() != len(dst[i]) {
+			return fmt.Errorf("stage %d output %v, destination holds %d values", s, t.Shape(), len(dst[i]))
+		}
+		n.Model.Backend().Download(dst[i], t)
+	}
+	return nil
+}
+
+// ForwardFromStage implements features.ExtraNetwork.
+func (n Network) ForwardFromStage(s int, h []float32, k int, logitsOOD []float32) error {
+	c, hh, w, err := n.StageShape(s)
+	if err != nil {
+		return err
+	}
+	be := n.Model.Backend()
+	t := be.Alloc(k, c, hh, w)
+	defer be.Free(t)
+	be.Upload(t, h)
+	out, err := n.Model.ForwardFrom(s, t)
+	if err != nil {
+		return err
+	}
+	be.Download(logitsOOD, out.OODLogits)
+	return nil
+}
