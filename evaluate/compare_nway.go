@@ -160,25 +160,7 @@ func WriteMethodsComparison(w io.Writer, n *MethodsComparison, standalone bool) 
 	for _, m := range n.Methods {
 		multi = multi || len(m.Results.Runs) > 1
 	}
-	cell := func(s Stat) string {
-		if math.IsNaN(s.Mean) {
-			return "–"
-		}
-		if multi {
-			return fmt.Sprintf("%.2f ± %.2f", s.Mean, s.Std)
-		}
-		return fmt.Sprintf("%.2f", s.Mean)
-	}
-	dcell := func(d Delta) string {
-		mark := ""
-		switch d.Outcome {
-		case Better:
-			mark = " ✓"
-		case Worse:
-			mark = " ✗"
-		}
-		return fmt.Sprintf("%+.2f%s", d.Diff, mark)
-	}
+	cell := func(s Stat) string { return statCell(s, multi) }
 	if standalone {
 		fmt.Fprintf(&b, "# Training methods vs the cross-entropy baseline on %s\n\n", n.ID)
 		fmt.Fprintf(&b, "- near-OOD: %s\n- far-OOD: %s\n", orNone(n.Near), orNone(n.Far))
@@ -256,14 +238,14 @@ func WriteMethodsComparison(w io.Writer, n *MethodsComparison, standalone bool) 
 		}
 		fmt.Fprintf(&b, "\n| dataset | FPR@95 base | FPR@95 %[1]s | Δ | AUROC base | AUROC %[1]s | Δ | AUPR_IN base | AUPR_IN %[1]s | AUPR_OUT base | AUPR_OUT %[1]s |\n", m.Label)
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-		fmt.Fprintf(&b, "| ID accuracy | | | | %s | %s | %s | | | | |\n", cell(m.Accuracy.Base), cell(m.Accuracy.T2F), dcell(m.Accuracy))
+		fmt.Fprintf(&b, "| ID accuracy | | | | %s | %s | %s | | | | |\n", cell(m.Accuracy.Base), cell(m.Accuracy.T2F), deltaCell(m.Accuracy))
 		for _, r := range m.Headline {
 			name := r.Dataset
 			if r.Kind == KindNearOOD || r.Kind == KindFarOOD {
 				name = "**" + name + "**"
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name,
-				cell(r.FPR95.Base), cell(r.FPR95.T2F), dcell(r.FPR95), cell(r.AUROC.Base), cell(r.AUROC.T2F), dcell(r.AUROC),
+				cell(r.FPR95.Base), cell(r.FPR95.T2F), deltaCell(r.FPR95), cell(r.AUROC.Base), cell(r.AUROC.T2F), deltaCell(r.AUROC),
 				cell(r.AUPRIn.Base), cell(r.AUPRIn.T2F), cell(r.AUPROut.Base), cell(r.AUPROut.T2F))
 		}
 	}

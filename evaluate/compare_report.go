@@ -17,31 +17,38 @@ type ComparisonLinks struct {
 	T2FNorm  string // the T2FNorm model's
 }
 
+// statCell is a table cell of a value over runs: "mean ± std" when any
+// side has several runs, the mean alone otherwise, "–" when missing.
+func statCell(s Stat, multi bool) string {
+	if math.IsNaN(s.Mean) {
+		return "–"
+	}
+	if multi {
+		return fmt.Sprintf("%.2f ± %.2f", s.Mean, s.Std)
+	}
+	return fmt.Sprintf("%.2f", s.Mean)
+}
+
+// deltaCell is a difference cell, marked ✓/✗ when it passes the
+// significance rule either way.
+func deltaCell(d Delta) string {
+	mark := ""
+	switch d.Outcome {
+	case Better:
+		mark = " ✓"
+	case Worse:
+		mark = " ✗"
+	}
+	return fmt.Sprintf("%+.2f%s", d.Diff, mark)
+}
+
 // WriteComparison writes the comparison as Markdown: the answer, the
 // headline table, every OOD set, the other methods and the feature norms,
 // with the plots of links.
 func WriteComparison(w io.Writer, c *Comparison, links ComparisonLinks) error {
 	var b strings.Builder
 	multi := len(c.Baseline.Runs) > 1 || len(c.T2FNorm.Runs) > 1
-	cell := func(s Stat) string {
-		if math.IsNaN(s.Mean) {
-			return "–"
-		}
-		if multi {
-			return fmt.Sprintf("%.2f ± %.2f", s.Mean, s.Std)
-		}
-		return fmt.Sprintf("%.2f", s.Mean)
-	}
-	dcell := func(d Delta) string {
-		mark := ""
-		switch d.Outcome {
-		case Better:
-			mark = " ✓"
-		case Worse:
-			mark = " ✗"
-		}
-		return fmt.Sprintf("%+.2f%s", d.Diff, mark)
-	}
+	cell := func(s Stat) string { return statCell(s, multi) }
 	fmt.Fprintf(&b, "# Cross-entropy baseline vs T2FNorm on %s\n\n", c.ID)
 	fmt.Fprintf(&b, "- near-OOD: %s\n- far-OOD: %s\n", orNone(c.Near), orNone(c.Far))
 	for _, m := range []struct {
@@ -89,14 +96,14 @@ func WriteComparison(w io.Writer, c *Comparison, links ComparisonLinks) error {
 	fmt.Fprintf(&b, "\n## %s on the baseline vs %s on T2FNorm\n\n", c.BaselineMethod, c.T2FNormMethod)
 	b.WriteString("| dataset | FPR@95 base | FPR@95 T2FNorm | Δ | AUROC base | AUROC T2FNorm | Δ | AUPR_IN base | AUPR_IN T2FNorm | AUPR_OUT base | AUPR_OUT T2FNorm |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(&b, "| ID accuracy | | | | %s | %s | %s | | | | |\n", cell(c.Accuracy.Base), cell(c.Accuracy.T2F), dcell(c.Accuracy))
+	fmt.Fprintf(&b, "| ID accuracy | | | | %s | %s | %s | | | | |\n", cell(c.Accuracy.Base), cell(c.Accuracy.T2F), deltaCell(c.Accuracy))
 	for _, r := range c.Headline {
 		name := r.Dataset
 		if r.Kind == KindNearOOD || r.Kind == KindFarOOD {
 			name = "**" + name + "**"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name,
-			cell(r.FPR95.Base), cell(r.FPR95.T2F), dcell(r.FPR95), cell(r.AUROC.Base), cell(r.AUROC.T2F), dcell(r.AUROC),
+			cell(r.FPR95.Base), cell(r.FPR95.T2F), deltaCell(r.FPR95), cell(r.AUROC.Base), cell(r.AUROC.T2F), deltaCell(r.AUROC),
 			cell(r.AUPRIn.Base), cell(r.AUPRIn.T2F), cell(r.AUPROut.Base), cell(r.AUPROut.T2F))
 	}
 
@@ -113,7 +120,7 @@ func WriteComparison(w io.Writer, c *Comparison, links ComparisonLinks) error {
 					b.WriteString(" | – | – | – | – | –")
 					continue
 				}
-				fmt.Fprintf(&b, " | %s | %s | %s | %s | %s", cell(r.AUROC.Base), cell(r.AUROC.T2F), dcell(r.AUROC), cell(r.FPR95.Base), cell(r.FPR95.T2F))
+				fmt.Fprintf(&b, " | %s | %s | %s | %s | %s", cell(r.AUROC.Base), cell(r.AUROC.T2F), deltaCell(r.AUROC), cell(r.FPR95.Base), cell(r.FPR95.T2F))
 			}
 			b.WriteString(" |\n")
 		}
