@@ -236,18 +236,8 @@ func WriteMethodsComparison(w io.Writer, n *MethodsComparison, standalone bool) 
 		for _, e := range m.Verdict.Evidence {
 			fmt.Fprintf(&b, "- %s\n", e)
 		}
-		fmt.Fprintf(&b, "\n| dataset | FPR@95 base | FPR@95 %[1]s | Δ | AUROC base | AUROC %[1]s | Δ | AUPR_IN base | AUPR_IN %[1]s | AUPR_OUT base | AUPR_OUT %[1]s |\n", m.Label)
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-		fmt.Fprintf(&b, "| ID accuracy | | | | %s | %s | %s | | | | |\n", cell(m.Accuracy.Base), cell(m.Accuracy.T2F), deltaCell(m.Accuracy))
-		for _, r := range m.Headline {
-			name := r.Dataset
-			if r.Kind == KindNearOOD || r.Kind == KindFarOOD {
-				name = "**" + name + "**"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name,
-				cell(r.FPR95.Base), cell(r.FPR95.T2F), deltaCell(r.FPR95), cell(r.AUROC.Base), cell(r.AUROC.T2F), deltaCell(r.AUROC),
-				cell(r.AUPRIn.Base), cell(r.AUPRIn.T2F), cell(r.AUPROut.Base), cell(r.AUPROut.T2F))
-		}
+		b.WriteString("\n")
+		writeHeadlineTable(&b, m.Label, m.Accuracy, m.Headline, cell)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

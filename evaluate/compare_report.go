@@ -42,6 +42,24 @@ func deltaCell(d Delta) string {
 	return fmt.Sprintf("%+.2f%s", d.Diff, mark)
 }
 
+// writeHeadlineTable writes the baseline-vs-method table: ID accuracy, then
+// every OOD set and the near/far means (in bold), each metric on both
+// models with the difference and its mark.
+func writeHeadlineTable(b *strings.Builder, label string, acc Delta, rows []RowDelta, cell func(Stat) string) {
+	fmt.Fprintf(b, "| dataset | FPR@95 base | FPR@95 %[1]s | Δ | AUROC base | AUROC %[1]s | Δ | AUPR_IN base | AUPR_IN %[1]s | AUPR_OUT base | AUPR_OUT %[1]s |\n", label)
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| ID accuracy | | | | %s | %s | %s | | | | |\n", cell(acc.Base), cell(acc.T2F), deltaCell(acc))
+	for _, r := range rows {
+		name := r.Dataset
+		if r.Kind == KindNearOOD || r.Kind == KindFarOOD {
+			name = "**" + name + "**"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name,
+			cell(r.FPR95.Base), cell(r.FPR95.T2F), deltaCell(r.FPR95), cell(r.AUROC.Base), cell(r.AUROC.T2F), deltaCell(r.AUROC),
+			cell(r.AUPRIn.Base), cell(r.AUPRIn.T2F), cell(r.AUPROut.Base), cell(r.AUPROut.T2F))
+	}
+}
+
 // WriteComparison writes the comparison as Markdown: the answer, the
 // headline table, every OOD set, the other methods and the feature norms,
 // with the plots of links.
@@ -94,18 +112,7 @@ func WriteComparison(w io.Writer, c *Comparison, links ComparisonLinks) error {
 	}
 
 	fmt.Fprintf(&b, "\n## %s on the baseline vs %s on T2FNorm\n\n", c.BaselineMethod, c.T2FNormMethod)
-	b.WriteString("| dataset | FPR@95 base | FPR@95 T2FNorm | Δ | AUROC base | AUROC T2FNorm | Δ | AUPR_IN base | AUPR_IN T2FNorm | AUPR_OUT base | AUPR_OUT T2FNorm |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(&b, "| ID accuracy | | | | %s | %s | %s | | | | |\n", cell(c.Accuracy.Base), cell(c.Accuracy.T2F), deltaCell(c.Accuracy))
-	for _, r := range c.Headline {
-		name := r.Dataset
-		if r.Kind == KindNearOOD || r.Kind == KindFarOOD {
-			name = "**" + name + "**"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name,
-			cell(r.FPR95.Base), cell(r.FPR95.T2F), deltaCell(r.FPR95), cell(r.AUROC.Base), cell(r.AUROC.T2F), deltaCell(r.AUROC),
-			cell(r.AUPRIn.Base), cell(r.AUPRIn.T2F), cell(r.AUPROut.Base), cell(r.AUPROut.T2F))
-	}
+	writeHeadlineTable(&b, "T2FNorm", c.Accuracy, c.Headline, cell)
 
 	if len(c.Methods) > 0 {
 		b.WriteString("\n## Every post-hoc method on both models (near / far means)\n\n")
