@@ -144,9 +144,17 @@ func TestOpenOODCheckpoints(t *testing.T) {
 					if len(col.got) != len(col.want) {
 						t.Fatalf("set %s %s: %d values, want %d", s, col.name, len(col.got), len(col.want))
 					}
+					// Relative to the value, but never to less than a tenth
+					// of the column's largest magnitude: an element near zero
+					// carries the float32 summation error of the whole dot
+					// product (ResNet-50 features under the pure-Go kernels).
+					floor := 1e-2
+					for _, wv := range col.want {
+						floor = max(floor, 0.1*math.Abs(wv))
+					}
 					for i, g := range col.got {
 						wv := col.want[i]
-						rel := math.Abs(float64(g)-wv) / math.Max(math.Abs(wv), 1e-2)
+						rel := math.Abs(float64(g)-wv) / math.Max(math.Abs(wv), floor)
 						worst = max(worst, rel)
 						if rel > 1e-4 {
 							t.Fatalf("set %s %s[%d] = %v, PyTorch %v (relative error %.2g)", s, col.name, i, g, wv, rel)
