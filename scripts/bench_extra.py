@@ -24,7 +24,7 @@ import types
 
 import torch
 
-OPENOOD = os.environ.get("OPENOOD", "/work/openood")
+OPENOOD = os.environ.get("OPENOOD", "../openood")
 for pkg in ["openood", "openood.postprocessors", "openood.networks", "openood.preprocessors", "openood.evaluators", "openood.utils"]:
     m = types.ModuleType(pkg)
     m.__path__ = [os.path.join(OPENOOD, *pkg.split("."))]

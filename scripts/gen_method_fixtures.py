@@ -7,7 +7,7 @@ t2fnorm_trainer.py does).
 Rerun from the repository root with Debian's interpreter (torch 1.13 CPU) and
 an unmodified checkout of Jingkang50/OpenOOD:
 
-    OPENOOD=/work/openood /usr/bin/python3 scripts/gen_method_fixtures.py
+    OPENOOD=../openood /usr/bin/python3 scripts/gen_method_fixtures.py
 
 The trainers run as OpenOOD ships them: their train_epoch does the forward,
 the loss lines, zero_grad, backward, SGD step (Nesterov, weight decay) and the
@@ -70,7 +70,7 @@ sys.path.insert(0, HERE)
 import gen_torch_fixtures as gtf  # noqa: E402  (save(), clone_state())
 import torch_models as tm  # noqa: E402
 
-OPENOOD = os.environ.get("OPENOOD", "/work/openood")
+OPENOOD = os.environ.get("OPENOOD", "../openood")
 sys.path.insert(0, OPENOOD)
 _tqdm = types.ModuleType("tqdm")
 _tqdm.tqdm = lambda it, **kw: it

@@ -2,7 +2,7 @@
 
 Runs OpenOOD's own, unmodified post-processors (odin, iodin, rankfeat,
 adascale_a, adascale_l, dropout, mds_ensemble) — imported from an OpenOOD checkout
-(default /work/openood, or $OPENOOD) module by module, without running the
+(default ../openood, or $OPENOOD) module by module, without running the
 package __init__ files, which import every trainer — with a real PyTorch
 ResNet18_32x32 built from OpenOOD's networks/resnet18_32x32.py: OpenOOD's
 class and its forward / intermediate_forward methods, with the stage widths
@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-OPENOOD = os.environ.get("OPENOOD", "/work/openood")
+OPENOOD = os.environ.get("OPENOOD", "../openood")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "evaluate", "posthoc", "testdata", "network")
 
 # OpenOOD's packages without their __init__ (which import every trainer and

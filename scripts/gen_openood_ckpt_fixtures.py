@@ -9,7 +9,7 @@ torchvision 0.14) and OpenOOD's source checked out (Jingkang50/OpenOOD):
 
     /usr/bin/python3 scripts/gen_openood_ckpt_fixtures.py [OPENOOD_DIR]
 
-OPENOOD_DIR defaults to /work/openood. The module files of
+OPENOOD_DIR defaults to ../openood. The module files of
 openood/networks/ (lenet.py, resnet18_32x32.py, resnet18_224x224.py,
 resnet50.py, t2fnorm_net.py) are imported directly, not through the
 package __init__ (which pulls in CLIP and other heavy dependencies).
@@ -55,7 +55,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-OPENOOD = sys.argv[1] if len(sys.argv) > 1 else "/work/openood"
+OPENOOD = sys.argv[1] if len(sys.argv) > 1 else "../openood"
 OUT = "train/checkpoint/testdata"
 MEAN = [0.4914, 0.4822, 0.4465]
 STD = [0.2470, 0.2435, 0.2616]

@@ -9,7 +9,7 @@ automatic parameter search (APS), every trial's AUROC and the chosen setting.
 
 Rerun (writes evaluate/posthoc/testdata/openood.{json,bin}):
 
-    /usr/bin/python3 scripts/gen_openood_fixtures.py [--openood /work/openood] [--libmr DIR]
+    /usr/bin/python3 scripts/gen_openood_fixtures.py [--openood ../openood] [--libmr DIR]
 
 Needs Debian's interpreter (torch 1.13, torchvision, numpy, scipy,
 scikit-learn, faiss), an OpenOOD checkout (--openood, the directory holding
@@ -51,8 +51,8 @@ import torch.jit.frontend  # noqa: F401
 def parse():
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser()
-    p.add_argument("--openood", default="/work/openood")
-    p.add_argument("--libmr", default="/work/.mirror/Vastlab+libMR/repo")
+    p.add_argument("--openood", default="../openood")
+    p.add_argument("--libmr", default="../libMR")
     p.add_argument("--out", default=os.path.join(here, "..", "evaluate", "posthoc", "testdata"))
     return p.parse_args()
 

@@ -33,7 +33,7 @@ import yaml
 from PIL import Image
 from torchvision import transforms as T
 
-OPENOOD = sys.argv[1] if len(sys.argv) > 1 else "/work/openood"
+OPENOOD = sys.argv[1] if len(sys.argv) > 1 else "../openood"
 OUT = "cmd/t2f/testdata/openood_preprocess"
 
 spec = importlib.util.spec_from_file_location("openood_transform", os.path.join(OPENOOD, "openood", "preprocessors", "transform.py"))
