@@ -20,17 +20,13 @@ import importlib
 import os
 import sys
 import time
-import types
 
 import torch
 
+import openood_shim
+
 OPENOOD = os.environ.get("OPENOOD", "../openood")
-for pkg in ["openood", "openood.postprocessors", "openood.networks", "openood.preprocessors", "openood.evaluators", "openood.utils"]:
-    m = types.ModuleType(pkg)
-    m.__path__ = [os.path.join(OPENOOD, *pkg.split("."))]
-    sys.modules[pkg] = m
-torch.Tensor.cuda = lambda self, *a, **k: self
-torch.cuda.FloatTensor = torch.FloatTensor  # mds_ensemble's alpha
+openood_shim.install(OPENOOD)  # OpenOOD module by module, CPU only
 
 resnet = importlib.import_module("openood.networks.resnet18_32x32")
 odin_pp = importlib.import_module("openood.postprocessors.odin_postprocessor")

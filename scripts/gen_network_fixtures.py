@@ -35,28 +35,18 @@ import json
 import os
 import struct
 import sys
-import types
 
 import numpy as np
 import torch
+
+import openood_shim
 import torch.nn as nn
 import torch.nn.functional as F
 
 OPENOOD = os.environ.get("OPENOOD", "../openood")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "evaluate", "posthoc", "testdata", "network")
 
-# OpenOOD's packages without their __init__ (which import every trainer and
-# their optional dependencies): empty package modules whose __path__ is the
-# real directory, so `import openood.postprocessors.odin_postprocessor` runs
-# that file only.
-for pkg in ["openood", "openood.postprocessors", "openood.networks", "openood.preprocessors", "openood.evaluators", "openood.utils"]:
-    m = types.ModuleType(pkg)
-    m.__path__ = [os.path.join(OPENOOD, *pkg.split("."))]
-    sys.modules[pkg] = m
-# The post-processors move tensors to the GPU; on this CPU-only run .cuda()
-# is the identity.
-torch.Tensor.cuda = lambda self, *a, **k: self
-torch.cuda.FloatTensor = torch.FloatTensor  # mds_ensemble's alpha
+openood_shim.install(OPENOOD)  # OpenOOD module by module, CPU only
 
 resnet = importlib.import_module("openood.networks.resnet18_32x32")
 odin_pp = importlib.import_module("openood.postprocessors.odin_postprocessor")
