@@ -11,6 +11,10 @@ import os
 import sys
 import time
 
+import torch_bench_env  # noqa: E402  (the script's directory is sys.path[0])
+
+torch_bench_env.apply()
+
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))

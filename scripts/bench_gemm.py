@@ -21,6 +21,10 @@ import subprocess
 import time
 
 import numpy as np
+import torch_bench_env  # noqa: E402  (the script's directory is sys.path[0])
+
+torch_bench_env.apply()
+
 import torch
 from threadpoolctl import threadpool_limits
 

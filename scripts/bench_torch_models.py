@@ -49,6 +49,10 @@ import subprocess
 import sys
 import time
 
+import torch_bench_env  # noqa: E402  (the script's directory is sys.path[0])
+
+torch_bench_env.apply()
+
 import torch
 import torch.nn.functional as F
 
@@ -169,7 +173,7 @@ def main():
         return
     threads = [int(t) for t in args.threads.split(",") if t]
     out = {
-        "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__, "glibc_tunables": os.environ.get("GLIBC_TUNABLES"), "machine": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(), "batch": args.batch, "repeats": args.repeats,
         "command": " ".join(["/usr/bin/python3"] + sys.argv),
         "gemm_1024_gflops": {}, "loadavg_1min": [round(os.getloadavg()[0], 2)], "results": [],

@@ -25,6 +25,10 @@ import statistics
 import time
 
 import numpy as np
+import torch_bench_env  # noqa: E402  (the script's directory is sys.path[0])
+
+torch_bench_env.apply()
+
 import torch
 import torchvision.transforms as T
 from PIL import Image
