@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/t2f/t2f/evaluate/posthoc"
+	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/internal/provenance"
 )
 
@@ -60,16 +62,16 @@ func Compare(base, t2f *Results) (*Comparison, error) {
 			base.Path, base.ID, base.Near, base.Far, t2f.Path, t2f.ID, t2f.Near, t2f.Far)
 	}
 	for _, r := range base.Runs {
-		if r.Head != "linear" {
+		if r.Head != features.HeadLinear {
 			return nil, fmt.Errorf("evaluate: compare: baseline %s: run %s has a %s head, want linear (cross-entropy)", base.Path, r.Name, r.Head)
 		}
 	}
 	for _, r := range t2f.Runs {
-		if r.Head != "t2fnorm" {
+		if r.Head != features.HeadT2FNorm {
 			return nil, fmt.Errorf("evaluate: compare: %s: run %s has a %s head, want t2fnorm", t2f.Path, r.Name, r.Head)
 		}
 	}
-	c := &Comparison{ID: base.ID, Near: base.Near, Far: base.Far, Baseline: base, T2FNorm: t2f, BaselineMethod: "msp", T2FNormMethod: "t2fnorm"}
+	c := &Comparison{ID: base.ID, Near: base.Near, Far: base.Far, Baseline: base, T2FNorm: t2f, BaselineMethod: posthoc.MethodMSP, T2FNormMethod: posthoc.MethodT2FNorm}
 	bm, tm := base.method(c.BaselineMethod), t2f.method(c.T2FNormMethod)
 	if bm == nil {
 		return nil, fmt.Errorf("evaluate: compare: %s has no successful %s results; score the baseline with --methods including msp", base.Path, c.BaselineMethod)

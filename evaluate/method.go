@@ -31,7 +31,7 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 		return out, err
 	}
 	nd := s.Needs()
-	scoring := name != "msp"
+	scoring := name != posthoc.MethodMSP
 	if err := p.checkExtra(name, nd, cfg, scoring); err != nil {
 		return out, err
 	}

@@ -297,7 +297,7 @@ func short(sha string) string {
 func (p *prepared) setDivisor() error {
 	t := p.idTest.Table
 	cands := []float32{1}
-	if t.Meta.Head == "t2fnorm" {
+	if t.Meta.Head == features.HeadT2FNorm {
 		if !(t.Meta.Tau > 0) || math.IsInf(t.Meta.Tau, 0) {
 			return fmt.Errorf("evaluate: %s: T2FNorm head with τ=%v, want τ > 0", p.idTest.Path, t.Meta.Tau)
 		}
@@ -438,7 +438,7 @@ func checkRuns(ps []*prepared) error {
 // maxSoftmax is the plain forward's confidence per row of s: the max of the
 // float32 softmax of its logits (the msp method's score).
 func maxSoftmax(s *Split) ([]float64, error) {
-	m, err := posthoc.New("msp")
+	m, err := posthoc.New(posthoc.MethodMSP)
 	if err != nil {
 		return nil, err
 	}

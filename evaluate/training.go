@@ -1,5 +1,10 @@
 package evaluate
 
+import (
+	"github.com/t2f/t2f/evaluate/posthoc"
+	"github.com/t2f/t2f/features"
+)
+
 // Training methods as feature files record them (features.Meta.Method; the
 // names of t2f train --method) and the post-hoc scorer OpenOOD reports each
 // with.
@@ -19,7 +24,7 @@ func (r RunInfo) TrainingMethod() string {
 	if r.Method != "" {
 		return r.Method
 	}
-	if r.Head == "t2fnorm" {
+	if r.Head == features.HeadT2FNorm {
 		return TrainT2FNorm
 	}
 	return TrainCE
@@ -34,9 +39,9 @@ func (r RunInfo) TrainingMethod() string {
 func ScoringView(method string) string {
 	switch method {
 	case TrainT2FNorm, TrainT2FNormOE:
-		return "t2fnorm"
+		return posthoc.MethodT2FNorm
 	}
-	return "msp"
+	return posthoc.MethodMSP
 }
 
 // MethodLabel is a training method's name in tables: CE, T2FNorm,

@@ -14,6 +14,15 @@ import (
 // HeadFileName is the name of the head file in a features directory.
 const HeadFileName = "head.safetensors"
 
+// Head kinds: the values of Head.Kind and Meta.Head (the "head" metadata
+// of feature and head files). They are the names train/nn gives its heads
+// (nn.HeadLinear, nn.HeadT2FNorm; a test checks they agree), spelled here so
+// that readers of feature files need not import the training engine.
+const (
+	HeadLinear  = "linear"  // cross-entropy baseline: logits = logits_ood = W·f + b
+	HeadT2FNorm = "t2fnorm" // T2FNorm: logits = W·f/‖f‖/τ + b, logits_ood = W·f/τ + b
+)
+
 // HeadVersion is the value of the "t2f_head_version" metadata key written
 // by WriteHead and the only one ReadHead accepts.
 const HeadVersion = "1"
@@ -23,7 +32,7 @@ const HeadVersion = "1"
 // training forward), logits_ood = W·f/τ + b; for a linear head τ = 1 and
 // both are W·f + b.
 type Head struct {
-	Kind             string   // "t2fnorm" or "linear", as Meta.Head
+	Kind             string   // HeadT2FNorm or HeadLinear, as Meta.Head
 	Model            string   // as Meta.Model
 	Width            float64  // as Meta.Width
 	Classes          []string // as Meta.Classes; nil or NumClasses names
@@ -50,7 +59,7 @@ func (h *Head) Check() error {
 	case !(h.Tau > 0) || math.IsInf(h.Tau, 0):
 		return fmt.Errorf("features: head tau %v, want a finite value > 0", h.Tau)
 	case h.Kind == "":
-		return fmt.Errorf("features: head has no kind, want \"t2fnorm\" or \"linear\"")
+		return fmt.Errorf("features: head has no kind, want %q or %q", HeadT2FNorm, HeadLinear)
 	case len(h.Classes) != 0 && len(h.Classes) != h.NumClasses:
 		return fmt.Errorf("features: head names %d classes, C = %d", len(h.Classes), h.NumClasses)
 	}

@@ -52,8 +52,8 @@ type Arrays struct {
 }
 
 // ImportHead builds a Head from the classifier's arrays: weight C×D, bias C
-// and, for kind "t2fnorm", τ (tau, a scalar array, or the tau argument when
-// the arrays have none; 1 for "linear"). CheckpointSHA256 is the SHA-256 of
+// and, for kind HeadT2FNorm, τ (tau, a scalar array, or the tau argument
+// when the arrays have none; 1 for HeadLinear). CheckpointSHA256 is the SHA-256 of
 // the weight and bias bytes (as float32), so the feature files of every
 // split imported with the same head belong together.
 func ImportHead(source, kind string, weight, bias, tauArr *safetensors.Tensor, tau float64) (Head, error) {
@@ -76,11 +76,11 @@ func ImportHead(source, kind string, weight, bias, tauArr *safetensors.Tensor, t
 		return Head{}, err
 	}
 	switch kind {
-	case "linear":
+	case HeadLinear:
 		if tauArr != nil {
 			return fail("the arrays hold tau, the head is linear: give --head t2fnorm for a T2FNorm model")
 		}
-	case "t2fnorm":
+	case HeadT2FNorm:
 		switch {
 		case tauArr != nil:
 			v, err := floats(source, tauArr)
@@ -97,7 +97,7 @@ func ImportHead(source, kind string, weight, bias, tauArr *safetensors.Tensor, t
 			return fail("a T2FNorm head needs τ: give --tau or a scalar array tau")
 		}
 	default:
-		return fail("head kind %q, want linear or t2fnorm", kind)
+		return fail("head kind %q, want %s or %s", kind, HeadLinear, HeadT2FNorm)
 	}
 	sum := sha256.New()
 	for _, v := range [][]float32{h.Weight, h.Bias} {
@@ -243,7 +243,7 @@ func Import(a Arrays, h Head, meta Meta) (*Table, error) {
 			}
 			b := float64(h.Bias[k])
 			lo[i*c+k] = float32(wf/h.Tau + b)
-			if h.Kind == "t2fnorm" {
+			if h.Kind == HeadT2FNorm {
 				lg[i*c+k] = float32(wf/float64(den)/h.Tau + b)
 			} else {
 				lg[i*c+k] = lo[i*c+k]
@@ -271,7 +271,7 @@ func Import(a Arrays, h Head, meta Meta) (*Table, error) {
 			y := col.head[i]
 			if math.IsNaN(float64(x)) || math.Abs(float64(x-y)) > 1e-3*math.Max(1, math.Abs(float64(y))) {
 				return fail("%s[%d, %d] = %v, but the head gives %v from the features: the head is not this model's (or the %s are not W·f + b%s)",
-					col.name, i/c, i%c, x, y, col.name, map[bool]string{true: " of the T2FNorm forward", false: ""}[h.Kind == "t2fnorm"])
+					col.name, i/c, i%c, x, y, col.name, map[bool]string{true: " of the T2FNorm forward", false: ""}[h.Kind == HeadT2FNorm])
 			}
 		}
 		*col.dst = v

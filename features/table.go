@@ -7,7 +7,7 @@ type Meta struct {
 	Split   string  // "train", "val", "test", "ood_val", ...
 	Model   string  // e.g. "lenet", "resnet18_32x32"
 	Width   float64 // the model's width multiplier (1 = as published)
-	Head    string  // "t2fnorm" or "linear"
+	Head    string  // HeadT2FNorm or HeadLinear
 	Tau     float64 // τ of the T2FNorm head (1 for a linear head)
 	// Method is the training method the checkpoint records (ce, t2fnorm,
 	// logitnorm, oe, t2fnorm+oe); "" when it records none (a PyTorch

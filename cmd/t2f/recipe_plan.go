@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/t2f/t2f/evaluate/posthoc"
 	"github.com/t2f/t2f/internal/plan"
 	"github.com/t2f/t2f/shards"
 	"github.com/t2f/t2f/train/nn"
@@ -137,7 +138,7 @@ func recipePlan(o recipeOptions) *plan.Plan {
 		if o.Phase == "train" {
 			return role == "train" || role == "val"
 		}
-		return role != "train" || o.Methods != "t2fnorm" // the test phase needs ID train features only for methods fitted on them
+		return role != "train" || o.Methods != posthoc.MethodT2FNorm // the test phase needs ID train features only for methods fitted on them
 	}
 	// evalTrain: the test phase needs features of the ID train split under
 	// the test transform; when the training shards are stored differently
@@ -201,7 +202,7 @@ func recipePlan(o recipeOptions) *plan.Plan {
 		}
 		args = append(args, "--out", out)
 		steps = append(steps, plan.Step{Name: name, Desc: desc, Args: args, Inputs: []string{list}, Outputs: []string{filepath.Join(out, shards.ManifestName)}, Shared: true})
-		if s.role != "train" || o.Methods != "t2fnorm" {
+		if s.role != "train" || o.Methods != posthoc.MethodT2FNorm {
 			dataDirs = append(dataDirs, out)
 		}
 	}
@@ -214,7 +215,7 @@ func recipePlan(o recipeOptions) *plan.Plan {
 	for _, seed := range o.Seeds {
 		run := filepath.Join(o.Out, runName, fmt.Sprintf("s%d", seed))
 		if o.Phase == "train" {
-			args := []string{"train", "--train", dir(trainSet), "--val", dir(valSet), "--model", b.model, "--head", "t2fnorm", "--tau", "0.1",
+			args := []string{"train", "--train", dir(trainSet), "--val", dir(valSet), "--model", b.model, "--head", nn.HeadT2FNorm, "--tau", "0.1",
 				"--epochs", strconv.Itoa(epochs), "--lr", fmtF(b.lr), "--batch-size", strconv.Itoa(o.BatchSize), "--augment", b.augment,
 				"--seed", strconv.Itoa(seed), "--out", run}
 			if o.Width != 1 {
@@ -237,7 +238,7 @@ func recipePlan(o recipeOptions) *plan.Plan {
 	}
 	if o.Phase == "test" {
 		spec := scoreSpec{features: featDirs, id: b.name, near: near, far: far, csid: csid, methods: o.Methods, out: filepath.Join(o.Out, runName, "ood")}
-		if o.Methods != "t2fnorm" {
+		if o.Methods != posthoc.MethodT2FNorm {
 			spec.oodVal = oodVal
 		}
 		steps = append(steps, scoreStep("score", "near/far (and full-spectrum) OOD as scripts/eval_ood.py --postprocessor "+o.Methods, spec))

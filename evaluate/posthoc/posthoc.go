@@ -124,10 +124,18 @@ type entry struct {
 	make func(Options) Scorer
 }
 
+// Scoring methods that callers name in code: MSP on the logits, and the
+// T2FNorm scorer (MSP on the OOD forward W·f/τ + b that it is handed). These
+// are method names, not head kinds (features.HeadT2FNorm names a head).
+const (
+	MethodMSP     = "msp"
+	MethodT2FNorm = "t2fnorm"
+)
+
 // registry lists the methods in the order Names reports them.
 var registry = []entry{
-	{"msp", func(Options) Scorer { return &msp{name: "msp"} }},
-	{"t2fnorm", func(Options) Scorer { return &msp{name: "t2fnorm"} }},
+	{MethodMSP, func(Options) Scorer { return &msp{name: MethodMSP} }},
+	{MethodT2FNorm, func(Options) Scorer { return &msp{name: MethodT2FNorm} }},
 	{"mls", func(Options) Scorer { return &mls{} }},
 	{"ebo", func(Options) Scorer { return newEBO() }},
 	{"react", func(Options) Scorer { return newReAct() }},
