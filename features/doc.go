@@ -89,7 +89,12 @@
 // optional logits, logits_ood and ids, picked by name with Pick) and a Head
 // from ImportHead (weight C×D, bias C, τ): missing logits are computed from
 // the head, given ones are checked against it, and the derived columns are
-// computed as extraction computes them (import.go; t2f features import).
+// computed as extraction computes them (import.go). ImportFiles does the
+// whole of t2f features import short of writing: it reads one array file
+// per split (ReadArrays: .npz, .npy, .safetensors or a directory of .npy),
+// takes the dataset and split from each file's name (SplitOfPath), finds the
+// head and builds every table, so that nothing is written unless all of them
+// pass (importfiles.go).
 //
 // ReadFile decodes Parquet pages straight into the table (leaves.go);
 // writing cuts row groups itself and hands each to pqarrow unbuffered.
