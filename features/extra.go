@@ -25,11 +25,11 @@ const (
 )
 
 // ExtraNames lists the methods ParseExtra accepts, in OpenOOD's names.
-var ExtraNames = []string{ExtraODIN, ExtraIODIN, ExtraRankFeat, ExtraAdaScaleA, ExtraAdaScaleL, ExtraDropout, ExtraMDSEns}
+var ExtraNames = []string{ExtraODIN, ExtraIODIN, ExtraRankFeat, ExtraAdaScaleA, ExtraAdaScaleL, ExtraDropout, ExtraMDSEns, ExtraGram}
 
 // extraPending are OpenOOD's network methods not computed yet, named in
 // ParseExtra's error.
-var extraPending = []string{"gram", "gmm"}
+var extraPending = []string{"gmm"}
 
 // ODIN's and IODIN's sweep in OpenOOD v1.5 (configs/postprocessors/odin.yml,
 // iodin.yml): temperature × noise, the default setting first in neither.
@@ -96,6 +96,9 @@ type ExtraSpec struct {
 	// MDS holds mds_ensemble's ID-train statistics; required for
 	// mds_ensemble.
 	MDS *MDSStats
+	// Gram holds gram's ID-train statistics (TrainGramStats); required for
+	// gram.
+	Gram *GramStats
 }
 
 // ParseExtra splits a comma-separated --extra value into known method
@@ -169,6 +172,9 @@ func (s ExtraSpec) Columns(dim, numClasses int) []ExtraColumn {
 			out = append(out, ExtraColumn{MDSEnsembleColumn(e), 1})
 		}
 	}
+	if s.has(ExtraGram) {
+		out = append(out, ExtraColumn{ColGramDeviation, 1})
+	}
 	return out
 }
 
@@ -203,6 +209,9 @@ func (s ExtraSpec) Cost() Cost {
 	if s.has(ExtraMDSEns) { // plus one forward per ID-train image for MDSStats
 		c.Forward += 1 + len(MDSEnsembleNoises)
 		c.Backward++
+	}
+	if s.has(ExtraGram) { // plus 1.1 forwards per ID-train image for GramStats
+		c.Forward++
 	}
 	return c
 }
@@ -241,6 +250,14 @@ type ExtraNetwork interface {
 	// ForwardFromStage runs h (n maps of stage s's shape) through the later
 	// stages, global pooling and the head, and writes the OOD logits.
 	ForwardFromStage(s int, h []float32, n int, logitsOOD []float32) error
+	// Taps lists the activations gram reads, in the order the network
+	// computes them: the output of every convolution and every ReLU module
+	// of OpenOOD's network class (nn.Model.Taps).
+	Taps() []Tap
+	// TapMaps runs x, writes its OOD logits into logitsOOD, then calls
+	// visit(l, maps) for every tap l in order with its output (n×C×H×W,
+	// valid during the call only). A visit error stops the walk.
+	TapMaps(x []float32, n int, logitsOOD []float32, visit func(l int, maps []float32) error) error
 }
 
 // ExtraTable holds the extra columns of one split, rows in the split's
@@ -280,6 +297,11 @@ func ComputeExtra(ctx context.Context, net ExtraNetwork, src Source, spec ExtraS
 	if spec.has(ExtraMDSEns) {
 		if err := spec.MDS.check(); err != nil {
 			return nil, fmt.Errorf("features: extra: mds_ensemble: %w", err)
+		}
+	}
+	if spec.has(ExtraGram) {
+		if err := spec.Gram.check(net); err != nil {
+			return nil, fmt.Errorf("features: extra: gram: %w", err)
 		}
 	}
 	d, k := net.Dim(), net.NumClasses()
@@ -326,6 +348,7 @@ type extraWork struct {
 	lg        []float32
 	dx, xp    []float32
 	maps      [2][]float32
+	gw        *gramWork
 }
 
 func grow(s *[]float32, n int) []float32 {
@@ -354,6 +377,11 @@ func (w *extraWork) batch(x []float32, n int) error {
 	}
 	if w.spec.has(ExtraMDSEns) {
 		if err := w.mdsEnsemble(x, n); err != nil {
+			return err
+		}
+	}
+	if w.spec.has(ExtraGram) {
+		if err := w.gram(x, n); err != nil {
 			return err
 		}
 	}

@@ -57,3 +57,13 @@ func (s *ShardSource) Load(start int, x []float32, ids []int64, labels []int32) 
 	}
 	return nil
 }
+
+// Labels returns the label of every row, without the transform (what
+// TrainGramStats needs before its forward passes).
+func (s *ShardSource) Labels() []int32 {
+	out := make([]int32, s.imgs.Len())
+	for i := range out {
+		out[i] = s.imgs.Label(i)
+	}
+	return out
+}

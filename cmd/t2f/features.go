@@ -202,6 +202,11 @@ func runFeatures(c *cli.Context) error {
 			return err
 		}
 	}
+	if extra != nil && slices.Contains(extra.Methods, features.ExtraGram) {
+		if extra.Gram, err = gramStats(c, checkpoint.Network{Model: model}, readers, dirs, sourceOf, quiet); err != nil {
+			return err
+		}
+	}
 
 	for i, r := range readers {
 		m := r.Meta()

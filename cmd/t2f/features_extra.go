@@ -18,7 +18,7 @@ import (
 // methods whose columns are computed at extraction time.
 func extraFlag() cli.Flag {
 	return &cli.StringFlag{Name: "extra", Usage: "comma-separated OpenOOD methods that need the network, computed now into <out>/extra/*.parquet for t2f score (every split but train): " +
-		strings.Join(features.ExtraNames, ", ") + " (odin/iodin: every (temperature, noise) of OpenOOD's sweep; dropout needs no column; mds_ensemble first estimates class means and precision on the train split, which must be among --data); the cost is printed first"}
+		strings.Join(features.ExtraNames, ", ") + " (odin/iodin: every (temperature, noise) of OpenOOD's sweep; dropout needs no column; mds_ensemble first estimates class means and precision, gram per-class ranges of Gram features (one forward per train image plus one per held-out 10%), on the train split, which must be among --data); the cost is printed first"}
 }
 
 // extraGridFlags restrict ODIN's and IODIN's grid to the settings asked
@@ -109,22 +109,32 @@ func shortList(s []string, n int) string {
 	return strings.Join(s[:n], ", ") + fmt.Sprintf(", … %d more", len(s)-n)
 }
 
-// mdsStats computes mds_ensemble's ID-train statistics (class means and
-// precision of the pooled stem map) from the one train split among
-// --data, before any split's extra columns: OpenOOD's setup pass.
-func mdsStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reader, dirs []string, sourceOf func(int) (features.Source, error), classes int, quiet bool) (*features.MDSStats, error) {
+// trainSplit is the index of the one train split among --data, for the
+// ID-train statistics of --extra method (what: what is estimated there).
+func trainSplit(readers []*shards.Reader, dirs []string, method, what string) (int, error) {
 	ti := -1
 	for i, r := range readers {
 		if r.Meta().Split != "train" {
 			continue
 		}
 		if ti >= 0 {
-			return nil, usageError{fmt.Sprintf("features: --extra mds_ensemble: --data %s and %s are both train splits; give the ID train split once", dirs[ti], dirs[i])}
+			return 0, usageError{fmt.Sprintf("features: --extra %s: --data %s and %s are both train splits; give the ID train split once", method, dirs[ti], dirs[i])}
 		}
 		ti = i
 	}
 	if ti < 0 {
-		return nil, usageError{"features: --extra mds_ensemble needs the ID train split among --data: its class means and precision are estimated there first (one forward per train image)"}
+		return 0, usageError{fmt.Sprintf("features: --extra %s needs the ID train split among --data: %s", method, what)}
+	}
+	return ti, nil
+}
+
+// mdsStats computes mds_ensemble's ID-train statistics (class means and
+// precision of the pooled stem map) from the one train split among
+// --data, before any split's extra columns: OpenOOD's setup pass.
+func mdsStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reader, dirs []string, sourceOf func(int) (features.Source, error), classes int, quiet bool) (*features.MDSStats, error) {
+	ti, err := trainSplit(readers, dirs, features.ExtraMDSEns, "its class means and precision are estimated there first (one forward per train image)")
+	if err != nil {
+		return nil, err
 	}
 	src, err := sourceOf(ti)
 	if err != nil {
@@ -145,4 +155,30 @@ func mdsStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reade
 		return nil, fmt.Errorf("features: --data %s: --extra mds_ensemble: %w", dirs[ti], err)
 	}
 	return &features.MDSStats{Dim: dim, Classes: classes, Means: mu, Precision: prec}, nil
+}
+
+// gramStats computes gram's ID-train statistics (per-class ranges of the
+// Gram features of every convolution and ReLU output, and the per-layer
+// normalisation from a seeded held-out 10%) from the one train split among
+// --data: OpenOOD's setup pass.
+func gramStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reader, dirs []string, sourceOf func(int) (features.Source, error), quiet bool) (*features.GramStats, error) {
+	ti, err := trainSplit(readers, dirs, features.ExtraGram, "the per-class ranges of its Gram features are estimated there first (one forward per train image, plus one per held-out 10%)")
+	if err != nil {
+		return nil, err
+	}
+	src, err := sourceOf(ti)
+	if err != nil {
+		return nil, err
+	}
+	m := readers[ti].Meta()
+	bar := newProgress(c.App.ErrWriter, quiet, m.Dataset+"/"+m.Split+" gram statistics", int64(src.Len()+src.Len()/10))
+	st, err := features.TrainGramStats(c.Context, net, src, features.GramOptions{}, features.Options{
+		BatchSize: c.Int("batch-size"),
+		Progress:  func(done, total int) { bar.Update(int64(done), "") },
+	})
+	bar.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("features: --data %s: --extra gram: %w", dirs[ti], err)
+	}
+	return st, nil
 }

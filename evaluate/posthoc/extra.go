@@ -12,6 +12,7 @@ import "math"
 //	"adascale_a", "adascale_l" width D: the perturbed input's feature, in the feature's space
 //	                           (f/τ in the scoring view of a T2FNorm model)
 //	"mds_ensemble"             width len(MDSEnsembleNoises): the score at each noise; NaN where not computed
+//	"gram"                     width 1: the normalised deviation Σ_l Σ_p δ_{l,p,ĉ}(x)/n_l
 var (
 	ODINTemperatures = []float64{1, 10, 100, 1000}
 	ODINNoises       = []float64{0.0014, 0.0028}

@@ -17,6 +17,7 @@ import (
 	"github.com/t2f/t2f/evaluate/posthoc"
 	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/formats/safetensors"
+	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/backend/cpu"
 	"github.com/t2f/t2f/train/nn"
 )
@@ -163,6 +164,29 @@ func (e engine) ForwardFromStage(s int, h []float32, n int, lo []float32) error 
 	}
 	be.Download(lo, out.OODLogits)
 	return nil
+}
+
+func (e engine) Taps() []features.Tap {
+	var out []features.Tap
+	for _, t := range e.m.Taps() {
+		out = append(out, features.Tap{Name: t.Name, C: t.Shape[0], H: t.Shape[1], W: t.Shape[2]})
+	}
+	return out
+}
+func (e engine) TapMaps(x []float32, n int, lo []float32, visit func(l int, maps []float32) error) error {
+	be := e.m.Backend()
+	in := be.Alloc(e.m.InputShape(n)...)
+	be.Upload(in, x)
+	out, err := e.m.ForwardTaps(in)
+	if err != nil {
+		return err
+	}
+	be.Download(lo, out.OODLogits)
+	return e.m.VisitTaps(func(l int, t *backend.Tensor) error {
+		buf := make([]float32, t.Numel())
+		be.Download(buf, t)
+		return visit(l, buf)
+	})
 }
 
 // netSplits runs the fixture's model over its splits: the scoring view of

@@ -161,6 +161,7 @@ var registry = []entry{
 	{"adascale_l", func(Options) Scorer { return newAdaScale("adascale_l", true) }},
 	{"dropout", func(Options) Scorer { return newDropout() }},
 	{"mds_ensemble", func(Options) Scorer { return newMDSEnsemble() }},
+	{"gram", func(Options) Scorer { return gram{} }},
 	{"nci", func(Options) Scorer { return newNCI() }},
 	{"vra", func(Options) Scorer { return newVRA() }},
 	{"relation", func(o Options) Scorer { return newRelation(o) }},

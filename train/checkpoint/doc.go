@@ -27,5 +27,6 @@
 // methods), so the engine meets feature extraction in this one place.
 //
 // Imported by cmd/t2f only; it imports train (config.yaml), train/nn,
-// formats/* and shards (the inputs' shape and class names).
+// formats/*, shards (the inputs' shape and class names) and features (the
+// interfaces Network implements).
 package checkpoint

@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"fmt"
 
+	"github.com/t2f/t2f/features"
+	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/nn"
 )
 
@@ -128,4 +130,41 @@ func (n Network) ForwardFromStage(s int, h []float32, k int, logitsOOD []float32
 	}
 	be.Download(logitsOOD, out.OODLogits)
 	return nil
+}
+
+// Taps implements features.ExtraNetwork: nn.Model.Taps.
+func (n Network) Taps() []features.Tap {
+	taps := n.Model.Taps()
+	out := make([]features.Tap, len(taps))
+	for i, t := range taps {
+		out[i] = features.Tap{Name: t.Name, C: t.Shape[0], H: t.Shape[1], W: t.Shape[2]}
+	}
+	return out
+}
+
+// TapMaps implements features.ExtraNetwork with nn.Model.ForwardTaps and
+// VisitTaps, downloading each tap's output into one reused host buffer.
+func (n Network) TapMaps(x []float32, k int, logitsOOD []float32, visit func(l int, maps []float32) error) error {
+	per := n.Model.InputShape(1).Numel()
+	if len(x) != k*per {
+		return fmt.Errorf("%d input values for %d images of %d", len(x), k, per)
+	}
+	be := n.Model.Backend()
+	in := be.Alloc(n.Model.InputShape(k)...)
+	defer be.Free(in)
+	be.Upload(in, x)
+	out, err := n.Model.ForwardTaps(in)
+	if err != nil {
+		return err
+	}
+	be.Download(logitsOOD, out.OODLogits)
+	var buf []float32
+	return n.Model.VisitTaps(func(l int, t *backend.Tensor) error {
+		if cap(buf) < t.Numel() {
+			buf = make([]float32, t.Numel())
+		}
+		buf = buf[:t.Numel()]
+		be.Download(buf, t)
+		return visit(l, buf)
+	})
 }

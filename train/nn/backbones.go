@@ -34,6 +34,10 @@ type lenet struct {
 	flatSrc, dflatSrc *backend.Tensor
 	be                backend.Backend
 	pool              *gradPool
+	// taps makes forward run each convolution without its fused ReLU and
+	// the ReLU into relus[i], so that both outputs exist (Model.ForwardTaps).
+	taps  bool
+	relus [3]*backend.Tensor
 }
 
 func newLeNet(bd *builder, prefix string, in int) *lenet {
@@ -57,12 +61,29 @@ func (l *lenet) featureSize() int { return 84 }
 func (l *lenet) outSize(int) int  { return 1 }
 
 func (l *lenet) forward(x *backend.Tensor, train bool) *backend.Tensor {
-	h := l.c3.forward(l.p2.forward(l.c2.forward(l.p1.forward(l.c1.forward(x)))))
+	var h *backend.Tensor
+	if l.taps {
+		h = l.unfused(2, l.c3, l.p2.forward(l.unfused(1, l.c2, l.p1.forward(l.unfused(0, l.c1, x)))))
+	} else {
+		h = l.c3.forward(l.p2.forward(l.c2.forward(l.p1.forward(l.c1.forward(x)))))
+	}
 	if l.flatSrc != h {
 		l.flat, _ = h.Reshape(h.Shape()[0], 120) // h is (N,120,1,1): same element count
 		l.flatSrc = h
 	}
 	return l.fc1.forward(l.flat)
+}
+
+// unfused runs conv c without its fused ReLU (c.y keeps the convolution's
+// output) and returns the ReLU of it in relus[i]. The backward pass stays
+// valid: c.y > 0 exactly where the fused output is.
+func (l *lenet) unfused(i int, c *conv2d, x *backend.Tensor) *backend.Tensor {
+	c.relu = false
+	y := c.forward(x)
+	c.relu = true
+	r := ensure(l.be, &l.relus[i], y.Shape()...)
+	l.be.ReLU(y, r)
+	return r
 }
 
 // backward leaves df to the caller and returns every gradient it made to

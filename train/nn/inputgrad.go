@@ -92,7 +92,7 @@ func (m *Model) ForwardFrom(s int, h *backend.Tensor) (out Output, err error) {
 	if y := r.blocks[r.ends[s-1]].y; y == nil || !y.Shape()[1:].Equal(h.Shape()[1:]) || len(h.Shape()) != 4 {
 		return Output{}, fmt.Errorf("nn: forward from stage %d: input %v does not match the stage's output (run Forward first)", s, h.Shape())
 	}
-	m.ready, m.evalGrad = false, false
+	m.ready, m.evalGrad, m.tapped = false, false, false
 	for _, b := range r.blocks[r.ends[s-1]+1:] {
 		h = b.forward(h, false)
 	}

@@ -137,6 +137,7 @@ type Model struct {
 	train                    bool      // the last forward ran in training mode
 	ready                    bool      // a training forward awaits its backward
 	evalGrad                 bool      // an eval forward awaits InputGradient
+	tapped                   bool      // the last forward was ForwardTaps (VisitTaps may read the taps)
 }
 
 // Output is what Forward returns. The tensors belong to the model and are
@@ -238,7 +239,7 @@ func (m *Model) Forward(x *backend.Tensor, train bool) (out Output, err error) {
 	if o := m.bb.outSize(m.cfg.ImageSize); train && n*o*o <= 1 {
 		return Output{}, fmt.Errorf("nn: forward: training BatchNorm on input %v sees one value per channel in the last stage; use a batch of at least 2", s)
 	}
-	m.ready, m.evalGrad = false, false
+	m.ready, m.evalGrad, m.tapped = false, false, false
 	if m.x != nil && m.x.Shape()[0] != n {
 		m.grads.reset() // gradients of the old batch size would only linger
 	}
