@@ -78,7 +78,8 @@ func TestFeaturesExtra(t *testing.T) {
 	}
 
 	for _, c := range []struct{ extra, want string }{
-		{"gram", "not implemented yet"},
+		{"gmm", "not implemented yet"},
+		{"gram", "needs the ID train split among --data"},
 		{"nope", "unknown method"},
 		{"rankfeat", "lenet has 0 stages"},
 		{"mds_ensemble", "needs the ID train split among --data"},
@@ -91,5 +92,45 @@ func TestFeaturesExtra(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, features.ExtraDirName)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestFeaturesExtraGram: --extra gram estimates its statistics on the train
+// split among --data first, writes gram_deviation for the other splits
+// (not for train), and t2f score runs gram from it.
+func TestFeaturesExtraGram(t *testing.T) {
+	f := newFeatFixture(t)
+	tr := writeFeatShard(t, filepath.Join(t.TempDir(), "digits-train"), "digits", "train", f.classes, 40, 3)
+	out := filepath.Join(t.TempDir(), "feats")
+	code, msg := runFeaturesCLI(t, "--checkpoint", f.ckpt, "--data", tr.dir, "--data", f.id.dir, "--data", f.ood.dir, "--out", out,
+		"--batch-size", "8", "--threads", "1", "--extra", "gram")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	if !strings.Contains(msg, "--extra gram costs 1 forward + 0 backward passes per image") {
+		t.Errorf("output does not state the cost up front:\n%s", msg)
+	}
+	if _, err := os.Stat(features.ExtraPath(out, "digits", "train")); err == nil {
+		t.Error("an extra file for the train split")
+	}
+	for _, ds := range []string{"digits", "noise"} {
+		x, err := features.ReadExtra(features.ExtraPath(out, ds, "test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(x.Columns) != 1 || x.Columns[0] != (features.ExtraColumn{Name: features.ColGramDeviation, Width: 1}) {
+			t.Fatalf("%s: extra columns %v, want gram_deviation (1)", ds, x.Columns)
+		}
+		for i, v := range x.Values[features.ColGramDeviation] {
+			if !(v >= 0) {
+				t.Fatalf("%s row %d: deviation %v, want ≥ 0", ds, i, v)
+			}
+		}
+	}
+	var so, se bytes.Buffer
+	args := []string{"t2f", "score", "--features", out, "--id", "digits", "--far", "noise", "--methods", "gram",
+		"--out", filepath.Join(t.TempDir(), "res"), "-q"}
+	if code := run(context.Background(), args, &so, &se); code != 0 {
+		t.Fatalf("score: exit %d: %s%s", code, so.String(), se.String())
 	}
 }

@@ -118,6 +118,39 @@ func checkTrainSteps(t *testing.T, be backend.Backend, cfg nn.Config, n, steps i
 			t.Fatalf("after %d steps: input gradient[%d] = %v, cpu %v (largest %v)", steps, i, gotDx[i], wantDx[i], scale)
 		}
 	}
+	// Every conv and ReLU module's output (gram's taps), in eval mode.
+	taps := func(m *nn.Model) [][]float32 {
+		t.Helper()
+		in := m.Backend().Alloc(m.InputShape(n)...)
+		defer m.Backend().Free(in)
+		m.Backend().Upload(in, x)
+		if _, err := m.ForwardTaps(in); err != nil {
+			t.Fatal(err)
+		}
+		var out [][]float32
+		if err := m.VisitTaps(func(_ int, tt *backend.Tensor) error {
+			out = append(out, host(m, tt))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	wantTaps, gotTaps := taps(ref), taps(got)
+	if len(wantTaps) != len(ref.Taps()) || len(gotTaps) != len(wantTaps) {
+		t.Fatalf("%d taps visited, cpu %d, listed %d", len(gotTaps), len(wantTaps), len(ref.Taps()))
+	}
+	for l, w := range wantTaps {
+		scale := 0.0
+		for _, v := range w {
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
+		for i := range w {
+			if d := math.Abs(float64(gotTaps[l][i] - w[i])); d > 2e-3*math.Max(scale, 1e-3) {
+				t.Fatalf("after %d steps: tap %d (%s)[%d] = %v, cpu %v (largest %v)", steps, l, ref.Taps()[l].Name, i, gotTaps[l][i], w[i], scale)
+			}
+		}
+	}
 	// The input gradient from the stem's output (mds_ensemble).
 	if ref.Stages() == 0 {
 		return
