@@ -75,13 +75,15 @@
 //
 // `t2f features --extra` (ExtraSpec, ComputeExtra) runs OpenOOD methods that
 // need the network — ODIN and IODIN over their (temperature, noise) grid,
-// RankFeat's fused logits, AdaScale's perturbed feature — through an
-// ExtraNetwork (input gradients, stage maps, the forward from a stage) and
-// writes extra/<dataset>_<split>.parquet beside the feature files
-// (ExtraPath, WriteExtra, ReadExtra): an id column, then one fixed-size
-// list<float32> column per value (ODINColumn, ColRankFeatLogits,
-// ColAdaScalePerturbed), with the feature file's metadata plus
-// t2f_extra_version. See docs/features.md.
+// RankFeat's fused logits, AdaScale's perturbed feature, mds_ensemble's
+// score, gram's deviation (from ID-train statistics: TrainGramStats) —
+// through an ExtraNetwork (input gradients, stage maps, the forward from a
+// stage, every conv and ReLU module output) and writes
+// extra/<dataset>_<split>.parquet beside the feature files (ExtraPath,
+// WriteExtra, ReadExtra): an id column, then one fixed-size list<float32>
+// column per value (ODINColumn, ColRankFeatLogits, ColAdaScalePerturbed,
+// MDSEnsembleColumn, ColGramDeviation), with the feature file's metadata
+// plus t2f_extra_version. See docs/features.md.
 //
 // # Import
 //

@@ -66,9 +66,9 @@ type tapNet struct {
 }
 
 func (n tapNet) InputShape() (c, h, w int) { return n.c, n.h, n.h }
-func (n tapNet) NumClasses() int            { return n.k }
-func (n tapNet) Dim() int                   { return 1 }
-func (n tapNet) Taps() []Tap                { return []Tap{{Name: "x", C: n.c, H: n.h, W: n.h}} }
+func (n tapNet) NumClasses() int           { return n.k }
+func (n tapNet) Dim() int                  { return 1 }
+func (n tapNet) Taps() []Tap               { return []Tap{{Name: "x", C: n.c, H: n.h, W: n.h}} }
 func (n tapNet) TapMaps(x []float32, k int, lo []float32, visit func(int, []float32) error) error {
 	for i := range lo {
 		lo[i] = 0
