@@ -82,10 +82,13 @@
 //
 // # Where things are
 //
-//	evaluate.go        the types and Evaluate (aggregation as OpenOOD's _eval_ood)
+//	evaluate.go        the result types and Evaluate (the loop of OpenOOD's _eval_ood)
+//	config.go          Config and its checks; what the chosen methods need
+//	aggregate.go       per-run values into table rows, mean ± std over runs
 //	load.go            LoadRun: a features directory as a Run
 //	prepare.go         resolving and validating the splits of a run, the scoring views
-//	method.go          fitting and running one posthoc method on one run
+//	method.go          fitting and running one posthoc method on one run (and
+//	                   the AUROC its hyper-parameter search maximises)
 //	extra.go           the extra-column files (features --extra) of a run's splits
 //	ensemble.go        the ensemble method's members (every run's logits_ood)
 //	training.go        training methods (features.Meta.Method) and their scorers

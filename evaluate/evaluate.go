@@ -4,12 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"slices"
-	"strings"
 
-	"github.com/t2f/t2f/evaluate/metrics"
-	"github.com/t2f/t2f/evaluate/posthoc"
 	"github.com/t2f/t2f/features"
 )
 
@@ -32,25 +27,6 @@ type Run struct {
 	// features); nil: methods that need it fail with an error naming the run.
 	Head     *features.Head
 	HeadPath string // the head file, for errors
-}
-
-// Config says what to evaluate. Dataset references are "NAME" or
-// "NAME:SPLIT" (see the package documentation for how they resolve).
-type Config struct {
-	ID      string   // ID dataset; its "train", "val" and "test" splits are found by name
-	Near    []string // near-OOD sets, in table order
-	Far     []string // far-OOD sets, in table order
-	CSID    []string // covariate-shifted ID sets; non-empty adds the full-spectrum (FSOOD) tables
-	OODVal  string   // OOD validation set for the hyper-parameter search; "" = no search
-	Methods []string // posthoc method names, in output order
-	// Options are passed to every posthoc method (threads for KNN/NNGuide).
-	Options posthoc.Options
-	// Code names the t2f build that scores (provenance.Stamp's String); it is
-	// written into results.json and under the report's tables.
-	Code string
-	// Progress, if set, is called after each (run, method) with the number
-	// done, the total and what was just finished.
-	Progress func(done, total int, what string)
 }
 
 // Values are the metrics of one table row, as fractions in [0, 1]:
@@ -226,133 +202,4 @@ func Evaluate(ctx context.Context, cfg Config, runs []Run) (*Result, error) {
 		res.Methods = append(res.Methods, mr)
 	}
 	return res, nil
-}
-
-func checkConfig(cfg *Config) error {
-	if cfg.ID == "" {
-		return errors.New("evaluate: no ID dataset given")
-	}
-	if strings.Contains(cfg.ID, ":") {
-		return fmt.Errorf("evaluate: ID dataset %q: give the dataset name only; its train/val/test splits are found by name", cfg.ID)
-	}
-	if len(cfg.Near)+len(cfg.Far) == 0 {
-		return errors.New("evaluate: no OOD sets given (near or far)")
-	}
-	if len(cfg.Methods) == 0 {
-		return errors.New("evaluate: no methods given")
-	}
-	seen := map[string]string{cfg.ID: "ID"}
-	check := func(role string, refs []string) error {
-		for _, ref := range refs {
-			name, _ := parseRef(ref)
-			if name == "" {
-				return fmt.Errorf("evaluate: empty %s dataset name in %q", role, ref)
-			}
-			if prev, ok := seen[name]; ok {
-				return fmt.Errorf("evaluate: dataset %q given as %s and as %s", name, prev, role)
-			}
-			seen[name] = role
-		}
-		return nil
-	}
-	for _, c := range []struct {
-		role string
-		refs []string
-	}{{"near-OOD", cfg.Near}, {"far-OOD", cfg.Far}, {"CSID", cfg.CSID}} {
-		if err := check(c.role, c.refs); err != nil {
-			return err
-		}
-	}
-	known := posthoc.Names()
-	for i, m := range cfg.Methods {
-		if !slices.Contains(known, m) {
-			return fmt.Errorf("evaluate: unknown method %q (known: %s)", m, strings.Join(known, ", "))
-		}
-		if slices.Contains(cfg.Methods[:i], m) {
-			return fmt.Errorf("evaluate: method %q given twice", m)
-		}
-	}
-	return nil
-}
-
-// needs is the union of what the methods read.
-type needs struct{ train, val, head, aps bool }
-
-func needsOf(methods []string) needs {
-	var n needs
-	for _, m := range methods {
-		s, err := posthoc.NewWithOptions(m, posthoc.Options{})
-		if err != nil {
-			continue // checked in checkConfig
-		}
-		nd := s.Needs()
-		n.train = n.train || nd.Train
-		n.val = n.val || nd.Val
-		n.head = n.head || nd.Head
-		n.aps = n.aps || nd.APS
-	}
-	return n
-}
-
-// table aggregates per-run values ([run][dataset], datasets in near then far
-// order) into rows: per dataset, then the plain means, then mean ± std over
-// runs.
-func table(cfg Config, perRun [][]Values, counts []int) []Row {
-	nNear := len(cfg.Near)
-	var rows []Row
-	add := func(name, kind string, get func(run []Values) Values, count int) {
-		row := Row{Dataset: name, Kind: kind, NumOOD: count}
-		for _, run := range perRun {
-			row.Runs = append(row.Runs, get(run))
-		}
-		row.Mean, row.Std = meanStd(row.Runs)
-		rows = append(rows, row)
-	}
-	group := func(names []string, off int, kind, meanName, meanKind string) {
-		if len(names) == 0 {
-			return
-		}
-		for i, ref := range names {
-			name, _ := parseRef(ref)
-			add(name, kind, func(run []Values) Values { return run[off+i] }, counts[off+i])
-		}
-		add(meanName, meanKind, func(run []Values) Values { v, _ := meanStd(run[off : off+len(names)]); return v }, 0)
-	}
-	group(cfg.Near, 0, KindNear, KindNearOOD, KindNearOOD)
-	group(cfg.Far, nNear, KindFar, KindFarOOD, KindFarOOD)
-	return rows
-}
-
-// meanStd is the element-wise mean and population standard deviation
-// (numpy's default ddof=0, as OpenOOD's scripts/eval_ood.py uses).
-func meanStd(vs []Values) (mean, std Values) {
-	n := float64(len(vs))
-	get := func(v *Values) []*float64 {
-		return []*float64{&v.FPR95, &v.AUROC, &v.AUPRIn, &v.AUPROut, &v.ACC, &v.FPR95ID, &v.ECE}
-	}
-	m, s := get(&mean), get(&std)
-	for j := range m {
-		var sum float64
-		for i := range vs {
-			sum += *get(&vs[i])[j]
-		}
-		mu := sum / n
-		var ss float64
-		for i := range vs {
-			d := *get(&vs[i])[j] - mu
-			ss += d * d
-		}
-		*m[j], *s[j] = mu, math.Sqrt(ss/n)
-	}
-	return mean, std
-}
-
-// auroc adapts metrics to posthoc.Search's callback; invalid input scores NaN,
-// which never wins the search.
-func auroc(scores []float64, labels []int32) float64 {
-	r, err := metrics.Compute(scores, labels)
-	if err != nil {
-		return math.NaN()
-	}
-	return r.AUROC
 }

@@ -143,3 +143,13 @@ func (p *prepared) method(name string, cfg Config, r int) (methodOut, error) {
 func values(m metrics.Result, acc, ece float64) Values {
 	return Values{FPR95: m.FPR95, AUROC: m.AUROC, AUPRIn: m.AUPRIn, AUPROut: m.AUPROut, ACC: acc, FPR95ID: m.FPR95ID, ECE: ece}
 }
+
+// auroc adapts metrics to posthoc.Search's callback; invalid input scores NaN,
+// which never wins the search.
+func auroc(scores []float64, labels []int32) float64 {
+	r, err := metrics.Compute(scores, labels)
+	if err != nil {
+		return math.NaN()
+	}
+	return r.AUROC
+}
