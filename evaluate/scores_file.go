@@ -1,14 +1,13 @@
 package evaluate
 
 import (
-	"io"
+	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/t2f/t2f/internal/parquetfile"
 )
 
 // ScoresSchema is the layout of scores.parquet: one row per method, run and
@@ -30,27 +29,26 @@ func WriteScores(path string, res *Result, mem memory.Allocator) error {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	return writeAtomic(path, func(w io.Writer) error {
-		props := parquet.NewWriterProperties(parquet.WithAllocator(mem), parquet.WithCompression(compress.Codecs.Snappy),
-			parquet.WithDictionaryDefault(false), parquet.WithDictionaryFor("method", true), parquet.WithDictionaryFor("dataset", true),
-			parquet.WithDictionaryFor("split", true), parquet.WithCreatedBy("t2f score"))
-		fw, err := pqarrow.NewFileWriter(ScoresSchema, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem), pqarrow.WithStoreSchema()))
-		if err != nil {
-			return err
-		}
-		for _, m := range res.Methods {
-			for _, s := range m.Scores {
-				rec := scoresRecord(mem, m.Method, s)
-				err := fw.Write(rec)
-				rec.Release()
-				if err != nil {
-					fw.Close()
-					return err
-				}
+	fw, err := parquetfile.Create(path, ScoresSchema, parquetfile.Options{Mem: mem, CreatedBy: "t2f score",
+		Dictionary: []string{"method", "dataset", "split"}})
+	if err != nil {
+		return fmt.Errorf("evaluate: write %q: %w", path, err)
+	}
+	for _, m := range res.Methods {
+		for _, s := range m.Scores {
+			rec := scoresRecord(mem, m.Method, s)
+			err := fw.Write(rec)
+			rec.Release()
+			if err != nil {
+				fw.Abort()
+				return fmt.Errorf("evaluate: write %q: %w", path, err)
 			}
 		}
-		return fw.Close()
-	})
+	}
+	if err := fw.Commit(); err != nil {
+		return fmt.Errorf("evaluate: write %q: %w", path, err)
+	}
+	return nil
 }
 
 func scoresRecord(mem memory.Allocator, method string, s Scores) arrow.RecordBatch {

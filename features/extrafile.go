@@ -3,7 +3,6 @@ package features
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,11 +10,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	"github.com/t2f/t2f/internal/atomicfile"
+	"github.com/t2f/t2f/internal/parquetfile"
 )
 
 // ExtraDirName is the subdirectory of a features directory holding the
@@ -90,28 +88,16 @@ func WriteExtra(path string, t *ExtraTable, dim, numClasses int, opts ...Option)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("features: write %q: %w", path, err)
 	}
-	f, err := atomicfile.Create(path)
+	fw, err := parquetfile.Create(path, schema, parquetfile.Options{Mem: o.mem, CreatedBy: "t2f features --extra",
+		More: []parquet.WriterProperty{parquet.WithStats(false)}})
 	if err != nil {
-		return fmt.Errorf("features: write %q: %w", path, err)
-	}
-	props := parquet.NewWriterProperties(parquet.WithAllocator(o.mem), parquet.WithDictionaryDefault(false),
-		parquet.WithCompression(compress.Codecs.Snappy), parquet.WithStats(false), parquet.WithCreatedBy("t2f features --extra"))
-	fw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{f}, props,
-		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(o.mem)))
-	if err != nil {
-		f.Abort()
 		return fmt.Errorf("features: write %q: %w", path, err)
 	}
 	if err := fw.Write(rec); err != nil {
-		fw.Close()
-		f.Abort()
+		fw.Abort()
 		return fmt.Errorf("features: write %q: %w", path, err)
 	}
-	if err := fw.Close(); err != nil {
-		f.Abort()
-		return fmt.Errorf("features: write %q: %w", path, err)
-	}
-	if err := f.Commit(); err != nil {
+	if err := fw.Commit(); err != nil {
 		return fmt.Errorf("features: write %q: %w", path, err)
 	}
 	return nil

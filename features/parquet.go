@@ -3,7 +3,6 @@ package features
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -11,10 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	"github.com/t2f/t2f/internal/atomicfile"
+	"github.com/t2f/t2f/internal/parquetfile"
 	"github.com/t2f/t2f/internal/safename"
 )
 
@@ -145,8 +142,7 @@ func checkMeta(m Meta) error {
 // final name. A Writer is not safe for concurrent use.
 type Writer struct {
 	path         string
-	f            *atomicfile.File
-	fw           *pqarrow.FileWriter
+	fw           *parquetfile.Writer
 	schema       *arrow.Schema
 	meta         Meta
 	dim, ncls    int
@@ -177,34 +173,20 @@ func NewWriter(path string, meta Meta, dim, numClasses int, opts ...Option) (*Wr
 		rg = max(1024, rowGroupBytes/(4*(2*dim+2*numClasses+5)))
 	}
 	schema := schemaFor(dim, numClasses, md)
-	props := parquet.NewWriterProperties(
-		parquet.WithAllocator(o.mem),
-		parquet.WithMaxRowGroupLength(int64(rg)),
-		parquet.WithDictionaryDefault(false),
-		parquet.WithDictionaryFor(colDataset, true),
-		parquet.WithDictionaryFor(colSplit, true),
-		parquet.WithCompression(compress.Codecs.Snappy),
-		parquet.WithStats(false),
-		parquet.WithStatsFor(colID, true),
-		parquet.WithStatsFor(colLabel, true),
-		parquet.WithStatsFor(colFeatureNorm, true),
-		parquet.WithStatsFor(colPred, true),
-		parquet.WithCreatedBy("t2f features"),
-	)
-	arrProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(o.mem))
-
-	f, err := atomicfile.Create(path)
+	fw, err := parquetfile.Create(path, schema, parquetfile.Options{Mem: o.mem, CreatedBy: "t2f features",
+		Dictionary: []string{colDataset, colSplit},
+		More: []parquet.WriterProperty{
+			parquet.WithMaxRowGroupLength(int64(rg)),
+			parquet.WithStats(false),
+			parquet.WithStatsFor(colID, true),
+			parquet.WithStatsFor(colLabel, true),
+			parquet.WithStatsFor(colFeatureNorm, true),
+			parquet.WithStatsFor(colPred, true),
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("features: write %q: %w", path, err)
 	}
-	// Not an io.Closer, so the Parquet writer's Close leaves the file to
-	// us: Commit renames it into place.
-	fw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{f}, props, arrProps)
-	if err != nil {
-		f.Abort()
-		return nil, fmt.Errorf("features: write %q: %w", path, err)
-	}
-	return &Writer{path: path, f: f, fw: fw, schema: schema, meta: meta,
+	return &Writer{path: path, fw: fw, schema: schema, meta: meta,
 		dim: dim, ncls: numClasses, mem: o.mem, rowGroupRows: rg,
 		pending: Table{Dim: dim, NumClasses: numClasses}}, nil
 }
@@ -361,12 +343,7 @@ func (w *Writer) Close() error {
 		return w.err
 	}
 	w.closed = true
-	err = w.fw.Close()
-	if err == nil {
-		err = w.f.Commit()
-	}
-	if err != nil {
-		w.f.Abort()
+	if err = w.fw.Commit(); err != nil {
 		w.err = fmt.Errorf("features: write %q: %w", w.path, err)
 		return w.err
 	}
@@ -390,8 +367,7 @@ func (w *Writer) abort() {
 		return
 	}
 	w.closed = true
-	w.fw.Close()
-	w.f.Abort()
+	w.fw.Abort()
 }
 
 // WriteFile writes t to path as a feature file (see the package comment for
