@@ -56,12 +56,12 @@ type Config struct {
 	Train string `yaml:"train"`
 	Val   string `yaml:"val"`
 
-	// Augmentation: "crop" (flip + RandomCrop with padding, CIFAR/MNIST) or
-	// "resized_crop" (RandomResizedCrop + flip, ImageNet).
+	// Augmentation: AugmentCrop (flip + RandomCrop with padding, CIFAR/MNIST)
+	// or AugmentResizedCrop (RandomResizedCrop + flip, ImageNet).
 	Augment       string `yaml:"augment"`
 	Padding       int    `yaml:"padding"`       // RandomCrop padding (OpenOOD: 4)
 	NoFlip        bool   `yaml:"no_flip"`       // OpenOOD flips every dataset, digits included
-	Normalization string `yaml:"normalization"` // augment preset (cifar10, cifar100, imagenet, mnist) or "auto": from the dataset name, as OpenOOD
+	Normalization string `yaml:"normalization"` // augment preset (cifar10, cifar100, imagenet, mnist) or NormalizationAuto: from the dataset name, as OpenOOD
 	InChannels    int    `yaml:"in_channels"`   // model input channels; 0 = the shards' channels
 
 	// Precision of the convolutions and linear layers: "fp32" or "bf16"
@@ -88,7 +88,7 @@ func Defaults() Config {
 		Model: nn.ArchResNet18_32, Width: 1, Head: nn.HeadT2FNorm, Tau: 0.1,
 		Loss: LossCE, LogitNormTau: 0.04, LambdaOE: 0.5,
 		Epochs: 100, BatchSize: 128, LR: 0.1, MinLR: 1e-6, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4,
-		Augment: "crop", Padding: 4, Normalization: "auto", Precision: string(backend.FP32),
+		Augment: AugmentCrop, Padding: 4, Normalization: NormalizationAuto, Precision: string(backend.FP32),
 		Workers: 2, Threads: 2,
 	}
 }
@@ -136,8 +136,8 @@ func (c Config) Validate() error {
 		return bad("nesterov", c.Nesterov, "false when momentum is 0")
 	case !(c.WeightDecay >= 0 && finite(c.WeightDecay)):
 		return bad("weight_decay", c.WeightDecay, "a finite number ≥ 0")
-	case c.Augment != "crop" && c.Augment != "resized_crop":
-		return bad("augment", c.Augment, "crop or resized_crop")
+	case c.Augment != AugmentCrop && c.Augment != AugmentResizedCrop:
+		return bad("augment", c.Augment, AugmentCrop+" or "+AugmentResizedCrop)
 	case c.Padding < 0:
 		return bad("padding", c.Padding, "≥ 0")
 	case c.InChannels < 0:
@@ -149,13 +149,21 @@ func (c Config) Validate() error {
 	case c.Threads < 1:
 		return bad("threads", c.Threads, "at least 1")
 	}
-	if c.Normalization != "auto" {
+	if c.Normalization != NormalizationAuto {
 		if _, err := augment.Preset(c.Normalization); err != nil {
 			return fmt.Errorf("train: config normalization: %w", err)
 		}
 	}
 	return nil
 }
+
+// Augmentations (Config.Augment) and the normalisation that follows the
+// dataset (Config.Normalization; any other value is an augment.Preset).
+const (
+	AugmentCrop        = "crop"         // flip + RandomCrop with padding (CIFAR/MNIST)
+	AugmentResizedCrop = "resized_crop" // RandomResizedCrop + flip (ImageNet)
+	NormalizationAuto  = "auto"         // the preset named by the training set's dataset, as OpenOOD
+)
 
 // Training objectives (Config.Loss).
 const (

@@ -35,7 +35,7 @@ var ErrInterrupted = errors.New("train: interrupted")
 // Split is one dataset split the trainer reads.
 type Split struct {
 	Name    string          // shown in errors, e.g. the shard directory
-	Dataset string          // dataset name (picks the normalisation when it is "auto")
+	Dataset string          // dataset name (picks the normalisation when it is NormalizationAuto)
 	Data    augment.Dataset // rows of Shape-sized uint8 HWC images
 	Shape   augment.Shape   // stored image shape
 	Classes int             // number of classes the labels index
@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 	if err := checkSplits(cfg, trainSet, valSet); err != nil {
 		return Summary{}, err
 	}
-	if cfg.Normalization == "auto" {
+	if cfg.Normalization == NormalizationAuto {
 		cfg.Normalization = NormalizationFor(trainSet.Dataset)
 	}
 	shape := trainSet.Shape
@@ -161,10 +161,10 @@ func Run(ctx context.Context, cfg Config, trainSet, valSet Split, runDir string,
 	var tf augment.Transform
 	size := shape.H
 	switch cfg.Augment {
-	case "crop":
+	case AugmentCrop:
 		tf = augment.CropTransform(0, norm)
 		tf.Padding = cfg.Padding
-	case "resized_crop":
+	case AugmentResizedCrop:
 		size = resizedCropSize
 		tf = augment.ResizedCropTransform(size, norm)
 	}
@@ -276,7 +276,7 @@ func checkSplits(cfg Config, trainSet, valSet Split) error {
 			}
 		}
 	}
-	if cfg.Augment == "resized_crop" {
+	if cfg.Augment == AugmentResizedCrop {
 		if want := (augment.Shape{H: resizedCropSize, W: resizedCropSize, C: trainSet.Shape.C}); valSet.Shape != want {
 			return fmt.Errorf("train: validation split %s holds %v images; with resized_crop augmentation the model takes %v (build it with --resize 256 --size 224)", valSet.Name, valSet.Shape, want)
 		}

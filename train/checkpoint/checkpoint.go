@@ -119,7 +119,7 @@ func (m *Model) resolve(md map[string]string, o Options) error {
 		if run.InChannels > 0 {
 			cfg.InChannels = run.InChannels
 		}
-		if run.Normalization != "" && run.Normalization != "auto" {
+		if run.Normalization != "" && run.Normalization != train.NormalizationAuto {
 			m.Normalization, m.NormalizationFrom = run.Normalization, cfgPath
 			known["normalization"] = cfgPath
 		}
@@ -238,7 +238,7 @@ func (m *Model) resolve(md map[string]string, o Options) error {
 		}
 		cfg.Classes = desc.Classes
 	} else if cfg.Classes == 0 {
-		fc, err := m.tensor("fc.weight")
+		fc, err := m.tensor(nn.FCWeight)
 		if err != nil {
 			return fmt.Errorf("checkpoint: %s %q head: %w", cfg.Arch, cfg.Head, err)
 		}
@@ -311,7 +311,7 @@ func (m *Model) New(be backend.Backend) (*nn.Model, error) {
 
 // Head returns the classifier's fc.weight (C×D, row-major) and fc.bias.
 func (m *Model) Head() (weight, bias []float32, err error) {
-	for name, dst := range map[string]*[]float32{"fc.weight": &weight, "fc.bias": &bias} {
+	for name, dst := range map[string]*[]float32{nn.FCWeight: &weight, nn.FCBias: &bias} {
 		t, err := m.tensor(name)
 		if err != nil {
 			return nil, nil, fmt.Errorf("checkpoint: %w", err)

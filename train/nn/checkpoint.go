@@ -151,7 +151,7 @@ func (m *Model) LoadStateDict(f *safetensors.File) (err error) {
 	if len(extra) > 0 {
 		sort.Strings(extra)
 		hint := ""
-		if extra[0] == "tau" || len(extra[0]) > len(BackbonePrefix) && strings.HasPrefix(extra[0], BackbonePrefix) {
+		if extra[0] == TauBuffer || len(extra[0]) > len(BackbonePrefix) && strings.HasPrefix(extra[0], BackbonePrefix) {
 			hint = " (a T2FNorm checkpoint: build the model with head t2fnorm)"
 		}
 		return fmt.Errorf("nn: checkpoint has unexpected tensor %q (%d unexpected in all)%s", extra[0], len(extra), hint)

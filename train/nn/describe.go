@@ -80,7 +80,7 @@ func Describe(ts []safetensors.Tensor) (Description, error) {
 		}
 		shape[name] = ts[i].Shape
 		names = append(names, ts[i].Name)
-		if name == "tau" {
+		if name == TauBuffer {
 			v, err := pth.Float32s(&ts[i])
 			if err != nil || len(v) != 1 || !(v[0] > 0) || math.IsInf(float64(v[0]), 0) {
 				return d, fmt.Errorf("nn: the state_dict's tau is %v (shape %v), want one positive number", v, ts[i].Shape)
@@ -95,12 +95,12 @@ func Describe(ts []safetensors.Tensor) (Description, error) {
 			why, len(names), firstFew(names))
 	}
 	has := func(n string) bool { _, ok := shape[n]; return ok }
-	fc, ok := shape["fc.weight"]
-	if !ok || !has("fc.bias") {
-		return unknown("no fc.weight and fc.bias (the classifier)")
+	fc, ok := shape[FCWeight]
+	if !ok || !has(FCBias) {
+		return unknown(fmt.Sprintf("no %s and %s (the classifier)", FCWeight, FCBias))
 	}
-	if len(fc) != 2 || !slices.Equal(shape["fc.bias"], fc[:1]) {
-		return unknown(fmt.Sprintf("fc.weight is %v and fc.bias %v, want [classes features] and [classes]", fc, shape["fc.bias"]))
+	if len(fc) != 2 || !slices.Equal(shape[FCBias], fc[:1]) {
+		return unknown(fmt.Sprintf("%s is %v and %s %v, want [classes features] and [classes]", FCWeight, fc, FCBias, shape[FCBias]))
 	}
 	d.Classes, d.Dim = fc[0], fc[1]
 	conv1 := shape["conv1.weight"]

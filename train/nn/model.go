@@ -163,7 +163,7 @@ func New(be backend.Backend, cfg Config, seed uint64) (*Model, error) {
 	prefix := ""
 	if cfg.Head == HeadT2FNorm {
 		prefix = BackbonePrefix
-		bd.entries = append(bd.entries, entry{name: "tau", scalar: &m.tau})
+		bd.entries = append(bd.entries, entry{name: TauBuffer, scalar: &m.tau})
 	}
 	w := func(base int) int { return scaled(base, cfg.Width) }
 	widths := []int{w(64), w(128), w(256), w(512)}

@@ -118,6 +118,15 @@ const (
 	BackbonePrefix = "backbone."
 )
 
+// State-dict names of the classifier head (bare for a linear head, under
+// BackbonePrefix for T2FNorm) and of T2FNorm's temperature buffer, always
+// bare.
+const (
+	FCWeight  = "fc.weight"
+	FCBias    = "fc.bias"
+	TauBuffer = "tau"
+)
+
 // canonical strips the wrapper prefixes (module., net., backbone., in any
 // nesting) from a state_dict name.
 func canonical(name string) string {
@@ -157,11 +166,11 @@ func (m *Model) LoadPretrainedTensors(source string, ts []safetensors.Tensor) (r
 		}
 		file[c], orig[c] = t, t.Name
 	}
-	if t, ok := file["tau"]; ok {
+	if t, ok := file[TauBuffer]; ok {
 		if v, err := pth.Float32s(t); err == nil && len(v) == 1 {
 			rep.FileTau = v[0]
 		}
-		delete(file, "tau")
+		delete(file, TauBuffer)
 	}
 
 	type load struct {
@@ -183,7 +192,7 @@ func (m *Model) LoadPretrainedTensors(source string, ts []safetensors.Tensor) (r
 		if m.cfg.Head == HeadT2FNorm {
 			name = strings.TrimPrefix(name, BackbonePrefix)
 		}
-		isFC := name == "fc.weight" || name == "fc.bias"
+		isFC := name == FCWeight || name == FCBias
 		t, ok := file[name]
 		if !ok {
 			switch {
