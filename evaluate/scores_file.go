@@ -10,13 +10,20 @@ import (
 	"github.com/t2f/t2f/internal/parquetfile"
 )
 
+// Columns of scores.parquet that are dictionary-encoded.
+const (
+	scoresColMethod  = "method"
+	scoresColDataset = "dataset"
+	scoresColSplit   = "split"
+)
+
 // ScoresSchema is the layout of scores.parquet: one row per method, run and
 // scored sample.
 var ScoresSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "method", Type: arrow.BinaryTypes.String},
+	{Name: scoresColMethod, Type: arrow.BinaryTypes.String},
 	{Name: "run", Type: arrow.PrimitiveTypes.Int32},
-	{Name: "dataset", Type: arrow.BinaryTypes.String},
-	{Name: "split", Type: arrow.BinaryTypes.String},
+	{Name: scoresColDataset, Type: arrow.BinaryTypes.String},
+	{Name: scoresColSplit, Type: arrow.BinaryTypes.String},
 	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
 	{Name: "label", Type: arrow.PrimitiveTypes.Int32},
 	{Name: "score", Type: arrow.PrimitiveTypes.Float64},
@@ -30,7 +37,7 @@ func WriteScores(path string, res *Result, mem memory.Allocator) error {
 		mem = memory.DefaultAllocator
 	}
 	fw, err := parquetfile.Create(path, ScoresSchema, parquetfile.Options{Mem: mem, CreatedBy: "t2f score",
-		Dictionary: []string{"method", "dataset", "split"}})
+		Dictionary: []string{scoresColMethod, scoresColDataset, scoresColSplit}})
 	if err != nil {
 		return fmt.Errorf("evaluate: write %q: %w", path, err)
 	}

@@ -18,13 +18,13 @@ func (t *Table) Check() error {
 		name     string
 		got, per int
 	}{
-		{"label", len(t.Labels), 1},
-		{"pred", len(t.Preds), 1},
-		{"feature", len(t.Feature), t.Dim},
-		{"feature_normalized", len(t.FeatureNormalized), t.Dim},
-		{"feature_norm", len(t.FeatureNorm), 1},
-		{"logits", len(t.Logits), t.NumClasses},
-		{"logits_ood", len(t.LogitsOOD), t.NumClasses},
+		{colLabel, len(t.Labels), 1},
+		{colPred, len(t.Preds), 1},
+		{colFeature, len(t.Feature), t.Dim},
+		{colFeatureNormalized, len(t.FeatureNormalized), t.Dim},
+		{colFeatureNorm, len(t.FeatureNorm), 1},
+		{colLogits, len(t.Logits), t.NumClasses},
+		{colLogitsOOD, len(t.LogitsOOD), t.NumClasses},
 	} {
 		if c.got != n*c.per {
 			return fmt.Errorf("features: column %s has %d values, want %d (%d rows × %d)", c.name, c.got, n*c.per, n, c.per)
@@ -35,11 +35,11 @@ func (t *Table) Check() error {
 		v    []float32
 		per  int
 	}{
-		{"feature", t.Feature, t.Dim},
-		{"feature_normalized", t.FeatureNormalized, t.Dim},
-		{"feature_norm", t.FeatureNorm, 1},
-		{"logits", t.Logits, t.NumClasses},
-		{"logits_ood", t.LogitsOOD, t.NumClasses},
+		{colFeature, t.Feature, t.Dim},
+		{colFeatureNormalized, t.FeatureNormalized, t.Dim},
+		{colFeatureNorm, t.FeatureNorm, 1},
+		{colLogits, t.Logits, t.NumClasses},
+		{colLogitsOOD, t.LogitsOOD, t.NumClasses},
 	} {
 		if i := firstNonFinite(c.v); i >= 0 {
 			r := i / c.per

@@ -256,7 +256,7 @@ func forward(net Network, b *batch, per int) error {
 		for _, s := range []struct {
 			name string
 			v    []float32
-		}{{"feature", fi}, {"logits", li}, {"logits_ood", oi}} {
+		}{{colFeature, fi}, {colLogits, li}, {colLogitsOOD, oi}} {
 			if j := firstNonFinite(s.v); j >= 0 {
 				return fmt.Errorf("features: row %d (id %d): the network's %s[%d] is %v; is the checkpoint diverged?",
 					b.start+i, r.IDs[i], s.name, j, s.v[j])

@@ -27,6 +27,16 @@ const (
 // by WriteHead and the only one ReadHead accepts.
 const HeadVersion = "1"
 
+// The head file's layout: its tensors and its version key. Its other
+// metadata keys are the feature files' (keyHead, keyModel, keyWidth,
+// keyClasses, keyCheckpoint).
+const (
+	keyHeadVersion = "t2f_head_version"
+	headWeight     = "fc.weight"
+	headBias       = "fc.bias"
+	headTau        = "tau"
+)
+
 // Head is the classifier's final linear layer, enough to recompute both
 // forwards from a feature f: logits = W·f/max(‖f‖, 1e-12)/τ + b (T2FNorm,
 // training forward), logits_ood = W·f/τ + b; for a linear head τ = 1 and
@@ -94,17 +104,17 @@ func WriteHead(dir string, h Head) error {
 		return fmt.Errorf("features: write %q: %w", path, err)
 	}
 	tensors := []safetensors.Tensor{
-		safetensors.FromFloat32s("fc.weight", []int{h.NumClasses, h.Dim}, h.Weight),
-		safetensors.FromFloat32s("fc.bias", []int{h.NumClasses}, h.Bias),
-		safetensors.FromFloat64s("tau", nil, []float64{h.Tau}),
+		safetensors.FromFloat32s(headWeight, []int{h.NumClasses, h.Dim}, h.Weight),
+		safetensors.FromFloat32s(headBias, []int{h.NumClasses}, h.Bias),
+		safetensors.FromFloat64s(headTau, nil, []float64{h.Tau}),
 	}
 	meta := map[string]string{
-		"t2f_head_version":  HeadVersion,
-		"head":              h.Kind,
-		"model":             h.Model,
-		"width":             strconv.FormatFloat(h.Width, 'g', -1, 64),
-		"classes":           string(cj),
-		"checkpoint_sha256": h.CheckpointSHA256,
+		keyHeadVersion: HeadVersion,
+		keyHead:        h.Kind,
+		keyModel:       h.Model,
+		keyWidth:       strconv.FormatFloat(h.Width, 'g', -1, 64),
+		keyClasses:     string(cj),
+		keyCheckpoint:  h.CheckpointSHA256,
 	}
 	if err := safetensors.Write(path, tensors, meta); err != nil {
 		return fmt.Errorf("features: write head: %w", err)
@@ -127,27 +137,27 @@ func readHead(path string) (*Head, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v := f.Metadata["t2f_head_version"]; v != HeadVersion {
-		return nil, fmt.Errorf("metadata t2f_head_version is %q, this t2f reads version %q", v, HeadVersion)
+	if v := f.Metadata[keyHeadVersion]; v != HeadVersion {
+		return nil, fmt.Errorf("metadata %s is %q, this t2f reads version %q", keyHeadVersion, v, HeadVersion)
 	}
-	h := &Head{Kind: f.Metadata["head"], Model: f.Metadata["model"], CheckpointSHA256: f.Metadata["checkpoint_sha256"]}
-	if h.Width, err = strconv.ParseFloat(f.Metadata["width"], 64); err != nil {
-		return nil, fmt.Errorf("metadata width %q: %w", f.Metadata["width"], err)
+	h := &Head{Kind: f.Metadata[keyHead], Model: f.Metadata[keyModel], CheckpointSHA256: f.Metadata[keyCheckpoint]}
+	if h.Width, err = strconv.ParseFloat(f.Metadata[keyWidth], 64); err != nil {
+		return nil, fmt.Errorf("metadata %s %q: %w", keyWidth, f.Metadata[keyWidth], err)
 	}
-	if err := json.Unmarshal([]byte(f.Metadata["classes"]), &h.Classes); err != nil {
-		return nil, fmt.Errorf("metadata classes %q: want a JSON array of strings: %w", f.Metadata["classes"], err)
+	if err := json.Unmarshal([]byte(f.Metadata[keyClasses]), &h.Classes); err != nil {
+		return nil, fmt.Errorf("metadata %s %q: want a JSON array of strings: %w", keyClasses, f.Metadata[keyClasses], err)
 	}
 	if len(h.Classes) == 0 {
 		h.Classes = nil
 	}
-	if names := f.Names(); len(names) != 3 || !f.Has("fc.weight") || !f.Has("fc.bias") || !f.Has("tau") {
-		return nil, fmt.Errorf("tensors %q, want exactly fc.weight, fc.bias and tau", names)
+	if names := f.Names(); len(names) != 3 || !f.Has(headWeight) || !f.Has(headBias) || !f.Has(headTau) {
+		return nil, fmt.Errorf("tensors %q, want exactly %s, %s and %s", names, headWeight, headBias, headTau)
 	}
-	w, _ := f.Tensor("fc.weight")
-	b, _ := f.Tensor("fc.bias")
-	tau, _ := f.Tensor("tau")
+	w, _ := f.Tensor(headWeight)
+	b, _ := f.Tensor(headBias)
+	tau, _ := f.Tensor(headTau)
 	if len(w.Shape) != 2 || len(b.Shape) != 1 || len(tau.Shape) != 0 || b.Shape[0] != w.Shape[0] {
-		return nil, fmt.Errorf("fc.weight %v, fc.bias %v, tau %v: want [C D], [C], []", w.Shape, b.Shape, tau.Shape)
+		return nil, fmt.Errorf("%s %v, %s %v, %s %v: want [C D], [C], []", headWeight, w.Shape, headBias, b.Shape, headTau, tau.Shape)
 	}
 	h.NumClasses, h.Dim = w.Shape[0], w.Shape[1]
 	if h.Weight, err = w.Float32s(); err != nil {

@@ -18,13 +18,13 @@ import (
 // Array names Import recognises, in order of preference for each role.
 var (
 	NamesFeatures  = []string{"features", "feature", "feats"}
-	NamesLogits    = []string{"logits"}
-	NamesLogitsOOD = []string{"logits_ood"}
+	NamesLogits    = []string{colLogits}
+	NamesLogitsOOD = []string{colLogitsOOD}
 	NamesLabels    = []string{"labels", "label", "targets"}
 	NamesIDs       = []string{"ids", "id"}
-	NamesWeight    = []string{"fc.weight", "weight", "W"}
-	NamesBias      = []string{"fc.bias", "bias", "b"}
-	NamesTau       = []string{"tau"}
+	NamesWeight    = []string{headWeight, "weight", "W"}
+	NamesBias      = []string{headBias, "bias", "b"}
+	NamesTau       = []string{headTau}
 )
 
 // Pick returns the first of ts whose name is one of names (in the order of
@@ -255,7 +255,7 @@ func Import(a Arrays, h Head, meta Meta) (*Table, error) {
 		arr  *safetensors.Tensor
 		dst  *[]float32
 		head []float32
-	}{{"logits", a.Logits, &t.Logits, lg}, {"logits_ood", a.LogitsOOD, &t.LogitsOOD, lo}} {
+	}{{colLogits, a.Logits, &t.Logits, lg}, {colLogitsOOD, a.LogitsOOD, &t.LogitsOOD, lo}} {
 		if col.arr == nil {
 			*col.dst = col.head
 			continue

@@ -25,6 +25,18 @@ const (
 	ColSource = "source"
 )
 
+// Schema metadata keys of a shard, in the order Schema writes them.
+const (
+	keyFormat   = "t2f.format"
+	keyDataset  = "dataset"
+	keySplit    = "split"
+	keyClasses  = "classes"
+	keyHeight   = "height"
+	keyWidth    = "width"
+	keyChannels = "channels"
+	keyLayout   = "layout"
+)
+
 // Meta describes a shard directory: what every shard's schema metadata holds.
 type Meta struct {
 	Dataset  string   // dataset name, e.g. "mnist"
@@ -33,7 +45,7 @@ type Meta struct {
 	Height   int
 	Width    int
 	Channels int    // 1 or 3
-	Layout   string // always "HWC"
+	Layout   string // always Layout ("HWC")
 	Rows     int    // total rows (set by the reader; ignored by the writer)
 }
 
@@ -75,7 +87,7 @@ func (m Meta) validate() error {
 func Schema(m Meta) *arrow.Schema {
 	classes, _ := json.Marshal(nonNil(m.Classes))
 	md := arrow.NewMetadata(
-		[]string{"t2f.format", "dataset", "split", "classes", "height", "width", "channels", "layout"},
+		[]string{keyFormat, keyDataset, keySplit, keyClasses, keyHeight, keyWidth, keyChannels, keyLayout},
 		[]string{Format, m.Dataset, m.Split, string(classes),
 			strconv.Itoa(m.Height), strconv.Itoa(m.Width), strconv.Itoa(m.Channels), Layout},
 	)
@@ -105,30 +117,30 @@ func metaFromSchema(s *arrow.Schema) (Meta, error) {
 		return md.Values()[i], nil
 	}
 	var m Meta
-	f, err := get("t2f.format")
+	f, err := get(keyFormat)
 	if err != nil {
 		return m, err
 	}
 	if f != Format {
 		return m, fmt.Errorf("schema format %q, want %q", f, Format)
 	}
-	if m.Dataset, err = get("dataset"); err != nil {
+	if m.Dataset, err = get(keyDataset); err != nil {
 		return m, err
 	}
-	if m.Split, err = get("split"); err != nil {
+	if m.Split, err = get(keySplit); err != nil {
 		return m, err
 	}
-	c, err := get("classes")
+	c, err := get(keyClasses)
 	if err != nil {
 		return m, err
 	}
 	if err := json.Unmarshal([]byte(c), &m.Classes); err != nil {
-		return m, fmt.Errorf("schema metadata classes: %w", err)
+		return m, fmt.Errorf("schema metadata %s: %w", keyClasses, err)
 	}
 	for _, kv := range []struct {
 		k string
 		p *int
-	}{{"height", &m.Height}, {"width", &m.Width}, {"channels", &m.Channels}} {
+	}{{keyHeight, &m.Height}, {keyWidth, &m.Width}, {keyChannels, &m.Channels}} {
 		v, err := get(kv.k)
 		if err != nil {
 			return m, err
@@ -137,7 +149,7 @@ func metaFromSchema(s *arrow.Schema) (Meta, error) {
 			return m, fmt.Errorf("schema metadata %s: %w", kv.k, err)
 		}
 	}
-	if m.Layout, err = get("layout"); err != nil {
+	if m.Layout, err = get(keyLayout); err != nil {
 		return m, err
 	}
 	return m, m.validate()
