@@ -6,8 +6,8 @@ import (
 )
 
 // Training methods as feature files record them (features.Meta.Method; the
-// names of t2f train --method) and the post-hoc scorer OpenOOD reports each
-// with.
+// names of t2f train --method, train.Method*, which a test checks) and the
+// post-hoc scorer OpenOOD reports each with.
 const (
 	TrainCE        = "ce"
 	TrainT2FNorm   = "t2fnorm"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/t2f/t2f/train"
 	"github.com/t2f/t2f/train/nn"
 	"github.com/t2f/t2f/train/perf"
 )
@@ -105,12 +106,12 @@ func runBenchTrain(c *cli.Context) error {
 	}
 	head, loss := c.String("head"), perf.LossCE
 	switch m := c.String("method"); m {
-	case "", "ce":
-	case "t2fnorm":
+	case "", train.MethodCE:
+	case train.MethodT2FNorm:
 		head = nn.HeadT2FNorm
-	case "logitnorm":
+	case train.MethodLogitNorm:
 		loss = perf.LossLogitNorm
-	case "oe":
+	case train.MethodOE:
 		loss = perf.LossOE
 	default:
 		return usageError{fmt.Sprintf("--method %q: want ce, t2fnorm, logitnorm or oe", m)}

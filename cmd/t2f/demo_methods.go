@@ -4,11 +4,12 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/t2f/t2f/train"
 	"github.com/t2f/t2f/train/nn"
 )
 
-// demoHead is how the plan trains one training method: its run folder
-// prefix, its t2f train arguments and a description.
+// demoHead is how the plan trains one training method (a train.Method*):
+// its run folder prefix (short), its t2f train arguments and a description.
 type demoHead struct {
 	method, short, desc string
 	args                []string
@@ -19,26 +20,26 @@ type demoHead struct {
 // runs made before the other methods existed stay up to date.
 func demoHeads(methods []string, aux string) []demoHead {
 	if len(methods) == 0 {
-		methods = []string{"ce", "t2fnorm"}
+		methods = []string{train.MethodCE, train.MethodT2FNorm}
 	}
 	var hs []demoHead
 	for _, m := range methods {
 		switch m {
-		case "ce":
+		case train.MethodCE:
 			hs = append(hs, demoHead{m, "ce", nn.HeadLinear + " head", []string{"--head", nn.HeadLinear}})
-		case "t2fnorm":
+		case train.MethodT2FNorm:
 			hs = append(hs, demoHead{m, "t2f", nn.HeadT2FNorm + " head", []string{"--head", nn.HeadT2FNorm}})
-		case "logitnorm":
-			hs = append(hs, demoHead{m, "logitnorm", "LogitNorm", []string{"--method", "logitnorm"}})
-		case "oe":
-			hs = append(hs, demoHead{m, "oe", "Outlier Exposure on " + aux, []string{"--method", "oe", "--outliers", aux}})
+		case train.MethodLogitNorm:
+			hs = append(hs, demoHead{m, "logitnorm", "LogitNorm", []string{"--method", m}})
+		case train.MethodOE:
+			hs = append(hs, demoHead{m, "oe", "Outlier Exposure on " + aux, []string{"--method", m, "--outliers", aux}})
 		}
 	}
 	return hs
 }
 
 // demoTrainMethods are the training methods t2f demo --methods takes.
-var demoTrainMethods = []string{"ce", "logitnorm", "oe", "t2fnorm"}
+var demoTrainMethods = []string{train.MethodCE, train.MethodLogitNorm, train.MethodOE, train.MethodT2FNorm}
 
 func installSkip(o demoOptions) string {
 	if isDir(o.FMNISTDir) && isDir("/usr/share/fonts/truetype/dejavu") {

@@ -9,6 +9,7 @@ import (
 	"github.com/t2f/t2f/internal/plan"
 	"github.com/t2f/t2f/pipeline"
 	"github.com/t2f/t2f/shards"
+	"github.com/t2f/t2f/train"
 )
 
 // The demo is one plan (demoPlan, run by internal/plan), shared by `t2f
@@ -87,7 +88,7 @@ const demoAuxDir = "aux/letters"
 // the data folder (shared by every run that uses it), the others' in the run
 // folder.
 func demoStamps(o demoOptions) *plan.Plan {
-	return &plan.Plan{Command: "t2f demo", StampDir: filepath.Join(o.Out, ".steps"), SharedStampDir: filepath.Join(o.Data, ".steps")}
+	return &plan.Plan{Command: "t2f demo", StampDir: filepath.Join(o.Out, stampDirName), SharedStampDir: filepath.Join(o.Data, stampDirName)}
 }
 
 // demoPlan returns the plan for o.
@@ -194,7 +195,7 @@ func demoSteps(o demoOptions) []plan.Step {
 				ta = append(ta, "--width", fmtF(o.Width))
 			}
 			inputs := []string{man(d(idName + "-train")), man(d(idName + "-val"))}
-			if head.method == "oe" {
+			if head.method == train.MethodOE {
 				inputs = append(inputs, man(d(demoAuxDir)))
 			}
 			ts := trainStep(fmt.Sprintf("train-%s-s%d", head.short, seed),
@@ -220,11 +221,11 @@ func demoSteps(o demoOptions) []plan.Step {
 	args := []string{"compare", "--baseline", filepath.Join(o.Out, "score-ce")}
 	inputs := []string{filepath.Join(o.Out, "score-ce", evaluate.ResultsFileName)}
 	for _, head := range heads {
-		if head.method == "ce" {
+		if head.method == train.MethodCE {
 			continue
 		}
 		sd := filepath.Join(o.Out, "score-"+head.short)
-		if head.method == "t2fnorm" {
+		if head.method == train.MethodT2FNorm {
 			args = append(args, "--t2fnorm", sd)
 		} else {
 			args = append(args, "--method", head.method+"="+sd)

@@ -18,6 +18,13 @@ import (
 // Shared by the plan builders of t2f demo and t2f recipe: the train,
 // features and score steps both build, --seeds, and small helpers.
 
+// The folders demo and recipe lay out: a plan's stamps under its output
+// folder and its data folder, and a run's features beside its checkpoints.
+const (
+	stampDirName    = ".steps"
+	runFeaturesName = "features"
+)
+
 // trainStep is the t2f command line args (`train ... --out run`); it
 // resumes an interrupted training and is done when run/best.safetensors
 // exists.
@@ -30,7 +37,7 @@ func trainStep(name, desc, run string, args, inputs []string) plan.Step {
 // directories data (flags extra before --out) into run/features, which it
 // returns.
 func featuresStep(name, desc, run string, data []string, extra ...string) (plan.Step, string) {
-	ckpt, feat := filepath.Join(run, train.BestFile), filepath.Join(run, "features")
+	ckpt, feat := filepath.Join(run, train.BestFile), filepath.Join(run, runFeaturesName)
 	args, in := []string{"features", "--checkpoint", ckpt}, []string{ckpt}
 	for _, d := range data {
 		args = append(args, "--data", d)

@@ -10,6 +10,7 @@ import (
 	"github.com/t2f/t2f/evaluate/posthoc"
 	"github.com/t2f/t2f/internal/plan"
 	"github.com/t2f/t2f/shards"
+	"github.com/t2f/t2f/train"
 	"github.com/t2f/t2f/train/nn"
 )
 
@@ -42,7 +43,7 @@ func recipeBenchmarks() map[string]recipeBench {
 	classic := "images_classic"
 	large := "images_largescale"
 	cifar := func(id, other string, classes int, csid bool) recipeBench {
-		b := recipeBench{name: id, classes: classes, size: 32, trainSize: 32, model: nn.ArchResNet18_32, epochs: 100, lr: 0.1, augment: "crop"}
+		b := recipeBench{name: id, classes: classes, size: 32, trainSize: 32, model: nn.ArchResNet18_32, epochs: 100, lr: 0.1, augment: train.AugmentCrop}
 		l := func(f string) string { return "benchmark_imglist/" + id + "/" + f }
 		b.sets = []recipeSet{
 			{id, "train", "train", l("train_" + id + ".txt"), classic},
@@ -64,7 +65,7 @@ func recipeBenchmarks() map[string]recipeBench {
 	imagenet := func(id, csidPrefix string, classes int) recipeBench {
 		// OpenOOD: RandomResizedCrop(224) on the decoded image for training,
 		// Resize(256) → CenterCrop(224) for everything evaluated.
-		b := recipeBench{name: id, classes: classes, size: 224, resize: 256, trainSize: 256, model: nn.ArchResNet18_224, epochs: 90, lr: 0.1, augment: "resized_crop"}
+		b := recipeBench{name: id, classes: classes, size: 224, resize: 256, trainSize: 256, model: nn.ArchResNet18_224, epochs: 90, lr: 0.1, augment: train.AugmentResizedCrop}
 		l := func(f string) string { return "benchmark_imglist/" + id + "/" + f }
 		b.sets = []recipeSet{
 			{id, "train", "train", l("train_" + id + ".txt"), large},
@@ -122,7 +123,7 @@ func defaultPretrained(root string, b recipeBench) string {
 // beside the benchmark's runs, the data steps' beside its shards.
 func recipePlan(o recipeOptions) *plan.Plan {
 	b := o.Bench
-	p := &plan.Plan{Command: "t2f recipe " + o.Phase, StampDir: filepath.Join(o.Out, b.name, ".steps"), SharedStampDir: filepath.Join(o.Data, b.name, ".steps")}
+	p := &plan.Plan{Command: "t2f recipe " + o.Phase, StampDir: filepath.Join(o.Out, b.name, stampDirName), SharedStampDir: filepath.Join(o.Data, b.name, stampDirName)}
 	var steps []plan.Step
 	dir := func(s recipeSet) string { return filepath.Join(o.Data, b.name, s.name+"-"+s.split) }
 	man := func(s recipeSet) string { return filepath.Join(dir(s), shards.ManifestName) }
