@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -280,4 +281,75 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// TestAPSTiesMatchOpenOOD: where OpenOOD's own Evaluator.hyperparam_search
+// saw two or more settings tie at the best AUROC (its strict > keeps the
+// first), t2f's search sees the same tie — equal AUROCs at those settings —
+// and keeps the same, first setting. The oracle fixture has such ties
+// (ASH's percentiles 85 and 90 both keep k = 2 of D = 16 features; GEN's
+// M ≥ C settings; KNN's K on the saturated case; VRA on dead units);
+// the test requires at least three so it keeps exercising the rule.
+func TestAPSTiesMatchOpenOOD(t *testing.T) {
+	fx := loadOpenOOD(t)
+	ties := 0
+	for _, cn := range slices.Sorted(maps.Keys(fx.Cases)) {
+		c := fx.Cases[cn]
+		for _, name := range slices.Sorted(maps.Keys(c.Methods)) {
+			rec := c.Methods[name]
+			if !rec.APS || rec.Error != "" || len(rec.Trials) < 2 {
+				continue
+			}
+			best, tied := 0.0, []int(nil)
+			for i, tr := range rec.Trials {
+				switch {
+				case tr.AUROC > best:
+					best, tied = tr.AUROC, []int{i}
+				case tr.AUROC == best:
+					tied = append(tied, i)
+				}
+			}
+			if len(tied) < 2 {
+				continue
+			}
+			ties++
+			t.Run(cn+"/"+name, func(t *testing.T) {
+				if !slices.Equal(rec.Trials[tied[0]].Setting, rec.Chosen) {
+					t.Fatalf("fixture: OpenOOD chose %v, not its first best setting %v", rec.Chosen, rec.Trials[tied[0]].Setting)
+				}
+				s, err := New(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				oracleSettings(t, s)
+				in := FitInput{Train: fx.data(c, []string{"train"}, false), Val: fx.data(c, []string{"val"}, false),
+					OODVal: fx.data(c, []string{"oodval"}, false), Head: linear{W: fx.f32(c.W), B: fx.f32(c.B)}}
+				for i := range in.OODVal.Labels {
+					in.OODVal.Labels[i] = -1
+				}
+				setting, trials, err := SearchTrials(s, in, in.Val, in.OODVal, aurocOf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(trials) != len(rec.Trials) {
+					t.Fatalf("%d trials, OpenOOD %d", len(trials), len(rec.Trials))
+				}
+				for _, i := range tied[1:] {
+					if trials[i].AUROC != trials[tied[0]].AUROC {
+						t.Errorf("trials %d and %d: AUROC %v and %v, OpenOOD ties them at %v", tied[0], i, trials[tied[0]].AUROC, trials[i].AUROC, best)
+					}
+				}
+				var got []float64
+				for _, v := range setting {
+					got = append(got, v.Value)
+				}
+				if !slices.Equal(got, rec.Chosen) {
+					t.Errorf("t2f chose %v, OpenOOD %v (the first of tied trials %v)", got, rec.Chosen, tied)
+				}
+			})
+		}
+	}
+	if ties < 3 {
+		t.Errorf("the fixture has %d APS ties at the best AUROC, want at least 3", ties)
+	}
 }
