@@ -109,34 +109,32 @@ func shortList(s []string, n int) string {
 	return strings.Join(s[:n], ", ") + fmt.Sprintf(", … %d more", len(s)-n)
 }
 
-// trainSplit is the index of the one train split among --data, for the
-// ID-train statistics of --extra method (what: what is estimated there).
-func trainSplit(readers []*shards.Reader, dirs []string, method, what string) (int, error) {
+// trainSource is the index and source of the one train split among --data,
+// for the ID-train statistics of --extra method (what: what is estimated
+// there).
+func trainSource(readers []*shards.Reader, dirs []string, sourceOf func(int) (features.Source, error), method, what string) (int, features.Source, error) {
 	ti := -1
 	for i, r := range readers {
 		if r.Meta().Split != "train" {
 			continue
 		}
 		if ti >= 0 {
-			return 0, usageError{fmt.Sprintf("features: --extra %s: --data %s and %s are both train splits; give the ID train split once", method, dirs[ti], dirs[i])}
+			return 0, nil, usageError{fmt.Sprintf("features: --extra %s: --data %s and %s are both train splits; give the ID train split once", method, dirs[ti], dirs[i])}
 		}
 		ti = i
 	}
 	if ti < 0 {
-		return 0, usageError{fmt.Sprintf("features: --extra %s needs the ID train split among --data: %s", method, what)}
+		return 0, nil, usageError{fmt.Sprintf("features: --extra %s needs the ID train split among --data: %s", method, what)}
 	}
-	return ti, nil
+	src, err := sourceOf(ti)
+	return ti, src, err
 }
 
 // mdsStats computes mds_ensemble's ID-train statistics (class means and
 // precision of the pooled stem map) from the one train split among
 // --data, before any split's extra columns: OpenOOD's setup pass.
 func mdsStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reader, dirs []string, sourceOf func(int) (features.Source, error), classes int, quiet bool) (*features.MDSStats, error) {
-	ti, err := trainSplit(readers, dirs, features.ExtraMDSEns, "its class means and precision are estimated there first (one forward per train image)")
-	if err != nil {
-		return nil, err
-	}
-	src, err := sourceOf(ti)
+	ti, src, err := trainSource(readers, dirs, sourceOf, features.ExtraMDSEns, "its class means and precision are estimated there first (one forward per train image)")
 	if err != nil {
 		return nil, err
 	}
@@ -162,11 +160,7 @@ func mdsStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reade
 // normalisation from a seeded held-out 10%) from the one train split among
 // --data: OpenOOD's setup pass.
 func gramStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reader, dirs []string, sourceOf func(int) (features.Source, error), quiet bool) (*features.GramStats, error) {
-	ti, err := trainSplit(readers, dirs, features.ExtraGram, "the per-class ranges of its Gram features are estimated there first (one forward per train image, plus one per held-out 10%)")
-	if err != nil {
-		return nil, err
-	}
-	src, err := sourceOf(ti)
+	ti, src, err := trainSource(readers, dirs, sourceOf, features.ExtraGram, "the per-class ranges of its Gram features are estimated there first (one forward per train image, plus one per held-out 10%)")
 	if err != nil {
 		return nil, err
 	}
