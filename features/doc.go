@@ -58,8 +58,9 @@
 //	fc.bias    F32 [C]      b
 //	tau        F64 []       τ (1 for a linear head)
 //
-// with safetensors metadata t2f_head_version "1", head, model,
-// checkpoint_sha256, classes (JSON array). See WriteHead and ReadHead.
+// with safetensors metadata t2f_head_version "1", head, model, width,
+// checkpoint_sha256, classes (JSON array): the feature files' keys, with
+// the same values. See WriteHead and ReadHead.
 //
 // # Extraction
 //
