@@ -13,6 +13,7 @@ import "math"
 //	                           (f/τ in the scoring view of a T2FNorm model)
 //	"mds_ensemble"             width len(MDSEnsembleNoises): the score at each noise; NaN where not computed
 //	"gram"                     width 1: the normalised deviation Σ_l Σ_p δ_{l,p,ĉ}(x)/n_l
+//	"gmm"                      width 1: the score log(Σ_k w_k·exp(−½ d_k) + 1e-45) (float32)
 var (
 	ODINTemperatures = []float64{1, 10, 100, 1000}
 	ODINNoises       = []float64{0.0014, 0.0028}

@@ -162,6 +162,7 @@ var registry = []entry{
 	{"dropout", func(Options) Scorer { return newDropout() }},
 	{"mds_ensemble", func(Options) Scorer { return newMDSEnsemble() }},
 	{"gram", func(Options) Scorer { return gram{} }},
+	{"gmm", func(Options) Scorer { return gmm{} }},
 	{"nci", func(Options) Scorer { return newNCI() }},
 	{"vra", func(Options) Scorer { return newVRA() }},
 	{"relation", func(o Options) Scorer { return newRelation(o) }},
