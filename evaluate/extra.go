@@ -43,7 +43,7 @@ func loadExtra(dir string, t *features.Table) (*features.ExtraTable, error) {
 // per-setting columns gathered into one row per sample in the grid order
 // (NaN for a setting not computed), RankFeat's fused logits, and AdaScale's
 // perturbed feature divided by div like the features (f/τ in the scoring
-// view of a T2FNorm model), mds_ensemble's per-noise scores and gram's deviation.
+// view of a T2FNorm model), mds_ensemble's per-noise scores, gram's deviation and gmm's score.
 func ExtraColumns(x *features.ExtraTable, div float32) map[string]posthoc.Column {
 	if x == nil {
 		return nil
@@ -97,6 +97,9 @@ func ExtraColumns(x *features.ExtraTable, div float32) map[string]posthoc.Column
 	}
 	if v, ok := x.Values[features.ColGramDeviation]; ok {
 		out[features.ExtraGram] = posthoc.Column{Width: 1, Values: v}
+	}
+	if v, ok := x.Values[features.ColGMMScore]; ok && n > 0 {
+		out[features.ExtraGMM] = posthoc.Column{Width: 1, Values: v}
 	}
 	if v, ok := x.Values[features.ColRankFeatLogits]; ok && n > 0 {
 		out[features.ExtraRankFeat] = posthoc.Column{Width: len(v) / n, Values: v}

@@ -22,14 +22,11 @@ const (
 	ExtraAdaScaleL = "adascale_l"   // AdaScale (logit scaling): the same column as adascale_a
 	ExtraDropout   = "dropout"      // MC dropout on the penultimate feature: needs no extra column
 	ExtraMDSEns    = "mds_ensemble" // Mahalanobis on the stem's pooled map after input preprocessing; needs ID-train statistics (MDSStats)
+	ExtraGMM       = "gmm"          // tied GMM on layer2's PCA-reduced flattened map; needs ID-train statistics (GMMStats)
 )
 
 // ExtraNames lists the methods ParseExtra accepts, in OpenOOD's names.
-var ExtraNames = []string{ExtraODIN, ExtraIODIN, ExtraRankFeat, ExtraAdaScaleA, ExtraAdaScaleL, ExtraDropout, ExtraMDSEns, ExtraGram}
-
-// extraPending are OpenOOD's network methods not computed yet, named in
-// ParseExtra's error.
-var extraPending = []string{"gmm"}
+var ExtraNames = []string{ExtraODIN, ExtraIODIN, ExtraRankFeat, ExtraAdaScaleA, ExtraAdaScaleL, ExtraDropout, ExtraMDSEns, ExtraGram, ExtraGMM}
 
 // ODIN's and IODIN's sweep in OpenOOD v1.5 (configs/postprocessors/odin.yml,
 // iodin.yml): temperature × noise, the default setting first in neither.
@@ -99,6 +96,8 @@ type ExtraSpec struct {
 	// Gram holds gram's ID-train statistics (TrainGramStats); required for
 	// gram.
 	Gram *GramStats
+	// GMM holds gmm's ID-train statistics; required for gmm.
+	GMM *GMMStats
 }
 
 // ParseExtra splits a comma-separated --extra value into known method
@@ -110,8 +109,6 @@ func ParseExtra(list string) ([]string, error) {
 		switch {
 		case s == "":
 			continue
-		case slices.Contains(extraPending, s):
-			return nil, fmt.Errorf("features: --extra %s: not implemented yet (implemented: %s)", s, strings.Join(ExtraNames, ", "))
 		case !slices.Contains(ExtraNames, s):
 			return nil, fmt.Errorf("features: --extra: unknown method %q (known: %s)", s, strings.Join(ExtraNames, ", "))
 		}
@@ -175,6 +172,9 @@ func (s ExtraSpec) Columns(dim, numClasses int) []ExtraColumn {
 	if s.has(ExtraGram) {
 		out = append(out, ExtraColumn{ColGramDeviation, 1})
 	}
+	if s.has(ExtraGMM) {
+		out = append(out, ExtraColumn{ColGMMScore, 1})
+	}
 	return out
 }
 
@@ -211,6 +211,9 @@ func (s ExtraSpec) Cost() Cost {
 		c.Backward++
 	}
 	if s.has(ExtraGram) { // plus 1.1 forwards per ID-train image for GramStats
+		c.Forward++
+	}
+	if s.has(ExtraGMM) { // plus one forward per ID-train image and the PCA/EM fit (GMMStats)
 		c.Forward++
 	}
 	return c
@@ -304,6 +307,11 @@ func ComputeExtra(ctx context.Context, net ExtraNetwork, src Source, spec ExtraS
 			return nil, fmt.Errorf("features: extra: gram: %w", err)
 		}
 	}
+	if spec.has(ExtraGMM) {
+		if err := spec.GMM.check(); err != nil {
+			return nil, fmt.Errorf("features: extra: gmm: %w", err)
+		}
+	}
 	d, k := net.Dim(), net.NumClasses()
 	cols := spec.Columns(d, k)
 	total := src.Len()
@@ -382,6 +390,11 @@ func (w *extraWork) batch(x []float32, n int) error {
 	}
 	if w.spec.has(ExtraGram) {
 		if err := w.gram(x, n); err != nil {
+			return err
+		}
+	}
+	if w.spec.has(ExtraGMM) {
+		if err := w.gmm(x, n); err != nil {
 			return err
 		}
 	}

@@ -19,7 +19,7 @@ func TestParseExtra(t *testing.T) {
 	if want := []string{ExtraODIN, ExtraRankFeat, ExtraAdaScaleL}; !slices.Equal(got, want) {
 		t.Errorf("ParseExtra = %v, want %v (ExtraNames order, no duplicates)", got, want)
 	}
-	for in, want := range map[string]string{"gmm": "not implemented yet", "odn": `unknown method "odn"`} {
+	for in, want := range map[string]string{"gmn": `unknown method "gmn"`, "odn": `unknown method "odn"`} {
 		if _, err := ParseExtra(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseExtra(%q) = %v, want an error containing %q", in, err, want)
 		}

@@ -177,16 +177,41 @@ func growF64(s []float64, n int) []float64 {
 }
 
 // orth returns an orthonormal basis of the columns of a (m×l row-major, m ≥
-// l) by thin QR.
+// l): the thin Q of a QR factorisation, by modified Gram–Schmidt run twice
+// (re-orthogonalisation keeps it orthonormal to rounding). A column
+// dependent on the previous ones becomes zero.
 func orth(a []float64, m, l int) []float64 {
-	var qr mat.QR
-	qr.Factorize(mat.NewDense(m, l, a))
-	var q mat.Dense
-	qr.QTo(&q)
+	cols := make([][]float64, l)
+	for c := range l {
+		v := make([]float64, m)
+		for i := range m {
+			v[i] = a[i*l+c]
+		}
+		cols[c] = v
+	}
+	for c, v := range cols {
+		norm0 := math.Sqrt(dot(v, v))
+		for range 2 {
+			for _, u := range cols[:c] {
+				r := dot(u, v)
+				for i := range v {
+					v[i] -= r * u[i]
+				}
+			}
+		}
+		norm := math.Sqrt(dot(v, v))
+		if norm <= 1e-12*norm0 || norm == 0 {
+			clear(v)
+			continue
+		}
+		for i := range v {
+			v[i] /= norm
+		}
+	}
 	out := make([]float64, m*l)
-	for i := range m {
-		for c := range l {
-			out[i*l+c] = q.At(i, c)
+	for c, v := range cols {
+		for i, x := range v {
+			out[i*l+c] = x
 		}
 	}
 	return out
@@ -242,7 +267,7 @@ func (p *PCA) fitRandomized(rows Rows, n, d int, seed uint64) error {
 	if err != nil {
 		return err
 	}
-	Qm := orth(y, m, l) // m×l
+	Qm := orth(y, m, l)     // m×l
 	bt, err := mulMT(Qm, l) // Mᵀ·Q = Bᵀ, q×l
 	if err != nil {
 		return err
