@@ -207,6 +207,11 @@ func runFeatures(c *cli.Context) error {
 			return err
 		}
 	}
+	if extra != nil && slices.Contains(extra.Methods, features.ExtraGMM) {
+		if extra.GMM, err = gmmStats(c, checkpoint.Network{Model: model}, readers, dirs, sourceOf, outDir, c.Uint64("seed"), quiet); err != nil {
+			return err
+		}
+	}
 
 	for i, r := range readers {
 		m := r.Meta()

@@ -18,7 +18,7 @@ import (
 // methods whose columns are computed at extraction time.
 func extraFlag() cli.Flag {
 	return &cli.StringFlag{Name: "extra", Usage: "comma-separated OpenOOD methods that need the network, computed now into <out>/extra/*.parquet for t2f score (every split but train): " +
-		strings.Join(features.ExtraNames, ", ") + " (odin/iodin: every (temperature, noise) of OpenOOD's sweep; dropout needs no column; mds_ensemble first estimates class means and precision, gram per-class ranges of Gram features (one forward per train image plus one per held-out 10%), on the train split, which must be among --data); the cost is printed first"}
+		strings.Join(features.ExtraNames, ", ") + " (odin/iodin: every (temperature, noise) of OpenOOD's sweep; dropout needs no column; mds_ensemble first estimates class means and precision, gram per-class ranges of Gram features (one forward per train image plus one per held-out 10%), gmm fits PCA(50) and a 50-component Gaussian mixture (one forward per train image, seeded by --seed), on the train split, which must be among --data); the cost is printed first"}
 }
 
 // extraGridFlags restrict ODIN's and IODIN's grid to the settings asked
@@ -27,6 +27,7 @@ func extraGridFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.Float64SliceFlag{Name: "odin-temperatures", Usage: "odin/iodin temperatures to compute (default: OpenOOD's sweep 1,10,100,1000); t2f score's APS then searches these only"},
 		&cli.Float64SliceFlag{Name: "odin-noises", Usage: "odin/iodin noise magnitudes to compute (default: OpenOOD's sweep 0.0014,0.0028)"},
+		&cli.Uint64Flag{Name: "seed", Usage: "seed of gmm's randomized PCA and k-means++ initialisation (--extra gmm); the same seed gives the same columns"},
 	}
 }
 
@@ -175,4 +176,45 @@ func gramStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Read
 		return nil, fmt.Errorf("features: --data %s: --extra gram: %w", dirs[ti], err)
 	}
 	return st, nil
+}
+
+// gmmStats fits gmm's ID-train statistics on the one train split among
+// --data, before any split's extra columns (OpenOOD's setup pass): the
+// flattened stage maps (spilled to a temporary file in outDir when large,
+// removed afterwards), PCA and the tied Gaussian mixture, seeded by seed.
+func gmmStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reader, dirs []string, sourceOf func(int) (features.Source, error), outDir string, seed uint64, quiet bool) (*features.GMMStats, error) {
+	ti, src, err := trainSource(readers, dirs, sourceOf, features.ExtraGMM, "its PCA and Gaussian mixture are fitted there first (one forward per train image, the maps kept in memory up to 1 GiB, beyond that in a temporary file in --out)")
+	if err != nil {
+		return nil, err
+	}
+	m := readers[ti].Meta()
+	bar := newProgress(c.App.ErrWriter, quiet, m.Dataset+"/"+m.Split+" gmm statistics", int64(src.Len()))
+	rows, err := features.TrainStageRows(c.Context, net, src, features.GMMStage, features.Spill{Dir: outDir}, features.Options{
+		BatchSize: c.Int("batch-size"),
+		Progress:  func(done, total int) { bar.Update(int64(done), "") },
+	})
+	bar.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("features: --data %s: --extra gmm: %w", dirs[ti], err)
+	}
+	defer rows.Close()
+	start := time.Now()
+	p, g, err := posthoc.FitGMMLayer(rows, features.GMMDim, features.GMMComponents, seed)
+	if err != nil {
+		return nil, fmt.Errorf("features: --data %s: --extra gmm: %w", dirs[ti], err)
+	}
+	n, d := rows.Dims()
+	if !quiet {
+		conv := "converged"
+		if !g.Converged {
+			conv = "did not converge (scikit-learn warns the same way)"
+		}
+		fmt.Fprintf(c.App.ErrWriter, "features: gmm: %d train maps of %d values: %s PCA(%d), tied GMM of %d components %s after %d EM iterations (mean log-likelihood %.4g), %.1f s, --seed %d\n",
+			n, d, p.Solver, p.K, g.K, conv, g.Iterations, g.LowerBound, time.Since(start).Seconds(), seed)
+	}
+	st, err := features.NewGMMStats(features.GMMStage, d, p.K, g.K, p.Components, g.Means, g.Precision, g.Weights)
+	if err != nil {
+		return nil, err
+	}
+	return st, rows.Close()
 }

@@ -78,11 +78,11 @@ func TestFeaturesExtra(t *testing.T) {
 	}
 
 	for _, c := range []struct{ extra, want string }{
-		{"gmm", "not implemented yet"},
 		{"gram", "needs the ID train split among --data"},
 		{"nope", "unknown method"},
 		{"rankfeat", "lenet has 0 stages"},
 		{"mds_ensemble", "needs the ID train split among --data"},
+		{"gmm", "needs the ID train split among --data"},
 	} {
 		code, msg := runFeaturesCLI(t, "--checkpoint", f.ckpt, "--data", f.id.dir, "--out", filepath.Join(t.TempDir(), "x"),
 			"--quiet", "--extra", c.extra)

@@ -93,6 +93,27 @@ func checkTrainSteps(t *testing.T, be backend.Backend, cfg nn.Config, n, steps i
 			}
 		}
 	}
+	// The stage outputs of that forward (rankfeat's layer 3/4 maps, gmm's
+	// layer-2 map, mds_ensemble's stem).
+	for st := 0; st <= ref.Stages() && ref.Stages() > 0; st++ {
+		ry, err := ref.StageOutput(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gy, err := got.StageOutput(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, gotY := host(ref, ry), host(got, gy)
+		if len(want) != len(gotY) {
+			t.Fatalf("stage %d output: %d values, cpu %d", st, len(gotY), len(want))
+		}
+		for i := range want {
+			if d := math.Abs(float64(gotY[i] - want[i])); d > 2e-3+2e-3*math.Abs(float64(want[i])) {
+				t.Fatalf("after %d steps: stage %d output[%d] = %v, cpu %v", steps, st, i, gotY[i], want[i])
+			}
+		}
+	}
 	// The eval-mode input gradient (ODIN, AdaScale) of the forward just run.
 	dood := make([]float32, n*cfg.Classes)
 	for i := range dood {
