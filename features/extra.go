@@ -98,6 +98,9 @@ type ExtraSpec struct {
 	Gram *GramStats
 	// GMM holds gmm's ID-train statistics; required for gmm.
 	GMM *GMMStats
+	// Threads is the number of goroutines of the host-side work (gram's
+	// Gram features); 0 means runtime.GOMAXPROCS(0).
+	Threads int
 }
 
 // ParseExtra splits a comma-separated --extra value into known method

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 )
 
 // Gram (OpenOOD's GRAMPostprocessor, after Sastry & Oore 2020): the Gram
@@ -100,6 +102,9 @@ type GramOptions struct {
 	Holdout [][]int
 	// Seed seeds GramHoldout's draw; 0 means DefaultGramSeed.
 	Seed uint64
+	// Threads is the number of goroutines computing Gram features (host
+	// work beside the network's); 0 means runtime.GOMAXPROCS(0).
+	Threads int
 }
 
 // GramHoldout draws the held-out positions of each class as OpenOOD's
@@ -218,7 +223,7 @@ func TrainGramStats(ctx context.Context, net ExtraNetwork, src Source, g GramOpt
 	for i := range st.Min {
 		st.Min[i], st.Max[i] = float32(math.Inf(1)), float32(math.Inf(-1))
 	}
-	gw := newGramWork(st)
+	gw := newGramWork(st, g.Threads)
 	total := len(labels) + len(heldRows)
 	if opts.Progress != nil {
 		opts.Progress(0, total)
@@ -237,12 +242,11 @@ func TrainGramStats(ctx context.Context, net ExtraNetwork, src Source, g GramOpt
 		}
 		err := net.TapMaps(x[:n*per], n, lo[:n*k], func(l int, maps []float32) error {
 			t := taps[l]
+			gw.batch(maps, n, t)
 			for b := range n {
-				if held[start+b] {
-					continue
+				if !held[start+b] {
+					gw.widen(l, int(lb[b]), gw.feat(b, t))
 				}
-				gw.features(maps[b*t.C*t.H*t.W:(b+1)*t.C*t.H*t.W], t)
-				gw.widen(l, int(lb[b]))
 			}
 			return nil
 		})
@@ -267,9 +271,9 @@ func TrainGramStats(ctx context.Context, net ExtraNetwork, src Source, g GramOpt
 		}
 		err := net.TapMaps(x[:n*per], n, lo[:n*k], func(l int, maps []float32) error {
 			t := taps[l]
+			gw.batch(maps, n, t)
 			for b := range n {
-				gw.features(maps[b*t.C*t.H*t.W:(b+1)*t.C*t.H*t.W], t)
-				sum[l] += gw.deviation(l, int(lb[b]))
+				sum[l] += gw.deviation(l, int(lb[b]), gw.feat(b, t))
 			}
 			return nil
 		})
@@ -290,56 +294,87 @@ func TrainGramStats(ctx context.Context, net ExtraNetwork, src Source, g GramOpt
 	return st, nil
 }
 
-// gramWork holds one image's Gram features of one tap, for every power.
+// gramWork computes the Gram features of a batch's tap output, the images
+// split among up to threads goroutines, into out: P×C values per image
+// (power-major).
 type gramWork struct {
-	st   *GramStats
-	off  []int       // Offset of each tap
-	feat [][]float64 // per power: C values
-	a, s []float64   // scratch: x^p (C×HW) and its column sums (HW)
+	st      *GramStats
+	off     []int // Offset of each tap
+	threads int
+	scratch [][2][]float64 // per goroutine: x^p (C×HW) and its column sums (HW)
+	out     []float64
 }
 
-func newGramWork(st *GramStats) *gramWork {
-	w := &gramWork{st: st, feat: make([][]float64, len(st.Powers)), off: make([]int, len(st.Taps))}
+func newGramWork(st *GramStats, threads int) *gramWork {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	w := &gramWork{st: st, off: make([]int, len(st.Taps)), threads: threads, scratch: make([][2][]float64, threads)}
 	for l := range st.Taps {
 		w.off[l] = st.Offset(l)
 	}
 	return w
 }
 
+// batch computes the features of the n images of maps (n×C×H×W, tap t);
+// feat(b, t) then returns image b's.
+func (w *gramWork) batch(maps []float32, n int, t Tap) {
+	per, pc := t.C*t.H*t.W, len(w.st.Powers)*t.C
+	if cap(w.out) < n*pc {
+		w.out = make([]float64, n*pc)
+	}
+	w.out = w.out[:n*pc]
+	g := min(w.threads, n)
+	var wg sync.WaitGroup
+	for k := range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := k * n / g; b < (k+1)*n/g; b++ {
+				w.features(&w.scratch[k], maps[b*per:(b+1)*per], t, w.out[b*pc:(b+1)*pc])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (w *gramWork) feat(b int, t Tap) []float64 {
+	pc := len(w.st.Powers) * t.C
+	return w.out[b*pc : (b+1)*pc]
+}
+
 // features computes G_p of one image's tap output m (C×H×W) for every
-// power into w.feat: OpenOOD's G_p, with a = m^p element-wise (C×HW), the
+// power into f (P×C): OpenOOD's G_p, with a = m^p element-wise (C×HW), the
 // row sums of the Gram matrix a·aᵀ, Σ_j (a·aᵀ)_ij = Σ_k a_ik·(Σ_j a_jk),
 // then sign·|·|^(1/p). In float64 (OpenOOD: float32).
-func (w *gramWork) features(m []float32, t Tap) {
+func (w *gramWork) features(sc *[2][]float64, m []float32, t Tap, f []float64) {
 	hw := t.H * t.W
-	if cap(w.a) < len(m) {
-		w.a = make([]float64, len(m))
+	if cap(sc[0]) < len(m) {
+		sc[0] = make([]float64, len(m))
 	}
-	if cap(w.s) < hw {
-		w.s = make([]float64, hw)
+	if cap(sc[1]) < hw {
+		sc[1] = make([]float64, hw)
 	}
-	a, s := w.a[:len(m)], w.s[:hw]
+	a, s := sc[0][:len(m)], sc[1][:hw]
 	for i := range a {
 		a[i] = 1
 	}
 	prev := 0
 	for pi, p := range w.st.Powers {
-		for ; prev < p; prev++ { // a = m^p, built up from the previous power
-			for i, v := range m {
-				a[i] *= float64(v)
-			}
-		}
 		clear(s)
 		for c := range t.C {
-			for k, v := range a[c*hw : (c+1)*hw] {
+			ac, mc := a[c*hw:(c+1)*hw], m[c*hw:(c+1)*hw]
+			for k := range ac {
+				v := ac[k]
+				for q := prev; q < p; q++ { // a = m^p, built up from the previous power
+					v *= float64(mc[k])
+				}
+				ac[k] = v
 				s[k] += v
 			}
 		}
-		f := w.feat[pi]
-		if cap(f) < t.C {
-			f = make([]float64, t.C)
-		}
-		f = f[:t.C]
+		prev = p
+		fp := f[pi*t.C : (pi+1)*t.C]
 		for c := range t.C {
 			var r float64
 			for k, v := range a[c*hw : (c+1)*hw] {
@@ -349,19 +384,18 @@ func (w *gramWork) features(m []float32, t Tap) {
 			if r < 0 {
 				g = -g
 			}
-			f[c] = g
+			fp[c] = g
 		}
-		w.feat[pi] = f
 	}
 }
 
-// widen updates class c's ranges of tap l with w.feat.
-func (w *gramWork) widen(l, c int) {
+// widen updates class c's ranges of tap l with one image's features f.
+func (w *gramWork) widen(l, c int, f []float64) {
 	C := w.st.Taps[l].C
-	for pi, f := range w.feat {
+	for pi := range w.st.Powers {
 		o := w.off[l] + (pi*w.st.Classes+c)*C
 		mn, mx := w.st.Min[o:o+C], w.st.Max[o:o+C]
-		for j, v := range f {
+		for j, v := range f[pi*C : (pi+1)*C] {
 			v32 := float32(v)
 			mn[j] = min(mn[j], v32)
 			mx[j] = max(mx[j], v32)
@@ -369,15 +403,16 @@ func (w *gramWork) widen(l, c int) {
 	}
 }
 
-// deviation is Σ_p δ(min_{l,p,c}, max_{l,p,c}, w.feat_p): OpenOOD's delta,
-// Σ_j relu(min_j − x_j)/|min_j + 10⁻⁶| + relu(x_j − max_j)/|max_j + 10⁻⁶|.
-func (w *gramWork) deviation(l, c int) float64 {
+// deviation is Σ_p δ(min_{l,p,c}, max_{l,p,c}, f_p) of one image's
+// features f: OpenOOD's delta, Σ_j relu(min_j − x_j)/|min_j + 10⁻⁶| +
+// relu(x_j − max_j)/|max_j + 10⁻⁶|.
+func (w *gramWork) deviation(l, c int, f []float64) float64 {
 	C := w.st.Taps[l].C
 	var d float64
-	for pi, f := range w.feat {
+	for pi := range w.st.Powers {
 		o := w.off[l] + (pi*w.st.Classes+c)*C
 		mn, mx := w.st.Min[o:o+C], w.st.Max[o:o+C]
-		for j, v := range f {
+		for j, v := range f[pi*C : (pi+1)*C] {
 			lo, hi := float64(mn[j]), float64(mx[j])
 			if v < lo {
 				d += (lo - v) / math.Abs(lo+1e-6)
@@ -397,7 +432,7 @@ func (w *extraWork) gram(x []float32, n int) error {
 	st := w.spec.Gram
 	gw := w.gw
 	if gw == nil {
-		gw = newGramWork(st)
+		gw = newGramWork(st, w.spec.Threads)
 		w.gw = gw
 	}
 	lo := grow(&w.lo, n*w.k)
@@ -410,10 +445,9 @@ func (w *extraWork) gram(x []float32, n int) error {
 			}
 		}
 		t := st.Taps[l]
-		per := t.C * t.H * t.W
+		gw.batch(maps, n, t)
 		for i := range n {
-			gw.features(maps[i*per:(i+1)*per], t)
-			dev[i] += gw.deviation(l, preds[i]) / st.Norm[l]
+			dev[i] += gw.deviation(l, preds[i], gw.feat(i, t)) / st.Norm[l]
 		}
 		return nil
 	})

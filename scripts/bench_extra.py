@@ -10,7 +10,9 @@ iodin-one are one setting. rankfeat is RankFeatPostprocessor (SVD), adascale
 AdaScalePostprocessor.postprocess (gradient, perturbation, second forward),
 mds_ensemble MDSEnsemblePostprocessor.postprocess in its default
 configuration (stem layer; synthetic class means and identity precision in
-place of the ID-train statistics, which t2f features computes once).
+place of the ID-train statistics, which t2f features computes once), gram
+GRAMPostprocessor.postprocess (hooks on the 20 convolutions, Gram features of
+powers 1..5, deviations; synthetic ranges [0, 1] and normalisation 1).
 plain is the network's forward alone.
 
     /usr/bin/python3 scripts/bench_extra.py [--reps 3]
@@ -39,6 +41,7 @@ rankfeat_pp = importlib.import_module("openood.postprocessors.rankfeat_postproce
 adascale_pp = importlib.import_module("openood.postprocessors.adascale_postprocessor")
 adascale_net = importlib.import_module("openood.networks.adascale_net")
 mds_ens_pp = importlib.import_module("openood.postprocessors.mds_ensemble_postprocessor")
+gram_pp = importlib.import_module("openood.postprocessors.gram_postprocessor")
 
 
 class AttrDict(dict):
@@ -83,6 +86,23 @@ def main():
     mds.transform_matrix = [torch.eye(64)]
     mds.alpha_list, mds.setup_flag = [1], True
 
+    gram = gram_pp.GRAMPostprocessor(config("gram", {"powers": [1, 2, 3, 4, 5]}, {"powers_list": [[1, 2, 3, 4, 5]]}))
+    fe = gram_pp.FeatureExtractor(net)
+    with torch.no_grad():
+        _, feats = fe(x[:1])
+    fe.destroy_hooks()
+    gram.feature_min, gram.feature_max = {}, {}
+    for l, f in enumerate(feats):
+        for p in [1, 2, 3, 4, 5]:
+            for c in range(10):
+                gram.feature_min[l, p, c] = torch.zeros(1, f.shape[1])
+                gram.feature_max[l, p, c] = torch.ones(1, f.shape[1])
+    gram.normalize_factors, gram.setup_flag = torch.ones(1, len(feats)), True
+
+    def gram_post():
+        with torch.no_grad():
+            gram.postprocess(net, x.clone())
+
     def plain():
         with torch.no_grad():
             net(x)
@@ -101,6 +121,7 @@ def main():
         ("rankfeat", lambda: rank.postprocess(net, x.clone())),
         ("adascale", lambda: ada.postprocess(ada_net, x.clone())),
         ("mds_ensemble", lambda: mds.postprocess(net, x.clone())),
+        ("gram", gram_post),
     ]
     for name, f in cases:
         f()  # warm-up

@@ -52,7 +52,7 @@ func parseExtraFlag(c *cli.Context, norm augment.Norm, channels int) (*features.
 	default:
 		return nil, fmt.Errorf("features: --extra: normalisation %q has no std", norm.Name)
 	}
-	spec := &features.ExtraSpec{Methods: methods, InputStd: std}
+	spec := &features.ExtraSpec{Methods: methods, InputStd: std, Threads: c.Int("threads")}
 	for _, g := range []struct {
 		flag  string
 		dst   *[]float64
@@ -167,7 +167,7 @@ func gramStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Read
 	}
 	m := readers[ti].Meta()
 	bar := newProgress(c.App.ErrWriter, quiet, m.Dataset+"/"+m.Split+" gram statistics", int64(src.Len()+src.Len()/10))
-	st, err := features.TrainGramStats(c.Context, net, src, features.GramOptions{}, features.Options{
+	st, err := features.TrainGramStats(c.Context, net, src, features.GramOptions{Threads: c.Int("threads")}, features.Options{
 		BatchSize: c.Int("batch-size"),
 		Progress:  func(done, total int) { bar.Update(int64(done), "") },
 	})

@@ -56,6 +56,7 @@ func BenchmarkExtra(b *testing.B) {
 		{"rankfeat", &features.ExtraSpec{Methods: []string{features.ExtraRankFeat}}},
 		{"adascale", &features.ExtraSpec{Methods: []string{features.ExtraAdaScaleA}}},
 		{"mds_ensemble", &features.ExtraSpec{Methods: []string{features.ExtraMDSEns}, MDS: benchMDSStats(r, 64, 10)}},
+		{"gram", &features.ExtraSpec{Methods: []string{features.ExtraGram}, Gram: benchGramStats(net, 10)}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
@@ -84,6 +85,22 @@ func benchMDSStats(r *rand.Rand, dim, classes int) *features.MDSStats {
 	}
 	for i := range dim {
 		st.Precision[i*dim+i] = 1
+	}
+	return st
+}
+
+// benchGramStats are synthetic ID-train statistics for gram's timing:
+// ranges [0, 1] and normalisation 1 for every tap, power and class (the
+// cost does not depend on their values).
+func benchGramStats(net features.ExtraNetwork, classes int) *features.GramStats {
+	st := &features.GramStats{Taps: net.Taps(), Powers: features.GramPowers, Classes: classes}
+	size := st.Offset(len(st.Taps))
+	st.Min, st.Max, st.Norm = make([]float32, size), make([]float32, size), make([]float64, len(st.Taps))
+	for i := range st.Max {
+		st.Max[i] = 1
+	}
+	for i := range st.Norm {
+		st.Norm[i] = 1
 	}
 	return st
 }
