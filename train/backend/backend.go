@@ -133,3 +133,15 @@ type Backend interface {
 	// NonFinite reports whether t holds a NaN or an infinity.
 	NonFinite(t *Tensor) bool
 }
+
+// ConvBatchNormEvaler is an optional Backend operation: the eval-mode
+// conv → BatchNorm (→ + residual) (→ ReLU) chain of a ResNet in one call.
+// Conv2dBatchNormEval(x, w, y, p, γ, β, μ, σ², eps, res, relu) must write
+// exactly (bit for bit) what Conv2dForward(x, w, nil, t, p, false);
+// BatchNormEval(t, γ, β, u, μ, σ², eps, relu && res == nil); and, when res
+// is not nil, Add or AddReLU(u, res, y) write. Networks use it when their
+// backend has it and the separate ops otherwise; the conformance suite
+// checks the equality.
+type ConvBatchNormEvaler interface {
+	Conv2dBatchNormEval(x, w, y *Tensor, p ConvParams, gamma, beta, runMean, runVar *Tensor, eps float32, res *Tensor, relu bool)
+}

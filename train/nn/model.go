@@ -134,6 +134,8 @@ type Model struct {
 	hostIn                   *backend.Tensor
 	hostZ, hostGrad          []float32 // host logits and dlogits of the host-side losses (loss.go)
 	grads                    *gradPool // gradient buffers shared by all layers
+	acts                     *actPool  // activation buffers of Infer
+	actsN                    int       // the batch size acts holds buffers for
 	train                    bool      // the last forward ran in training mode
 	ready                    bool      // a training forward awaits its backward
 	evalGrad                 bool      // an eval forward awaits InputGradient

@@ -140,9 +140,10 @@ func (b *Bench) TrainStep() error {
 	return b.opt.Step(0.01)
 }
 
-// InferStep runs one eval-mode forward pass.
+// InferStep runs one inference forward pass (nn.Model.Infer: eval mode,
+// nothing kept for a backward pass), what `t2f features` runs.
 func (b *Bench) InferStep() error {
-	_, err := b.Model.Forward(b.xin, false)
+	_, err := b.Model.Infer(b.xin)
 	return err
 }
 

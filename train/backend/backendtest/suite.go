@@ -23,6 +23,7 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"Linear", testLinear},
 		{"BatchNormTrain", testBatchNormTrain},
 		{"BatchNormEval", testBatchNormEval},
+		{"ConvBatchNormEval", testConvBatchNormEval},
 		{"Elementwise", testElementwise},
 		{"MaxPool2d", testMaxPool},
 		{"GlobalAvgPool", testGlobalAvgPool},
@@ -349,6 +350,64 @@ func testBatchNormEval(t *testing.T, be backend.Backend) {
 			want = relu64(want)
 		}
 		near(t, "y", down(be, y), want, 1e-5, 1e-4)
+	}
+}
+
+// testConvBatchNormEval checks the optional fused eval conv+BN(+residual)
+// (+ReLU) against the separate ops, bit for bit.
+func testConvBatchNormEval(t *testing.T, be backend.Backend) {
+	f, ok := be.(backend.ConvBatchNormEvaler)
+	if !ok {
+		t.Skipf("%s has no fused Conv2dBatchNormEval", be.Name())
+	}
+	cases := []struct {
+		n, c, h, w, oc, k int
+		p                 backend.ConvParams
+	}{
+		{3, 4, 8, 8, 6, 3, backend.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},   // implicit
+		{2, 3, 9, 9, 5, 3, backend.ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},   // lowered
+		{3, 8, 6, 6, 16, 1, backend.ConvParams{StrideH: 1, StrideW: 1}},                    // pointwise
+		{2, 4, 8, 8, 8, 1, backend.ConvParams{StrideH: 2, StrideW: 2}},                     // strided 1×1
+		{21, 8, 4, 4, 8, 3, backend.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},  // images share a GEMM
+		{2, 3, 15, 13, 4, 7, backend.ConvParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}}, // 7×7 stem
+		{5, 6, 3, 3, 7, 3, backend.ConvParams{StrideH: 1, StrideW: 1}},                     // whole-input kernel
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, tc := range cases {
+		x, _ := up(be, randVec(r, tc.n*tc.c*tc.h*tc.w, 1), tc.n, tc.c, tc.h, tc.w)
+		w, _ := up(be, randVec(r, tc.oc*tc.c*tc.k*tc.k, 0.5), tc.oc, tc.c, tc.k, tc.k)
+		g, _ := up(be, randVec(r, tc.oc, 1), tc.oc)
+		b, _ := up(be, randVec(r, tc.oc, 1), tc.oc)
+		m, _ := up(be, randVec(r, tc.oc, 0.5), tc.oc)
+		vr := randVec(r, tc.oc, 0.5)
+		for i := range vr {
+			vr[i] += 1
+		}
+		v, _ := up(be, vr, tc.oc)
+		oh, ow := tc.p.OutSize(tc.h, tc.w, tc.k, tc.k)
+		res, _ := up(be, randVec(r, tc.n*tc.oc*oh*ow, 1), tc.n, tc.oc, oh, ow)
+		for _, withRes := range []bool{false, true} {
+			for _, relu := range []bool{false, true} {
+				conv, bn, want, got := be.Alloc(tc.n, tc.oc, oh, ow), be.Alloc(tc.n, tc.oc, oh, ow), be.Alloc(tc.n, tc.oc, oh, ow), be.Alloc(tc.n, tc.oc, oh, ow)
+				be.Conv2dForward(x, w, nil, conv, tc.p, false)
+				be.BatchNormEval(conv, g, b, bn, m, v, 1e-5, relu && !withRes)
+				var rt *backend.Tensor
+				switch {
+				case withRes && relu:
+					rt = res
+					be.AddReLU(bn, res, want)
+				case withRes:
+					rt = res
+					be.Add(bn, res, want)
+				default:
+					be.Copy(want, bn)
+				}
+				be.Fill(got, float32(math.NaN()))
+				f.Conv2dBatchNormEval(x, w, got, tc.p, g, b, m, v, 1e-5, rt, relu)
+				name := fmt.Sprintf("x%v w%v %+v res=%v relu=%v", x.Shape(), w.Shape(), tc.p, withRes, relu)
+				near(t, name, down(be, got), down(be, want), 0, 0)
+			}
+		}
 	}
 }
 

@@ -71,9 +71,7 @@ func (b *Backend) BatchNormEval(x, gamma, beta, y, runMean, runVar *backend.Tens
 	b.parallel(n*c, 1, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ch := r % c
-			invstd := 1 / math.Sqrt(float64(rv[ch])+float64(eps))
-			a := float32(invstd * float64(gd[ch]))
-			cc := float32(float64(bd[ch]) - float64(rm[ch])*invstd*float64(gd[ch]))
+			a, cc := bnScaleShift(gd[ch], bd[ch], rm[ch], rv[ch], eps)
 			affine(xd[r*hw:(r+1)*hw], yd[r*hw:(r+1)*hw], a, cc, relu)
 		}
 	})

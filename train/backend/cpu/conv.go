@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/t2f/t2f/kernels"
 	"github.com/t2f/t2f/train/backend"
@@ -49,25 +50,123 @@ func (b *Backend) convShape(op string, x, w, y *backend.Tensor, p backend.ConvPa
 // Conv2dForward: y = conv(x, w) + b, then ReLU when relu.
 func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvParams, relu bool) {
 	cs := b.convShape("conv2d", x, w, y, p)
-	var bd []float32
+	var ep epi
 	if bias != nil {
 		mustShape("conv2d", bias, cs.oc)
-		bd = Data(bias)
+		ep.bias = Data(bias)
 	}
-	xd, wd, yd := Data(x), Data(w), Data(y)
+	ep.relu = relu
+	b.convForward(cs, Data(x), Data(w), Data(y), &ep)
+}
+
+// Conv2dBatchNormEval is Conv2dForward (no bias, no ReLU) followed by
+// BatchNormEval and, when res is not nil, Add(·, res), then the ReLU when
+// relu: the eval-mode conv+BN(+residual)+ReLU of a ResNet in one pass, the
+// BatchNorm applied to each image's output while it is in cache. The
+// arithmetic is that of the separate ops (the same per-channel scale and
+// shift, kernels.Affine, kernels.AddVec), so results are bit-identical.
+func (b *Backend) Conv2dBatchNormEval(x, w, y *backend.Tensor, p backend.ConvParams, gamma, beta, runMean, runVar *backend.Tensor, eps float32, res *backend.Tensor, relu bool) {
+	cs := b.convShape("conv2d batchnorm eval", x, w, y, p)
+	for _, t := range []*backend.Tensor{gamma, beta, runMean, runVar} {
+		mustShape("conv2d batchnorm eval", t, cs.oc)
+	}
+	ep := epi{relu: relu}
+	if res != nil {
+		mustShape("conv2d batchnorm eval", res, y.Shape()...)
+		ep.res = Data(res)
+	}
+	b.bnA, b.bnC = bnAffine(Data(gamma), Data(beta), Data(runMean), Data(runVar), eps, b.bnA, b.bnC)
+	ep.scale, ep.shift = b.bnA, b.bnC
+	b.convForward(cs, Data(x), Data(w), Data(y), &ep)
+}
+
+// bnAffine writes BatchNormEval's per-channel scale a and shift c
+// (y = x·a + c) into a and c, grown to the channel count.
+func bnAffine(gamma, beta, mean, vr []float32, eps float32, a, c []float32) ([]float32, []float32) {
+	a, c = grow(a, len(gamma)), grow(c, len(gamma))
+	for ch := range gamma {
+		a[ch], c[ch] = bnScaleShift(gamma[ch], beta[ch], mean[ch], vr[ch], eps)
+	}
+	return a, c
+}
+
+// bnScaleShift is BatchNormEval's affine map of one channel.
+func bnScaleShift(gamma, beta, mean, vr, eps float32) (a, c float32) {
+	invstd := 1 / math.Sqrt(float64(vr)+float64(eps))
+	return float32(invstd * float64(gamma)), float32(float64(beta) - float64(mean)*invstd*float64(gamma))
+}
+
+// epi is what a convolution applies to its product, channel by channel:
+// + bias[o], or ·scale[o] + shift[o] (eval BatchNorm); then + res (the
+// residual, same shape as y); then ReLU.
+type epi struct {
+	bias, scale, shift []float32
+	res                []float32
+	relu               bool
+}
+
+// none reports whether the epilogue leaves the product as it is.
+func (e *epi) none() bool { return e.bias == nil && e.scale == nil && e.res == nil && !e.relu }
+
+// image applies the epilogue to image n's output y (oc planes of p).
+func (e *epi) image(y []float32, n, oc, p int) {
+	if e.none() {
+		return
+	}
+	var res []float32
+	if e.res != nil {
+		res = e.res[n*oc*p : (n+1)*oc*p]
+	}
+	for o := 0; o < oc; o++ {
+		e.plane(y[o*p:(o+1)*p], res, o, p)
+	}
+}
+
+// plane applies the epilogue to channel o's plane row (p values); res is the
+// image's residual (or nil).
+func (e *epi) plane(row, res []float32, o, p int) {
+	a, c := float32(1), float32(0)
+	switch {
+	case e.scale != nil:
+		a, c = e.scale[o], e.shift[o]
+	case e.bias != nil:
+		c = e.bias[o]
+	}
+	if res == nil {
+		if e.scale != nil || e.bias != nil || e.relu {
+			kernels.Affine(row, row, a, c, e.relu)
+		}
+		return
+	}
+	if e.scale != nil || e.bias != nil {
+		kernels.Affine(row, row, a, c, false)
+	}
+	kernels.AddVec(row, row, res[o*p:(o+1)*p], e.relu)
+}
+
+// convForward is the forward convolution of xd by wd into yd followed by
+// the epilogue ep.
+func (b *Backend) convForward(cs convShape, xd, wd, yd []float32, ep *epi) {
 	inSz := cs.g.C * cs.g.H * cs.g.W
 	outSz := cs.oc * cs.p
 	if fullConv(cs.g) {
 		// y (N, OC) = x (N, K) · wᵀ: a linear layer, no lowering.
 		b.sgemmRows(false, true, cs.n, cs.oc, cs.k, xd, cs.k, wd, cs.k, yd, cs.oc)
+		if ep.none() {
+			return
+		}
 		b.parallel(cs.n, 64, func(_, lo, hi int) {
 			for i := lo; i < hi; i++ {
 				row := yd[i*cs.oc : (i+1)*cs.oc]
-				if bd != nil {
-					kernels.AddVec(row, row, bd, relu)
-				} else if relu {
-					kernels.Affine(row, row, 1, 0, true)
+				if ep.scale == nil && ep.res == nil {
+					if ep.bias != nil {
+						kernels.AddVec(row, row, ep.bias, ep.relu)
+					} else {
+						kernels.Affine(row, row, 1, 0, true)
+					}
+					continue
 				}
+				ep.image(row, i, cs.oc, 1) // 1×1 planes
 			}
 		})
 		return
@@ -83,7 +182,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 				if g == 1 {
 					out := yd[n0*outSz : (n0+1)*outSz]
 					st.gemm.SgemmPacked(false, cs.oc, cs.p, cs.k, 1, wd, cs.k, &st.same, 0, out, cs.p)
-					epilogue(out, bd, cs.oc, cs.p, relu)
+					ep.image(out, n0, cs.oc, cs.p)
 					continue
 				}
 				ld := g * cs.p
@@ -94,7 +193,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 					for o := 0; o < cs.oc; o++ {
 						copy(img[o*cs.p:(o+1)*cs.p], st.out[o*ld+j*cs.p:])
 					}
-					epilogue(img, bd, cs.oc, cs.p, relu)
+					ep.image(img, n0+j, cs.oc, cs.p)
 				}
 			}
 		})
@@ -110,7 +209,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 			if g == 1 && !cs.wide {
 				out := yd[n0*outSz : (n0+1)*outSz]
 				st.gemm.Sgemm(false, false, cs.oc, cs.p, cs.k, 1, wd, cs.k, col, ld, 0, out, cs.p)
-				epilogue(out, bd, cs.oc, cs.p, relu)
+				ep.image(out, n0, cs.oc, cs.p)
 				continue
 			}
 			st.out = grow(st.out, cs.oc*ld)
@@ -124,7 +223,7 @@ func (b *Backend) Conv2dForward(x, w, bias, y *backend.Tensor, p backend.ConvPar
 						copy(img[o*cs.p:(o+1)*cs.p], st.out[o*ld+j*cs.p:])
 					}
 				}
-				epilogue(img, bd, cs.oc, cs.p, relu)
+				ep.image(img, n0+j, cs.oc, cs.p)
 			}
 		}
 	})
@@ -140,21 +239,6 @@ const prefetchMax = 1 << 17
 func prefetchNext(d []float32, sz, i0, i1 int) {
 	if i0 < i1 && (i1-i0)*sz <= prefetchMax {
 		kernels.Prefetch(d[i0*sz : i1*sz])
-	}
-}
-
-// epilogue adds the per-channel bias and applies ReLU to one image (oc, p).
-func epilogue(y, bias []float32, oc, p int, relu bool) {
-	if bias == nil && !relu {
-		return
-	}
-	for o := 0; o < oc; o++ {
-		row := y[o*p : (o+1)*p]
-		var bv float32
-		if bias != nil {
-			bv = bias[o]
-		}
-		kernels.Affine(row, row, 1, bv, relu)
 	}
 }
 

@@ -15,6 +15,8 @@ type Backend struct {
 	workers []worker
 	team    *kernels.Team // the goroutines of parallel loops
 	wT      []float32     // flipped, transposed conv weights (implicit input gradient)
+	bnA     []float32     // eval BatchNorm scale and shift per channel (Conv2dBatchNormEval)
+	bnC     []float32
 }
 
 // worker is the per-thread state: a single-threaded GEMM engine and scratch.
