@@ -21,6 +21,7 @@ func (n Network) InputShape() (c, h, w int) {
 }
 func (n Network) Dim() int        { return n.Model.FeatureSize() }
 func (n Network) NumClasses() int { return n.Model.Config().Classes }
+
 // Forward is the inference forward (nn.Model.InferHost): nothing is kept
 // for a gradient, so memory stays a few activations of the largest layer.
 func (n Network) Forward(x []float32, k int, feature, logits, logitsOOD []float32) error {
