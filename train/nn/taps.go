@@ -20,12 +20,12 @@ import (
 //	                  relu (the 84-d feature, shape (84, 1, 1)): 7 taps
 //	resnet18_32x32    conv1, then per BasicBlock conv1, conv2 and the shortcut's conv when
 //	                  there is one; its ReLUs are F.relu, not modules: 20 taps
-//	small_resnet      as resnet18_32x32 (its blocks are the same BasicBlock): 10 taps
+//	small_resnet      as resnet18_32x32 (its blocks are the same BasicBlock): 9 taps
 //	resnet18_224x224  conv1, relu (the stem, before the max-pool), then per BasicBlock conv1,
 //	                  relu, conv2, downsample.0 when there is one, relu (after the residual
-//	                  sum): 42 taps
+//	                  sum): 37 taps
 //	resnet50          conv1, relu, then per Bottleneck conv1, relu, conv2, relu, conv3,
-//	                  downsample.0 when there is one, relu: 114 taps
+//	                  downsample.0 when there is one, relu: 102 taps
 type Tap struct {
 	// Name is the module's name in the state_dict ("layer1.0.conv1",
 	// "layer2.0.shortcut.0", "block1.1"); a ReLU module called several times
