@@ -13,6 +13,8 @@ configuration (stem layer; synthetic class means and identity precision in
 place of the ID-train statistics, which t2f features computes once), gram
 GRAMPostprocessor.postprocess (hooks on the 20 convolutions, Gram features of
 powers 1..5, deviations; synthetic ranges [0, 1] and normalisation 1).
+gmm GMMPostprocessor.postprocess in its default configuration (synthetic
+statistics for its three layers; the fit on ID train is not timed).
 plain is the network's forward alone.
 
     /usr/bin/python3 scripts/bench_extra.py [--reps 3]
@@ -42,6 +44,7 @@ adascale_pp = importlib.import_module("openood.postprocessors.adascale_postproce
 adascale_net = importlib.import_module("openood.networks.adascale_net")
 mds_ens_pp = importlib.import_module("openood.postprocessors.mds_ensemble_postprocessor")
 gram_pp = importlib.import_module("openood.postprocessors.gram_postprocessor")
+gmm_pp = importlib.import_module("openood.postprocessors.gmm_postprocessor")
 
 
 class AttrDict(dict):
@@ -103,6 +106,16 @@ def main():
         with torch.no_grad():
             gram.postprocess(net, x.clone())
 
+    # gmm's default configuration (gmm.yml): three layers, alpha [0, 0, 1];
+    # synthetic statistics (the fit on ID train is not timed).
+    gmm = gmm_pp.GMMPostprocessor(config("gmm", {
+        "num_clusters_list": [3, 1, 50], "feature_type_list": ["stat", "mean", "flat"],
+        "alpha_list": [0, 0, 1], "reduce_dim_list": ["none", "none", "pca_50"]}))
+    gmm.feature_mean = [torch.randn(3, 128), torch.randn(1, 64), torch.randn(50, 50)]
+    gmm.feature_prec = [torch.eye(128), torch.eye(64), torch.eye(50)]
+    gmm.component_weight_list = [torch.full((3,), 1 / 3), torch.ones(1), torch.full((50,), 1 / 50)]
+    gmm.transform_matrix_list = [torch.eye(128), torch.eye(64), torch.randn(128 * 16 * 16, 50) * 0.01]
+
     def plain():
         with torch.no_grad():
             net(x)
@@ -122,6 +135,7 @@ def main():
         ("adascale", lambda: ada.postprocess(ada_net, x.clone())),
         ("mds_ensemble", lambda: mds.postprocess(net, x.clone())),
         ("gram", gram_post),
+        ("gmm", lambda: gmm.postprocess(net, x.clone())),
     ]
     for name, f in cases:
         f()  # warm-up

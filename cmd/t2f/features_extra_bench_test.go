@@ -28,7 +28,8 @@ func (s benchSource) Load(start int, x []float32, ids []int64, labels []int32) e
 // 10 classes, T2FNorm head) on 2 threads, batch 128, in images/s: the plain
 // extraction, then each method alone; odin and iodin both for OpenOOD's
 // whole grid (8 settings, what APS needs) and for one setting (T 1000,
-// ε 0.0014). scripts/bench_extra.sh runs it beside OpenOOD's PyTorch
+// ε 0.0014); mds_ensemble and gmm with synthetic ID-train statistics (their
+// one-off fit on the train split is not included). scripts/bench_extra.sh runs it beside OpenOOD's PyTorch
 // post-processors (scripts/bench_extra.py).
 func BenchmarkExtra(b *testing.B) {
 	m, err := nn.New(cpu.New(2), nn.Config{Arch: nn.ArchResNet18_32, Classes: 10, Head: nn.HeadT2FNorm}, 1)
@@ -57,6 +58,7 @@ func BenchmarkExtra(b *testing.B) {
 		{"adascale", &features.ExtraSpec{Methods: []string{features.ExtraAdaScaleA}}},
 		{"mds_ensemble", &features.ExtraSpec{Methods: []string{features.ExtraMDSEns}, MDS: benchMDSStats(r, 64, 10)}},
 		{"gram", &features.ExtraSpec{Methods: []string{features.ExtraGram}, Gram: benchGramStats(net, 10)}},
+		{"gmm", &features.ExtraSpec{Methods: []string{features.ExtraGMM}, GMM: benchGMMStats(r, 128*16*16)}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
@@ -101,6 +103,28 @@ func benchGramStats(net features.ExtraNetwork, classes int) *features.GramStats 
 	}
 	for i := range st.Norm {
 		st.Norm[i] = 1
+	}
+	return st
+}
+
+// benchGMMStats are synthetic gmm statistics for a stage map of in values:
+// a random transform, random means, the identity precision and uniform
+// weights (the scoring cost does not depend on their values).
+func benchGMMStats(r *rand.Rand, in int) *features.GMMStats {
+	d, k := features.GMMDim, features.GMMComponents
+	st := &features.GMMStats{Stage: features.GMMStage, In: in, Dim: d, Components: k,
+		Transform: make([]float32, in*d), Means: make([]float32, k*d), Precision: make([]float32, d*d), Weights: make([]float32, k)}
+	for i := range st.Transform {
+		st.Transform[i] = float32(r.NormFloat64() * 0.01)
+	}
+	for i := range st.Means {
+		st.Means[i] = float32(r.NormFloat64())
+	}
+	for i := range d {
+		st.Precision[i*d+i] = 1
+	}
+	for i := range st.Weights {
+		st.Weights[i] = 1 / float32(k)
 	}
 	return st
 }

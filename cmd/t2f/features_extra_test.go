@@ -5,10 +5,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/t2f/t2f/features"
+	"github.com/t2f/t2f/train"
+	"github.com/t2f/t2f/train/backend/cpu"
+	"github.com/t2f/t2f/train/nn"
 )
 
 // TestFeaturesExtra: --extra prints its cost, writes extra/<dataset>_<split>.parquet
@@ -129,6 +133,78 @@ func TestFeaturesExtraGram(t *testing.T) {
 	}
 	var so, se bytes.Buffer
 	args := []string{"t2f", "score", "--features", out, "--id", "digits", "--far", "noise", "--methods", "gram",
+		"--out", filepath.Join(t.TempDir(), "res"), "-q"}
+	if code := run(context.Background(), args, &so, &se); code != 0 {
+		t.Fatalf("score: exit %d: %s%s", code, so.String(), se.String())
+	}
+}
+
+// TestFeaturesExtraGMM: --extra gmm fits PCA and the mixture on the train
+// split among --data first (reporting the fit), writes gmm_score for the
+// other splits, leaves no spill file in --out, gives the same columns for
+// the same --seed, and t2f score runs gmm from them.
+func TestFeaturesExtraGMM(t *testing.T) {
+	f := newFeatFixture(t)
+	m, err := nn.New(cpu.New(1), nn.Config{Arch: nn.ArchSmallResNet, InChannels: 1, ImageSize: 28, Classes: 3, Head: nn.HeadLinear}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(t.TempDir(), train.BestFile)
+	if err := m.Save(ckpt, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr := writeFeatShard(t, filepath.Join(t.TempDir(), "digits-train"), "digits", "train", f.classes, 64, 3)
+	cols := func(out, seed string) map[string][]float32 {
+		t.Helper()
+		code, msg := runFeaturesCLI(t, "--checkpoint", ckpt, "--data", tr.dir, "--data", f.id.dir, "--data", f.ood.dir, "--out", out,
+			"--batch-size", "16", "--threads", "1", "--extra", "gmm", "--seed", seed)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, msg)
+		}
+		for _, want := range []string{"--extra gmm costs 1 forward + 0 backward passes per image", "features: gmm: 64 train maps of", "PCA(50), tied GMM of 50 components"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("output lacks %q:\n%s", want, msg)
+			}
+		}
+		entries, err := os.ReadDir(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".t2f-stage-rows") {
+				t.Errorf("spill file %s left in --out", e.Name())
+			}
+		}
+		if _, err := os.Stat(features.ExtraPath(out, "digits", "train")); err == nil {
+			t.Error("an extra file for the train split")
+		}
+		got := map[string][]float32{}
+		for _, ds := range []string{"digits", "noise"} {
+			x, err := features.ReadExtra(features.ExtraPath(out, ds, "test"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(x.Columns) != 1 || x.Columns[0] != (features.ExtraColumn{Name: features.ColGMMScore, Width: 1}) {
+				t.Fatalf("%s: extra columns %v, want gmm_score (1)", ds, x.Columns)
+			}
+			for i, v := range x.Values[features.ColGMMScore] {
+				if !(v >= -103.28 && v <= 0) {
+					t.Fatalf("%s row %d: log-density %v outside [log 1.4e-45, log 1]", ds, i, v)
+				}
+			}
+			got[ds] = x.Values[features.ColGMMScore]
+		}
+		return got
+	}
+	out := filepath.Join(t.TempDir(), "feats")
+	a, b := cols(out, "3"), cols(filepath.Join(t.TempDir(), "again"), "3")
+	for ds := range a {
+		if !slices.Equal(a[ds], b[ds]) {
+			t.Errorf("%s: --seed 3 twice gave different columns", ds)
+		}
+	}
+	var so, se bytes.Buffer
+	args := []string{"t2f", "score", "--features", out, "--id", "digits", "--far", "noise", "--methods", "gmm",
 		"--out", filepath.Join(t.TempDir(), "res"), "-q"}
 	if code := run(context.Background(), args, &so, &se); code != 0 {
 		t.Fatalf("score: exit %d: %s%s", code, so.String(), se.String())
