@@ -77,14 +77,16 @@
 // `t2f features --extra` (ExtraSpec, ComputeExtra) runs OpenOOD methods that
 // need the network — ODIN and IODIN over their (temperature, noise) grid,
 // RankFeat's fused logits, AdaScale's perturbed feature, mds_ensemble's
-// score, gram's deviation (from ID-train statistics: TrainGramStats) —
-// through an ExtraNetwork (input gradients, stage maps, the forward from a
-// stage, every conv and ReLU module output) and writes
+// score, gram's deviation (from ID-train statistics: TrainGramStats), gmm's
+// log-density (from GMMStats, fitted on TrainStageRows: the flattened
+// stage-2 maps of ID train, kept in memory or spilled to a temporary file,
+// Spill) — through an ExtraNetwork (input gradients, stage maps, the
+// forward from a stage, every conv and ReLU module output) and writes
 // extra/<dataset>_<split>.parquet beside the feature files (ExtraPath,
 // WriteExtra, ReadExtra): an id column, then one fixed-size list<float32>
 // column per value (ODINColumn, ColRankFeatLogits, ColAdaScalePerturbed,
-// MDSEnsembleColumn, ColGramDeviation), with the feature file's metadata
-// plus t2f_extra_version. See docs/features.md.
+// MDSEnsembleColumn, ColGramDeviation, ColGMMScore), with the feature
+// file's metadata plus t2f_extra_version. See docs/features.md.
 //
 // # Import
 //

@@ -68,7 +68,8 @@ type PCA struct {
 // both keep the same column space), and the exact solver works on the d×d
 // Gram matrix of the centred data (eigendecomposition) when d ≤ n, so that
 // rows are read in passes rather than held in memory. Every product is
-// float64, rows are centred on the fly (the data is never copied whole).
+// float64 and rows are centred on the fly: only the exact solver with n < d
+// (then n ≤ 500 or n ≤ 1.25·k) copies the data whole.
 func FitPCA(rows Rows, k int, seed uint64) (*PCA, error) {
 	n, d := rows.Dims()
 	if n < 1 || d < 1 || k < 1 || k > min(n, d) {
