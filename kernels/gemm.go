@@ -176,7 +176,7 @@ func (g *Gemm) SgemmPacked(transA bool, m, n, k int, alpha float32, a []float32,
 	if trivialGemm(transA, false, m, n, k, alpha, a, lda, nil, implicitB, beta, c, ldc) {
 		return
 	}
-	g.work.gemmB(g.kern, transA, false, m, n, k, alpha, a, lda, nil, 0, pb, beta, c, ldc)
+	g.work.gemmB(g.kern, transA, false, m, n, k, alpha, a, lda, nil, nil, 0, pb, beta, c, ldc)
 }
 
 // NR is the micro-kernel's sliver width: the nr a BPacker is called with.
@@ -190,13 +190,14 @@ func split(total, parts, w int) (lo, hi int) {
 
 // gemm is the single-goroutine packed GEMM on one worker's scratch.
 func (w *gemmWorker) gemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	w.gemmB(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, nil, beta, c, ldc)
+	w.gemmB(kern, transA, transB, m, n, k, alpha, a, lda, nil, b, ldb, nil, beta, c, ldc)
 }
 
-// gemmB is gemm with B packed by pb instead of from b when pb is not nil.
-func (w *gemmWorker) gemmB(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, pb BPacker, beta float32, c []float32, ldc int) {
+// gemmB is gemm with B packed by pb instead of from b when pb is not nil,
+// and A read from pa (packed beforehand) instead of a when pa is not nil.
+func (w *gemmWorker) gemmB(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, pa *PackedA, b []float32, ldb int, pb BPacker, beta float32, c []float32, ldc int) {
 	if kern.dot != nil {
-		w.gemmBF16(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, pb, beta, c, ldc)
+		w.gemmBF16(kern, transA, transB, m, n, k, alpha, a, lda, pa, b, ldb, pb, beta, c, ldc)
 		return
 	}
 	mr, nr := kern.mr, kern.nr
@@ -220,14 +221,19 @@ func (w *gemmWorker) gemmB(kern *microKernel, transA, transB bool, m, n, k int, 
 			bet := blockBeta(beta, pc)
 			for ic := 0; ic < m; ic += bm {
 				mc := min(bm, m-ic)
-				packA(kern, w.packA, w.edge, transA, a, lda, ic, pc, mc, kc)
+				ap := w.packA
+				if pa != nil {
+					ap = pa.panel(pc, ic, kc)
+				} else {
+					packA(kern, ap, w.edge, transA, a, lda, ic, pc, mc, kc)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bp := w.packB[jr*kc : (jr+nr)*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
 						off := (ic+ir)*ldc + jc + jr
-						kern.run(kc, w.packA[ir*kc:(ir+mr)*kc], bp, c[off:off+(mrr-1)*ldc+nrr], ldc, mrr, nrr, alpha, bet)
+						kern.run(kc, ap[ir*kc:(ir+mr)*kc], bp, c[off:off+(mrr-1)*ldc+nrr], ldc, mrr, nrr, alpha, bet)
 					}
 				}
 			}

@@ -81,7 +81,7 @@ func packPairs(dst []uint32, src []float32, w, kc, slivers int) {
 }
 
 // gemmBF16 is gemmB for a kernel with BF16 products (kern.dot != nil).
-func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, pb BPacker, beta float32, c []float32, ldc int) {
+func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, pa *PackedA, b []float32, ldb int, pb BPacker, beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	if w.packA == nil {
 		w.packA = make([]float32, (blockMC+mr)*blockKC)
@@ -108,15 +108,20 @@ func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k in
 			bet := blockBeta(beta, pc)
 			for ic := 0; ic < m; ic += bm {
 				mc := min(bm, m-ic)
-				packA(kern, w.packA, w.edge, transA, a, lda, ic, pc, mc, kc)
-				packPairs(w.pairsA, w.packA, mr, kc, (mc+mr-1)/mr)
+				ap := w.pairsA
+				if pa != nil {
+					ap = pa.pairPanel(pc, ic, kc2)
+				} else {
+					packA(kern, w.packA, w.edge, transA, a, lda, ic, pc, mc, kc)
+					packPairs(ap, w.packA, mr, kc, (mc+mr-1)/mr)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bp := w.pairsB[jr*kc2 : (jr+nr)*kc2]
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
 						off := (ic+ir)*ldc + jc + jr
-						kern.dot(kc2, w.pairsA[ir*kc2:(ir+mr)*kc2], bp, c[off:off+(mrr-1)*ldc+nrr], ldc, mrr, nrr, alpha, bet)
+						kern.dot(kc2, ap[ir*kc2:(ir+mr)*kc2], bp, c[off:off+(mrr-1)*ldc+nrr], ldc, mrr, nrr, alpha, bet)
 					}
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/backend/cpu"
 	"github.com/t2f/t2f/train/nn"
 )
@@ -91,5 +92,31 @@ func TestMeasure(t *testing.T) {
 	}
 	if _, err := Measure(context.Background(), Config{Model: nn.Config{Arch: nn.ArchLeNet, Classes: 10}, Batch: 1}); err == nil {
 		t.Fatal("batch 1: no error")
+	}
+}
+
+// BenchmarkBF16 is ResNet-18 3×32×32 training and inference steps with bf16
+// products (PyTorch autocast's counterpart, docs/benchmarks.md "bf16 mixed
+// precision"); compare images/cpu-s A/B on one machine, alternating builds.
+func BenchmarkBF16(b *testing.B) {
+	cfg := nn.Config{Arch: nn.ArchResNet18_32, Classes: 10}
+	for _, threads := range []int{1, 2} {
+		for _, step := range []string{"train", "infer"} {
+			b.Run(fmt.Sprintf("resnet18_32x32_3x32/%s/threads=%d", step, threads), func(b *testing.B) {
+				be, err := cpu.NewPrecision(threads, backend.BF16)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bench, err := NewBench(be, cfg, benchBatch, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if step == "train" {
+					benchSteps(b, bench.TrainStep)
+				} else {
+					benchSteps(b, bench.InferStep)
+				}
+			})
+		}
 	}
 }

@@ -171,6 +171,10 @@ func (b *Backend) convForward(cs convShape, xd, wd, yd []float32, ep *epi) {
 		})
 		return
 	}
+	// The weights are packed (and, for BF16, rounded) once for every chunk
+	// of images and every worker.
+	pa := &b.packW
+	b.workers[0].gemm.PackA(pa, false, cs.oc, cs.k, wd, cs.k)
 	if cs.implicit {
 		b.parallel(cs.n, 1, func(wk, lo, hi int) {
 			st := &b.workers[wk]
@@ -181,13 +185,13 @@ func (b *Backend) convForward(cs convShape, xd, wd, yd []float32, ep *epi) {
 				st.same.SetImages(xd[n0*inSz : (n0+g)*inSz])
 				if g == 1 {
 					out := yd[n0*outSz : (n0+1)*outSz]
-					st.gemm.SgemmPacked(false, cs.oc, cs.p, cs.k, 1, wd, cs.k, &st.same, 0, out, cs.p)
+					st.gemm.SgemmPackedA(pa, cs.p, 1, nil, 0, &st.same, 0, out, cs.p)
 					ep.image(out, n0, cs.oc, cs.p)
 					continue
 				}
 				ld := g * cs.p
 				st.out = grow(st.out, cs.oc*ld)
-				st.gemm.SgemmPacked(false, cs.oc, ld, cs.k, 1, wd, cs.k, &st.same, 0, st.out, ld)
+				st.gemm.SgemmPackedA(pa, ld, 1, nil, 0, &st.same, 0, st.out, ld)
 				for j := 0; j < g; j++ {
 					img := yd[(n0+j)*outSz : (n0+j+1)*outSz]
 					for o := 0; o < cs.oc; o++ {
@@ -208,12 +212,12 @@ func (b *Backend) convForward(cs convShape, xd, wd, yd []float32, ep *epi) {
 			col := cs.columns(st, xd, inSz, n0, g, ld)
 			if g == 1 && !cs.wide {
 				out := yd[n0*outSz : (n0+1)*outSz]
-				st.gemm.Sgemm(false, false, cs.oc, cs.p, cs.k, 1, wd, cs.k, col, ld, 0, out, cs.p)
+				st.gemm.SgemmPackedA(pa, cs.p, 1, col, ld, nil, 0, out, cs.p)
 				ep.image(out, n0, cs.oc, cs.p)
 				continue
 			}
 			st.out = grow(st.out, cs.oc*ld)
-			st.gemm.Sgemm(false, false, cs.oc, ld, cs.k, 1, wd, cs.k, col, ld, 0, st.out, ld)
+			st.gemm.SgemmPackedA(pa, ld, 1, col, ld, nil, 0, st.out, ld)
 			for j := 0; j < g; j++ {
 				img := yd[(n0+j)*outSz : (n0+j+1)*outSz]
 				if cs.wide {
@@ -276,6 +280,9 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 	// of dy with wT (c, oc·KH·KW): wT[c][(o,kh,kw)] = w[o][c][KH−1−kh][KW−1−kw].
 	gT := kernels.ConvGeom{C: cs.oc, H: cs.g.H, W: cs.g.W, KH: cs.g.KH, KW: cs.g.KW, StrideH: 1, StrideW: 1, PadH: cs.g.PadH, PadW: cs.g.PadW}
 	kT := cs.oc * cs.g.KH * cs.g.KW
+	// The input gradient's A operand (wT, or wᵀ for a lowered convolution)
+	// is packed once for every chunk and worker.
+	paT := &b.packWT
 	if cs.implicit && dxd != nil {
 		b.wT = grow(b.wT, cs.g.C*kT)
 		kk := cs.g.KH * cs.g.KW
@@ -288,6 +295,9 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 				}
 			}
 		}
+		b.workers[0].gemm.PackA(paT, false, cs.g.C, kT, b.wT, kT)
+	} else if dxd != nil {
+		b.workers[0].gemm.PackA(paT, true, cs.k, cs.oc, wd, cs.k)
 	}
 	b.parallel(cs.n, 1, func(wk, lo, hi int) {
 		st := &b.workers[wk]
@@ -353,13 +363,13 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 				st.sameT.Reset(gT, g)
 				st.sameT.SetImages(dyd[n0*outSz : (n0+g)*outSz])
 				if g == 1 {
-					st.gemm.SgemmPacked(false, cs.g.C, cs.p, kT, 1, b.wT, kT, &st.sameT, 0, dxd[n0*inSz:(n0+1)*inSz], cs.p)
+					st.gemm.SgemmPackedA(paT, cs.p, 1, nil, 0, &st.sameT, 0, dxd[n0*inSz:(n0+1)*inSz], cs.p)
 					continue
 				}
 				// dxc (c, g·p), reusing the column buffer, then scattered to NCHW.
 				st.col = grow(st.col, cs.g.C*ld)
 				dxc := st.col
-				st.gemm.SgemmPacked(false, cs.g.C, ld, kT, 1, b.wT, kT, &st.sameT, 0, dxc, ld)
+				st.gemm.SgemmPackedA(paT, ld, 1, nil, 0, &st.sameT, 0, dxc, ld)
 				for j := 0; j < g; j++ {
 					img := dxd[(n0+j)*inSz : (n0+j+1)*inSz]
 					for c := 0; c < cs.g.C; c++ {
@@ -369,13 +379,13 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 				continue
 			}
 			if cs.pointwise && g == 1 {
-				st.gemm.Sgemm(true, false, cs.k, cs.p, cs.oc, 1, wd, cs.k, dyc, ld, 0, dxd[n0*inSz:(n0+1)*inSz], cs.p)
+				st.gemm.SgemmPackedA(paT, cs.p, 1, dyc, ld, nil, 0, dxd[n0*inSz:(n0+1)*inSz], cs.p)
 				continue
 			}
 			// dcol (k,ld) = wᵀ (k,oc) · dyc (oc,ld), reusing the column buffer.
 			st.col = grow(st.col, cs.k*ld)
 			dcol := st.col
-			st.gemm.Sgemm(true, false, cs.k, ld, cs.oc, 1, wd, cs.k, dyc, ld, 0, dcol, ld)
+			st.gemm.SgemmPackedA(paT, ld, 1, dyc, ld, nil, 0, dcol, ld)
 			for j := 0; j < g; j++ {
 				cs.unlower(dcol[j*cs.pw:], ld, dxd[(n0+j)*inSz:(n0+j+1)*inSz])
 			}

@@ -17,6 +17,9 @@ type Backend struct {
 	wT      []float32     // flipped, transposed conv weights (implicit input gradient)
 	bnA     []float32     // eval BatchNorm scale and shift per channel (Conv2dBatchNormEval)
 	bnC     []float32
+	// packW, packWT: a convolution's weights (forward) and the A operand of
+	// its input gradient, packed once per call for every worker.
+	packW, packWT kernels.PackedA
 }
 
 // worker is the per-thread state: a single-threaded GEMM engine and scratch.
