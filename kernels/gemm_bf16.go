@@ -80,6 +80,13 @@ func packPairs(dst []uint32, src []float32, w, kc, slivers int) {
 	}
 }
 
+// pairBPacker is a BPacker that can also write its block straight as
+// bfloat16 pairs (what packPairs makes of PackB's output), saving the
+// float32 block's write and read; it reports false where it cannot.
+type pairBPacker interface {
+	PackBPairs(dst []uint32, pc, jc, kc, nc, nr int) bool
+}
+
 // gemmBF16 is gemmB for a kernel with BF16 products (kern.dot != nil).
 func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, pa *PackedA, b []float32, ldb int, pb BPacker, beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
@@ -99,12 +106,14 @@ func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k in
 		for pc := 0; pc < k; pc += bk {
 			kc := min(bk, k-pc)
 			kc2 := (kc + 1) / 2
-			if pb != nil {
-				pb.PackB(w.packB[:sb*nr*kc], pc, jc, kc, nc, nr)
-			} else {
-				packB(kern, w.packB, w.edge, transB, b, ldb, pc, jc, kc, nc)
+			if pp, ok := pb.(pairBPacker); !ok || !pp.PackBPairs(w.pairsB[:sb*nr*kc2], pc, jc, kc, nc, nr) {
+				if pb != nil {
+					pb.PackB(w.packB[:sb*nr*kc], pc, jc, kc, nc, nr)
+				} else {
+					packB(kern, w.packB, w.edge, transB, b, ldb, pc, jc, kc, nc)
+				}
+				packPairs(w.pairsB, w.packB, nr, kc, sb)
 			}
-			packPairs(w.pairsB, w.packB, nr, kc, sb)
 			bet := blockBeta(beta, pc)
 			for ic := 0; ic < m; ic += bm {
 				mc := min(bm, m-ic)

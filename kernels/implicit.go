@@ -145,6 +145,22 @@ func (s *SamePacker) PackB(dst []float32, pc, jc, kc, nc, nr int) {
 	s.packGo(dst, pc, jc, kc, nc, nr)
 }
 
+// PackBPairs writes the (pc, jc) kc×nc block of the lowered matrix as
+// bfloat16 pairs, exactly what packPairs makes of PackB's output (the layout
+// of a BF16 product's B operand), in one pass over the images: the
+// bfloat16 rounding fused into the implicit packing (pairBPacker). It
+// reports false, writing nothing, where it has no fast path (nr ≠ 32 or no
+// AVX-512); the product then packs and rounds in two passes.
+func (s *SamePacker) PackBPairs(dst []uint32, pc, jc, kc, nc, nr int) bool {
+	if nr != 32 || !packSame32Fast {
+		return false
+	}
+	if len(dst) < (nc+31)/32*32*((kc+1)/2) {
+		panic("kernels: SamePacker: PackBPairs destination too short")
+	}
+	return packSame32Pairs(s, dst, pc, jc, kc, nc)
+}
+
 // packGo is the pure-Go PackB for any nr: the lowered matrix's definition,
 // lane by lane.
 func (s *SamePacker) packGo(dst []float32, pc, jc, kc, nc, nr int) {

@@ -42,3 +42,48 @@ func packSame32(s *SamePacker, dst []float32, pc, jc, kc, nc int) bool {
 	}
 	return true
 }
+
+// packSame32PairsAVX512 is packSame32AVX512 for 2·kq rows, rounded to
+// bfloat16 pairs as it packs: dst[32q+i] = bf16Pair(row 2q lane i, row 2q+1
+// lane i). implicit_amd64.s.
+//
+//go:noescape
+func packSame32PairsAVX512(dst *uint32, x *float32, q0 int, rowOff, rowKK *int32, masks *uint32, kq, two, delta int)
+
+// packSame32Pairs is PackBPairs's AVX-512 path (packSame32, then packPairs,
+// in one pass); it reports whether it ran.
+func packSame32Pairs(s *SamePacker, dst []uint32, pc, jc, kc, nc int) bool {
+	if vecLevel < 2 || kc == 0 {
+		return vecLevel >= 2
+	}
+	g := s.g
+	kk, p, img := g.KH*g.KW, g.H*g.W, g.C*g.H*g.W
+	kc2 := (kc + 1) / 2
+	_ = s.rowOff[pc+kc-1]
+	_ = s.rowKK[pc+kc-1]
+	var tail [32]float32
+	for sl := 0; sl*32 < nc; sl++ {
+		q := jc + sl*32
+		si := q / 32
+		j0 := int(s.first[si])
+		m := s.masks[2*si*kk : 2*(si+1)*kk]
+		two := 0
+		if j0+1 < s.images && (j0+1)*p < q+32 {
+			two = 1
+		}
+		d := dst[sl*32*kc2 : (sl+1)*32*kc2]
+		q0 := j0*img + q - j0*p
+		if kc >= 2 {
+			packSame32PairsAVX512(unsafe.SliceData(d), unsafe.SliceData(s.x), q0, &s.rowOff[pc], &s.rowKK[pc], unsafe.SliceData(m), kc/2, two, 4*(img-p))
+		}
+		if kc%2 == 1 {
+			// The last row pairs with a zero.
+			packSame32AVX512(&tail[0], unsafe.SliceData(s.x), q0, &s.rowOff[pc+kc-1], &s.rowKK[pc+kc-1], unsafe.SliceData(m), 1, two, 4*(img-p))
+			last := d[(kc2-1)*32 : kc2*32]
+			for i, v := range tail {
+				last[i] = uint32(BF16Bits(v))
+			}
+		}
+	}
+	return true
+}

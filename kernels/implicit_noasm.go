@@ -8,3 +8,5 @@ func packSame32(*SamePacker, []float32, int, int, int, int) bool { return false 
 const packSame32Fast = false
 
 func packSameT32(*SameTPacker, []float32, int, int, int, int) bool { return false }
+
+func packSame32Pairs(*SamePacker, []uint32, int, int, int, int) bool { return false }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -91,6 +92,58 @@ func TestSamePacker(t *testing.T) {
 	// 25-pixel maps: columns 96–127 span images 3, 4 and 5.
 	if !SamePackable(g5, 5) || SamePackable(g5, 6) {
 		t.Error("5×5 maps: five images refused or six (a sliver over three images) accepted")
+	}
+}
+
+// TestSamePackerPairs: PackBPairs (the bfloat16 rounding fused into the
+// implicit packing) writes exactly what packPairs makes of PackB's block,
+// with odd and even depths, blocks starting inside the matrix, NaN,
+// infinities, ties and subnormals among the pixels.
+func TestSamePackerPairs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(67, 68))
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x3f808000), math.Float32frombits(0x3f818000), math.Float32frombits(0x00000001), math.Float32frombits(0x807fffff), -0}
+	ran := false
+	for _, g := range sameGeoms {
+		for _, images := range packerImages(g) {
+			p, k := images*g.H*g.W, g.C*g.KH*g.KW
+			x := randSlice(rng, images*g.C*g.H*g.W)
+			for i := range x {
+				if rng.IntN(7) == 0 {
+					x[i] = specials[rng.IntN(len(specials))]
+				}
+			}
+			var s SamePacker
+			s.Reset(g, images)
+			s.SetImages(x)
+			const nr = 32
+			for _, blk := range [][4]int{{0, 0, k, p}, {k / 2, nr * (p / (2 * nr)), k - k/2, p - nr*(p/(2*nr))}, {1, 0, max(1, k-2), p}, {0, 0, 1, p}} {
+				pc, jc, kc, nc := blk[0], blk[1], blk[2], blk[3]
+				if kc <= 0 || nc <= 0 || pc+kc > k {
+					continue
+				}
+				sb, kc2 := (nc+nr-1)/nr, (kc+1)/2
+				f := make([]float32, sb*nr*kc)
+				s.PackB(f, pc, jc, kc, nc, nr)
+				want := make([]uint32, sb*nr*kc2)
+				packPairs(want, f, nr, kc, sb)
+				got := make([]uint32, len(want))
+				for i := range got {
+					got[i] = 0xdeadbeef
+				}
+				if !s.PackBPairs(got, pc, jc, kc, nc, nr) {
+					continue // no fast path on this CPU or build
+				}
+				ran = true
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%+v images %d block %v: pair %d = %#x, want %#x", g, images, blk, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	if !ran && packSame32Fast {
+		t.Fatal("PackBPairs never ran although the fast packing is available")
 	}
 }
 
