@@ -199,7 +199,7 @@ func gmmStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Reade
 	}
 	defer rows.Close()
 	start := time.Now()
-	p, g, err := posthoc.FitGMMLayer(rows, features.GMMDim, features.GMMComponents, seed)
+	p, g, err := posthoc.FitGMMLayer(c.Context, rows, features.GMMDim, features.GMMComponents, seed)
 	if err != nil {
 		return nil, fmt.Errorf("features: --data %s: --extra gmm: %w", dirs[ti], err)
 	}

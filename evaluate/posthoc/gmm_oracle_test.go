@@ -233,7 +233,7 @@ func TestGMMFitMatchesOpenOOD(t *testing.T) {
 		lo, hi = math.Min(lo, s.AUROC), math.Max(hi, s.AUROC)
 	}
 	for _, seed := range []uint64{0, 1} {
-		p, g, err := posthoc.FitGMMLayer(rows, features.GMMDim, features.GMMComponents, seed)
+		p, g, err := posthoc.FitGMMLayer(context.Background(), rows, features.GMMDim, features.GMMComponents, seed)
 		if err != nil {
 			t.Fatal(err)
 		}

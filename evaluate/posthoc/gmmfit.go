@@ -2,6 +2,7 @@ package posthoc
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -47,7 +48,7 @@ type GMM struct {
 // random_state), so the fit is reproducible but not scikit-learn's
 // bit for bit; from the same initial labels the EM is scikit-learn's
 // arithmetic (see gmmEM).
-func FitGMM(x []float64, n, d, k int, seed uint64) (*GMM, error) {
+func FitGMM(ctx context.Context, x []float64, n, d, k int, seed uint64) (*GMM, error) {
 	if n < 1 || d < 1 || k < 1 || len(x) != n*d {
 		return nil, errorf("gmm: %d values for %d samples × %d dimensions, %d components", len(x), n, d, k)
 	}
@@ -62,7 +63,10 @@ func FitGMM(x []float64, n, d, k int, seed uint64) (*GMM, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x6a7))
 	centers := kmeansPlusPlus(x, n, d, k, rng)
 	labels := lloyd(x, n, d, k, centers)
-	return gmmEM(x, n, d, k, labels)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return gmmEM(ctx, x, n, d, k, labels)
 }
 
 // sqDist is ‖a − b‖².
@@ -287,7 +291,7 @@ func sortByDesc(idx []int, key []float64) {
 // Σ_k nk·μ_kμ_kᵀ)/Σnk + 1e-6·I; weights nk/Σnk; the precision's Cholesky
 // factor by scipy's cholesky and solve_triangular), stopping when the
 // lower bound changes by less than 1e-3.
-func gmmEM(x []float64, n, d, k int, labels []int32) (*GMM, error) {
+func gmmEM(ctx context.Context, x []float64, n, d, k int, labels []int32) (*GMM, error) {
 	resp := make([]float64, n*k)
 	for i, c := range labels {
 		resp[i*k+int(c)] = 1
@@ -303,6 +307,9 @@ func gmmEM(x []float64, n, d, k int, labels []int32) (*GMM, error) {
 	}
 	lower := math.Inf(-1)
 	for it := 1; it <= gmmMaxIter; it++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		prev := lower
 		var lpn float64
 		lpn = gmmEStep(x, n, d, k, means, pc, weights, resp)
@@ -443,17 +450,17 @@ func gmmEStep(x []float64, n, d, k int, means, pc, weights, resp []float64) floa
 // projected on the components without centring (OpenOOD's transform
 // matrix pca.components_.T), and a tied GMM of components components fitted
 // to the projection (FitGMM, seeded by seed+1).
-func FitGMMLayer(rows Rows, dim, components int, seed uint64) (*PCA, *GMM, error) {
-	p, err := FitPCA(rows, dim, seed)
+func FitGMMLayer(ctx context.Context, rows Rows, dim, components int, seed uint64) (*PCA, *GMM, error) {
+	p, err := FitPCA(ctx, rows, dim, seed)
 	if err != nil {
 		return nil, nil, err
 	}
-	proj, err := p.Project(rows)
+	proj, err := p.Project(ctx, rows)
 	if err != nil {
 		return nil, nil, err
 	}
 	n, _ := rows.Dims()
-	g, err := FitGMM(proj, n, dim, components, seed+1)
+	g, err := FitGMM(ctx, proj, n, dim, components, seed+1)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,8 +1,10 @@
 package posthoc
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -116,7 +118,7 @@ func TestPCAMatchesScikitLearn(t *testing.T) {
 			want, _ := fx.f64(t, c.name+"_components")
 			wantVar, _ := fx.f64(t, c.name+"_variance")
 			for _, seed := range []uint64{0, 1, 2} {
-				p, err := FitPCA(DenseRows{N: sh[0], D: sh[1], X: to32(x)}, 10, seed)
+				p, err := FitPCA(context.Background(), DenseRows{N: sh[0], D: sh[1], X: to32(x)}, 10, seed)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -168,7 +170,7 @@ func TestGMMEMMatchesScikitLearn(t *testing.T) {
 	fx := loadGMMFixture(t)
 	x, sh := fx.f64(t, "train_proj")
 	labels, _ := fx.f64(t, "kmeans_labels")
-	g, err := gmmEM(x, sh[0], sh[1], 50, toInt32(labels))
+	g, err := gmmEM(context.Background(), x, sh[0], sh[1], 50, toInt32(labels))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func TestFitGMMFindsScikitLearnsMixture(t *testing.T) {
 	wantW, _ := fx.f64(t, "mix_weights")
 	n, d, k := sh[0], sh[1], 4
 	for seed := range uint64(5) {
-		g, err := FitGMM(x, n, d, k, seed)
+		g, err := FitGMM(context.Background(), x, n, d, k, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +241,7 @@ func TestFitGMMLikelihood(t *testing.T) {
 		worst = math.Min(worst, s.LowerBound)
 	}
 	for seed := range uint64(3) {
-		g, err := FitGMM(x, sh[0], sh[1], 50, seed)
+		g, err := FitGMM(context.Background(), x, sh[0], sh[1], 50, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,5 +249,19 @@ func TestFitGMMLikelihood(t *testing.T) {
 		if g.LowerBound < worst-1 {
 			t.Errorf("seed %d: lower bound %.4f, scikit-learn's worst over 10 seeds %.4f", seed, g.LowerBound, worst)
 		}
+	}
+}
+
+// TestFitGMMLayerStops: a done context stops the fit with its error.
+func TestFitGMMLayerStops(t *testing.T) {
+	fx := loadGMMFixture(t)
+	x, sh := fx.f64(t, "pca_x")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := FitGMMLayer(ctx, DenseRows{N: sh[0], D: sh[1], X: to32(x)}, 5, 3, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("FitGMMLayer with a cancelled context: %v, want context.Canceled", err)
+	}
+	if _, _, err := FitGMMLayer(context.Background(), DenseRows{N: sh[0], D: sh[1], X: to32(x)}, 5, 3, 0); err != nil {
+		t.Errorf("FitGMMLayer: %v", err)
 	}
 }

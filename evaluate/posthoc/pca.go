@@ -1,6 +1,7 @@
 package posthoc
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 
@@ -70,7 +71,8 @@ type PCA struct {
 // rows are read in passes rather than held in memory. Every product is
 // float64 and rows are centred on the fly: only the exact solver with n < d
 // (then n ≤ 500 or n ≤ 1.25·k) copies the data whole.
-func FitPCA(rows Rows, k int, seed uint64) (*PCA, error) {
+func FitPCA(ctx context.Context, rows Rows, k int, seed uint64) (*PCA, error) {
+	rows = ctxRows{ctx, rows}
 	n, d := rows.Dims()
 	if n < 1 || d < 1 || k < 1 || k > min(n, d) {
 		return nil, errorf("pca: %d components of %d rows × %d values: want 1 ≤ components ≤ min(rows, values)", k, n, d)
@@ -104,6 +106,22 @@ func FitPCA(rows Rows, k int, seed uint64) (*PCA, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// ctxRows stops a scan between blocks once ctx is done: a fit on a large
+// spilled split can be interrupted.
+type ctxRows struct {
+	ctx context.Context
+	Rows
+}
+
+func (r ctxRows) Scan(f func(i0, m int, block []float32) error) error {
+	return r.Rows.Scan(func(i0, m int, block []float32) error {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		return f(i0, m, block)
+	})
 }
 
 // centredOp is the centred data matrix Xc = X − 1·meanᵀ (n×d) as products
@@ -397,7 +415,8 @@ func (p *PCA) fitFull(rows Rows, n, d int) error {
 
 // Project returns rows·Componentsᵀ (n×K): OpenOOD's np.dot(features,
 // pca.components_.T), without centring.
-func (p *PCA) Project(rows Rows) ([]float64, error) {
+func (p *PCA) Project(ctx context.Context, rows Rows) ([]float64, error) {
+	rows = ctxRows{ctx, rows}
 	n, d := rows.Dims()
 	if d != p.D {
 		return nil, errorf("pca: rows of %d values, fitted on %d", d, p.D)
