@@ -1,6 +1,8 @@
 package evaluate
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 
@@ -20,12 +22,45 @@ type NormStats struct {
 	Min     float64 `json:"min"`
 	Max     float64 `json:"max"`
 	// Q05 … Q95 are quantiles with numpy's default linear interpolation.
-	Q05       float64 `json:"q05"`
-	Q25       float64 `json:"q25"`
-	Q50       float64 `json:"q50"`
-	Q75       float64 `json:"q75"`
-	Q95       float64 `json:"q95"`
-	RatioToID float64 `json:"ratio_to_id"` // Mean / mean of the ID test split
+	Q05 float64 `json:"q05"`
+	Q25 float64 `json:"q25"`
+	Q50 float64 `json:"q50"`
+	Q75 float64 `json:"q75"`
+	Q95 float64 `json:"q95"`
+	// RatioToID is Mean / mean of the ID test split: NaN when the ID mean is
+	// 0 (a collapsed network), written as null in results.json.
+	RatioToID float64 `json:"-"`
+}
+
+// normStatsJSON is NormStats as results.json holds it: JSON has no NaN.
+type normStatsJSON struct {
+	normStatsFields
+	RatioToID *float64 `json:"ratio_to_id"`
+}
+
+type normStatsFields NormStats // the same fields without the methods below
+
+// MarshalJSON writes RatioToID as null when it is not finite.
+func (n NormStats) MarshalJSON() ([]byte, error) {
+	j := normStatsJSON{normStatsFields: normStatsFields(n)}
+	if !math.IsNaN(n.RatioToID) && !math.IsInf(n.RatioToID, 0) {
+		j.RatioToID = &n.RatioToID
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads a null RatioToID back as NaN.
+func (n *NormStats) UnmarshalJSON(b []byte) error {
+	var j normStatsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*n = NormStats(j.normStatsFields)
+	n.RatioToID = math.NaN()
+	if j.RatioToID != nil {
+		n.RatioToID = *j.RatioToID
+	}
+	return nil
 }
 
 // NormSample is the per-sample ‖f‖ of one dataset split of one run.
@@ -43,6 +78,12 @@ func (p *prepared) norms(run int) []NormStats {
 	idMean := normStats(run, p.idTest.Table, RoleID).Mean
 	for i := range out {
 		out[i].RatioToID = out[i].Mean / idMean
+		if idMean == 0 {
+			out[i].RatioToID = math.NaN() // 0/0 for the ID split itself
+		}
+	}
+	if idMean == 0 {
+		p.notes = append(p.notes, collapsedNote(p.info.Name))
 	}
 	return out
 }
@@ -73,4 +114,11 @@ func quantile(v []float64, q float64) float64 {
 	hi := min(lo+1, len(v)-1)
 	frac := pos - float64(lo)
 	return v[lo] + (v[hi]-v[lo])*frac
+}
+
+// collapsedNote says that a run's network has collapsed: every penultimate
+// feature of the ID test split is 0 (all ReLUs dead, typically after a
+// divergent first epoch), so every score is constant and its AUROC 50.
+func collapsedNote(run string) string {
+	return fmt.Sprintf("run %s: every ID test feature is 0 (‖f‖ = 0 for all samples): the network collapsed in training (dead ReLUs), its scores are constant and carry no information; its epochs.csv shows when (val_feature_norm 0); retrain it with a lower --lr or a longer --warmup-epochs", run)
 }

@@ -36,6 +36,12 @@ type EpochRecord struct {
 	Precision      string        // the run's Config.Precision ("" in logs written before precisions existed)
 }
 
+// Collapsed reports a network whose validation features are all 0: every
+// ReLU before the penultimate layer is dead (typically after a divergent
+// step early in training), so the logits are the bias alone and no later
+// step can revive it.
+func (r EpochRecord) Collapsed() bool { return r.ValFeatureNorm == 0 }
+
 var epochHeader = []string{"epoch", "step", "lr", "train_loss", "train_acc", "val_acc", "val_feature_norm", "images_per_s", "data_wait_s", "epoch_s", "best", "resumed_at_batch", "code", "precision"}
 
 func writeEpochLog(path string, recs []EpochRecord) error {

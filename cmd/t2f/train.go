@@ -141,6 +141,7 @@ func runTrain(c *cli.Context) error {
 	quiet := c.Bool("quiet")
 	stderr := c.App.ErrWriter
 	bar := newProgress(stderr, quiet, "epoch", 0)
+	warnedCollapse := false
 	hooks := train.Hooks{
 		Step: func(p train.Progress) {
 			bar.Relabel(fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs), int64(p.Batches))
@@ -153,6 +154,10 @@ func runTrain(c *cli.Context) error {
 		},
 		Epoch: func(r train.EpochRecord) {
 			bar.Finish()
+			if r.Collapsed() && !warnedCollapse {
+				warnedCollapse = true
+				fmt.Fprintf(stderr, "t2f train: warning: epoch %d: every validation feature is 0 (val ‖f‖ = 0): the network has collapsed (dead ReLUs) and will not recover; retrain with a lower --lr or a longer --warmup-epochs\n", r.Epoch)
+			}
 			if quiet {
 				return
 			}
