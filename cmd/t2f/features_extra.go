@@ -27,7 +27,7 @@ func extraGridFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.Float64SliceFlag{Name: "odin-temperatures", Usage: "odin/iodin temperatures to compute (default: OpenOOD's sweep 1,10,100,1000); t2f score's APS then searches these only"},
 		&cli.Float64SliceFlag{Name: "odin-noises", Usage: "odin/iodin noise magnitudes to compute (default: OpenOOD's sweep 0.0014,0.0028)"},
-		&cli.Uint64Flag{Name: "seed", Usage: "seed of gmm's randomized PCA and k-means++ initialisation (--extra gmm); the same seed gives the same columns"},
+		&cli.Uint64Flag{Name: "seed", Usage: "seed of gmm's randomized PCA and k-means++ initialisation (--extra gmm) and of gram's held-out 10% of ID train (--extra gram; 0: features.DefaultGramSeed); the same seed gives the same columns"},
 	}
 }
 
@@ -167,7 +167,7 @@ func gramStats(c *cli.Context, net features.ExtraNetwork, readers []*shards.Read
 	}
 	m := readers[ti].Meta()
 	bar := newProgress(c.App.ErrWriter, quiet, m.Dataset+"/"+m.Split+" gram statistics", int64(src.Len()+src.Len()/10))
-	st, err := features.TrainGramStats(c.Context, net, src, features.GramOptions{Threads: c.Int("threads")}, features.Options{
+	st, err := features.TrainGramStats(c.Context, net, src, features.GramOptions{Seed: c.Uint64("seed"), Threads: c.Int("threads")}, features.Options{
 		BatchSize: c.Int("batch-size"),
 		Progress:  func(done, total int) { bar.Update(int64(done), "") },
 	})
