@@ -113,18 +113,36 @@ func (e *epi) image(y []float32, n, oc, p int) {
 	if e.none() {
 		return
 	}
-	var res []float32
-	if e.res != nil {
-		res = e.res[n*oc*p : (n+1)*oc*p]
-	}
+	res := e.resOf(n, oc, p)
 	for o := 0; o < oc; o++ {
-		e.plane(y[o*p:(o+1)*p], res, o, p)
+		row := y[o*p : (o+1)*p]
+		e.plane(row, row, res, o, p)
 	}
 }
 
-// plane applies the epilogue to channel o's plane row (p values); res is the
-// image's residual (or nil).
-func (e *epi) plane(row, res []float32, o, p int) {
+// imageFrom writes image n's output y (oc planes of p) from column j·p of
+// the chunk's product out (oc rows, leading dimension ld), applying the
+// epilogue on the way: the scatter and the epilogue in one pass.
+func (e *epi) imageFrom(y, out []float32, ld, j, n, oc, p int) {
+	res := e.resOf(n, oc, p)
+	for o := 0; o < oc; o++ {
+		src := out[o*ld+j*p : o*ld+j*p+p]
+		e.plane(y[o*p:(o+1)*p], src, res, o, p)
+	}
+}
+
+// resOf is image n's residual, or nil.
+func (e *epi) resOf(n, oc, p int) []float32 {
+	if e.res == nil {
+		return nil
+	}
+	return e.res[n*oc*p : (n+1)*oc*p]
+}
+
+// plane writes channel o's plane row (p values) from src (the product; it
+// may be row itself) with the epilogue applied; res is the image's residual
+// (or nil).
+func (e *epi) plane(row, src, res []float32, o, p int) {
 	a, c := float32(1), float32(0)
 	switch {
 	case e.scale != nil:
@@ -132,16 +150,21 @@ func (e *epi) plane(row, res []float32, o, p int) {
 	case e.bias != nil:
 		c = e.bias[o]
 	}
+	affine := e.scale != nil || e.bias != nil
 	if res == nil {
-		if e.scale != nil || e.bias != nil || e.relu {
-			kernels.Affine(row, row, a, c, e.relu)
+		switch {
+		case affine || e.relu:
+			kernels.Affine(row, src, a, c, e.relu)
+		case &row[0] != &src[0]:
+			copy(row, src)
 		}
 		return
 	}
-	if e.scale != nil || e.bias != nil {
-		kernels.Affine(row, row, a, c, false)
+	if affine {
+		kernels.Affine(row, src, a, c, false)
+		src = row
 	}
-	kernels.AddVec(row, row, res[o*p:(o+1)*p], e.relu)
+	kernels.AddVec(row, src, res[o*p:(o+1)*p], e.relu)
 }
 
 // convForward is the forward convolution of xd by wd into yd followed by
@@ -193,11 +216,7 @@ func (b *Backend) convForward(cs convShape, xd, wd, yd []float32, ep *epi) {
 				st.out = grow(st.out, cs.oc*ld)
 				st.gemm.SgemmPackedA(pa, ld, 1, nil, 0, &st.same, 0, st.out, ld)
 				for j := 0; j < g; j++ {
-					img := yd[(n0+j)*outSz : (n0+j+1)*outSz]
-					for o := 0; o < cs.oc; o++ {
-						copy(img[o*cs.p:(o+1)*cs.p], st.out[o*ld+j*cs.p:])
-					}
-					ep.image(img, n0+j, cs.oc, cs.p)
+					ep.imageFrom(yd[(n0+j)*outSz:(n0+j+1)*outSz], st.out, ld, j, n0+j, cs.oc, cs.p)
 				}
 			}
 		})
@@ -222,12 +241,10 @@ func (b *Backend) convForward(cs convShape, xd, wd, yd []float32, ep *epi) {
 				img := yd[(n0+j)*outSz : (n0+j+1)*outSz]
 				if cs.wide {
 					scatterWide(cs.g, st.out, ld, j, cs.oc, img)
-				} else {
-					for o := 0; o < cs.oc; o++ {
-						copy(img[o*cs.p:(o+1)*cs.p], st.out[o*ld+j*cs.p:])
-					}
+					ep.image(img, n0+j, cs.oc, cs.p)
+					continue
 				}
-				ep.image(img, n0+j, cs.oc, cs.p)
+				ep.imageFrom(img, st.out, ld, j, n0+j, cs.oc, cs.p)
 			}
 		}
 	})
