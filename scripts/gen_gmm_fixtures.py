@@ -38,6 +38,11 @@ name → dtype, shape, byte offset):
   mix_x (f8), mix_labels (i4), mix_means, mix_precision, mix_weights (f8)
       a well-separated 4-component tied mixture in 5 dimensions, fitted by
       GaussianMixture(4, covariance_type='tied', random_state=0)
+  pcatall_a, pcatall_b (f8), pcatall_components, pcatall_variance (f8)
+      PCA(10) of the 600×510 float32 matrix a·b + 0.05·sin(0.013·i·j + 0.5·i)
+      + 3 (the randomized solver, not transposed)
+  pcawide_x (f4), pcawide_components, pcawide_variance (f8)   PCA(10) of a
+      40×300 matrix (the full solver with fewer rows than columns)
 
 fixture.json also records OpenOOD's AUROC, the per-layer log-densities'
 range of the two α = 0 layers (finite, so their 0·log terms are 0), and the
@@ -249,6 +254,27 @@ def main():
     arr.add("mix_means", mg.means_, "<f8")
     arr.add("mix_precision", mg.precisions_, "<f8")
     arr.add("mix_weights", mg.weights_, "<f8")
+
+    # Two more PCA shapes: tall (600×510, the randomized solver without
+    # transposition, 7 power iterations: CIFAR-10 train's case, n > d) from
+    # stored factors and a deterministic pattern, and wide-and-small (40×300,
+    # the full solver with n < d).
+    fa, fb = rng.randn(600, 10) * np.linspace(10, 1, 10), rng.randn(10, 510)
+    i, j = np.meshgrid(np.arange(600), np.arange(510), indexing="ij")
+    x = (fa @ fb + 0.05 * np.sin(0.013 * i * j + 0.5 * i) + 3).astype(np.float32)
+    np.random.seed(0)
+    p = PCA(n_components=10).fit(x.astype(np.float64))
+    assert p._fit_svd_solver == "randomized"
+    arr.add("pcatall_a", fa, "<f8")
+    arr.add("pcatall_b", fb, "<f8")
+    arr.add("pcatall_components", p.components_, "<f8")
+    arr.add("pcatall_variance", p.explained_variance_, "<f8")
+    x = ((rng.randn(40, 10) * np.linspace(10, 1, 10)) @ rng.randn(10, 300) + 0.05 * rng.randn(40, 300) + 3).astype(np.float32)
+    p = PCA(n_components=10).fit(x.astype(np.float64))
+    assert p._fit_svd_solver == "full"
+    arr.add("pcawide_x", x, "<f4")
+    arr.add("pcawide_components", p.components_, "<f8")
+    arr.add("pcawide_variance", p.explained_variance_, "<f8")
 
     with open(os.path.join(OUT, "arrays.bin.tmp"), "wb") as f:
         f.write(b"".join(arr.blobs))
