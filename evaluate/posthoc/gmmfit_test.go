@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -293,4 +295,59 @@ func pcaTall(t *testing.T, fx *gmmFixture) ([]float64, []int) {
 		}
 	}
 	return x, []int{n, d}
+}
+
+// BenchmarkFitGMMLayer is gmm's fit (PCA(50) by the randomized solver, then
+// the 50-component tied GMM) on n synthetic maps of d values — rank 64
+// plus noise, d = 32,768 as ResNet18_32x32's layer2 — in memory, on
+// GOMAXPROCS threads; it reports the EM iterations. scripts/bench_gmm_fit.py
+// times scikit-learn's PCA and GaussianMixture (OpenOOD's get_GMM_stat) on
+// the same shapes.
+func BenchmarkFitGMMLayer(b *testing.B) {
+	for _, sz := range [][2]int{{2000, 32768}, {10000, 32768}} {
+		n, d := sz[0], sz[1]
+		b.Run(fmt.Sprintf("n%d_d%d", n, d), func(b *testing.B) {
+			x := synthMaps(n, d, 64)
+			b.SetBytes(int64(4 * n * d))
+			b.ReportAllocs()
+			iters := 0
+			for b.Loop() {
+				_, g, err := FitGMMLayer(context.Background(), DenseRows{N: n, D: d, X: x}, 50, 50, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				iters = g.Iterations
+			}
+			b.ReportMetric(float64(iters), "em-iters")
+		})
+	}
+}
+
+// synthMaps is n rows of d non-negative values: a rank-r signal with
+// decaying scales plus noise, through a ReLU (like a stage map).
+func synthMaps(n, d, r int) []float32 {
+	rng := rand.New(rand.NewPCG(5, 6))
+	f := make([]float64, n*r)
+	for i := range f {
+		f[i] = rng.NormFloat64() * 10 / float64(1+i%r)
+	}
+	basis := make([]float64, r*d)
+	for i := range basis {
+		basis[i] = rng.NormFloat64() / math.Sqrt(float64(d))
+	}
+	x := make([]float32, n*d)
+	row := make([]float64, d)
+	for i := range n {
+		clear(row)
+		for k := range r {
+			c := f[i*r+k]
+			for j, v := range basis[k*d : (k+1)*d] {
+				row[j] += c * v
+			}
+		}
+		for j, v := range row {
+			x[i*d+j] = float32(max(0, v+0.1*rng.NormFloat64()))
+		}
+	}
+	return x
 }

@@ -130,6 +130,7 @@ type centredOp struct {
 	rows Rows
 	n, d int
 	mean []float64
+	buf  []float64 // a block of rows in float64, reused across passes
 }
 
 // mul returns Xc·q for q d×l row-major: n×l.
@@ -141,9 +142,9 @@ func (o *centredOp) mul(q []float64, l int) ([]float64, error) {
 			mq[c] += o.mean[j] * q[j*l+c]
 		}
 	}
-	var buf []float64
 	err := o.rows.Scan(func(i0, m int, b []float32) error {
-		buf = growF64(buf, m*o.d)
+		o.buf = growF64(o.buf, m*o.d)
+		buf := o.buf
 		for i, v := range b[:m*o.d] {
 			buf[i] = float64(v)
 		}
@@ -162,9 +163,9 @@ func (o *centredOp) mul(q []float64, l int) ([]float64, error) {
 // mulT returns Xcᵀ·y for y n×l row-major: d×l.
 func (o *centredOp) mulT(y []float64, l int) ([]float64, error) {
 	out := make([]float64, o.d*l)
-	var buf []float64
 	err := o.rows.Scan(func(i0, m int, b []float32) error {
-		buf = growF64(buf, m*o.d)
+		o.buf = growF64(o.buf, m*o.d)
+		buf := o.buf
 		for i, v := range b[:m*o.d] {
 			buf[i] = float64(v)
 		}
