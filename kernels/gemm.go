@@ -33,6 +33,7 @@ type gemmWorker struct {
 	edge  []float32 // max(MR, NR) × blockKC: partial slivers before packing
 	// pairsA, pairsB: the packed blocks rounded to bfloat16 pairs (BF16 only).
 	pairsA, pairsB []uint32
+	sliver         []float32 // nr × blockKC: one float32 sliver of B before rounding (BF16 only)
 }
 
 // NewGemm returns a GEMM engine that splits work over threads goroutines

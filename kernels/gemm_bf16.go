@@ -98,6 +98,7 @@ func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k in
 	if w.pairsA == nil {
 		w.pairsA = make([]uint32, (blockMC+mr)*blockKC/2)
 		w.pairsB = make([]uint32, (blockNC+nr)*blockKC/2)
+		w.sliver = make([]float32, nr*blockKC)
 	}
 	bn, bk, bm := evenBlock(n, blockNC, nr), evenBlock(k, blockKC, 4), evenBlock(m, blockMC, mr)
 	for jc := 0; jc < n; jc += bn {
@@ -107,12 +108,18 @@ func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k in
 			kc := min(bk, k-pc)
 			kc2 := (kc + 1) / 2
 			if pp, ok := pb.(pairBPacker); !ok || !pp.PackBPairs(w.pairsB[:sb*nr*kc2], pc, jc, kc, nc, nr) {
-				if pb != nil {
-					pb.PackB(w.packB[:sb*nr*kc], pc, jc, kc, nc, nr)
-				} else {
-					packB(kern, w.packB, w.edge, transB, b, ldb, pc, jc, kc, nc)
+				// Sliver by sliver, so the float32 sliver is rounded while
+				// it is in L1 (a whole float32 block would go to L3 and
+				// back); the result is the block's packPairs.
+				for s := range sb {
+					j, ncs := jc+s*nr, min(nr, nc-s*nr)
+					if pb != nil {
+						pb.PackB(w.sliver[:nr*kc], pc, j, kc, ncs, nr)
+					} else {
+						packB(kern, w.sliver, w.edge, transB, b, ldb, pc, j, kc, ncs)
+					}
+					packPairs(w.pairsB[s*nr*kc2:(s+1)*nr*kc2], w.sliver, nr, kc, 1)
 				}
-				packPairs(w.pairsB, w.packB, nr, kc, sb)
 			}
 			bet := blockBeta(beta, pc)
 			for ic := 0; ic < m; ic += bm {
