@@ -183,8 +183,14 @@ func (s ExtraSpec) Columns(dim, numClasses int) []ExtraColumn {
 
 // Cost is the work per image in network passes: forward passes, backward
 // passes (to the input) and partial forwards (RankFeat's layer4, pooling
-// and head from a stage map). Plain extraction is one forward.
-type Cost struct{ Forward, Backward, Partial int }
+// and head from a stage map). Plain extraction is one forward. TrainForward
+// is the one-off work on the ID-train split that mds_ensemble, gram and gmm
+// fit their statistics on, in forwards per train image (each method makes
+// its own pass, so they add up when several run).
+type Cost struct {
+	Forward, Backward, Partial int
+	TrainForward               float64
+}
 
 // Cost of computing s's columns, besides the plain extraction.
 func (s ExtraSpec) Cost() Cost {
@@ -209,15 +215,18 @@ func (s ExtraSpec) Cost() Cost {
 		c.Forward += 2
 		c.Backward++
 	}
-	if s.has(ExtraMDSEns) { // plus one forward per ID-train image for MDSStats
+	if s.has(ExtraMDSEns) {
 		c.Forward += 1 + len(MDSEnsembleNoises)
 		c.Backward++
+		c.TrainForward++ // MDSStats
 	}
-	if s.has(ExtraGram) { // plus 1.1 forwards per ID-train image for GramStats
+	if s.has(ExtraGram) {
 		c.Forward++
+		c.TrainForward += 1.1 // GramStats: every image, then the 10% held out again
 	}
-	if s.has(ExtraGMM) { // plus one forward per ID-train image and the PCA/EM fit (GMMStats)
+	if s.has(ExtraGMM) {
 		c.Forward++
+		c.TrainForward++ // GMMStats, then the PCA/EM fit
 	}
 	return c
 }
@@ -228,7 +237,15 @@ func (c Cost) String() string {
 	if c.Partial > 0 {
 		s += fmt.Sprintf(" + %d partial forwards", c.Partial)
 	}
-	return s + " per image"
+	s += " per image"
+	if c.TrainForward > 0 {
+		unit := " forwards"
+		if c.TrainForward == 1 {
+			unit = " forward"
+		}
+		s += ", after " + strconv.FormatFloat(c.TrainForward, 'g', 3, 64) + unit + " per ID-train image for the statistics"
+	}
+	return s
 }
 
 // ExtraNetwork is what the extra methods need from the network besides

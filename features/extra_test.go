@@ -40,6 +40,13 @@ func TestExtraColumnsAndCost(t *testing.T) {
 	if c := one.Cost(); c != (Cost{Forward: 2, Backward: 1}) || c.String() != "2 forward + 1 backward passes per image" {
 		t.Errorf("one setting: cost %+v %q", c, c)
 	}
+	stats := ExtraSpec{Methods: []string{ExtraGram, ExtraMDSEns}}
+	if c, want := stats.Cost().String(), "3 forward + 1 backward passes per image, after 2.1 forwards per ID-train image for the statistics"; c != want {
+		t.Errorf("train statistics: cost %q, want %q", c, want)
+	}
+	if c, want := (ExtraSpec{Methods: []string{ExtraGMM}}).Cost().String(), "1 forward + 0 backward passes per image, after 1 forward per ID-train image for the statistics"; c != want {
+		t.Errorf("gmm: cost %q, want %q", c, want)
+	}
 }
 
 func TestExtraFileRoundTrip(t *testing.T) {

@@ -182,7 +182,7 @@ func runFeatures(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "features: %s (%s head, τ %g, width %g, %d classes, D %d; settings from %s), normalisation %s (from %s), checkpoint sha256 %.12s…\n",
 			cfg.Arch, cfg.Head, tau, cfg.Width, cfg.Classes, net.Dim(), fm.From, fm.Normalization, fm.NormalizationFrom, fm.SHA256)
 		if extra != nil {
-			fmt.Fprintf(c.App.ErrWriter, "features: --extra %s costs %s besides the plain extraction (1 forward)\n",
+			fmt.Fprintf(c.App.ErrWriter, "features: --extra %s costs, besides the plain extraction (1 forward), %s\n",
 				strings.Join(extra.Methods, ","), extra.Cost())
 		}
 	}

@@ -26,7 +26,7 @@ func TestFeaturesExtra(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, msg)
 	}
-	if !strings.Contains(msg, "--extra odin,iodin,adascale_a,dropout costs 22 forward + 5 backward passes per image") {
+	if !strings.Contains(msg, "--extra odin,iodin,adascale_a,dropout costs, besides the plain extraction (1 forward), 22 forward + 5 backward passes per image") {
 		t.Errorf("output does not state the cost up front:\n%s", msg)
 	}
 	for _, s := range []featShard{f.id, f.ood} {
@@ -63,7 +63,7 @@ func TestFeaturesExtra(t *testing.T) {
 	one := filepath.Join(t.TempDir(), "one")
 	code, msg = runFeaturesCLI(t, "--checkpoint", f.ckpt, "--data", f.id.dir, "--data", f.ood.dir, "--out", one,
 		"--threads", "1", "--extra", "odin", "--odin-temperatures", "1000", "--odin-noises", "0.0014")
-	if code != 0 || !strings.Contains(msg, "--extra odin costs 2 forward + 1 backward passes per image") {
+	if code != 0 || !strings.Contains(msg, "--extra odin costs, besides the plain extraction (1 forward), 2 forward + 1 backward passes per image") {
 		t.Fatalf("one setting: exit %d: %s", code, msg)
 	}
 	if x, err := features.ReadExtra(features.ExtraPath(one, "digits", "test")); err != nil || len(x.Columns) != 1 || x.Columns[0].Name != "odin_t1000_n0.0014" {
@@ -111,7 +111,7 @@ func TestFeaturesExtraGram(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, msg)
 	}
-	if !strings.Contains(msg, "--extra gram costs 1 forward + 0 backward passes per image") {
+	if !strings.Contains(msg, "--extra gram costs, besides the plain extraction (1 forward), 1 forward + 0 backward passes per image, after 1.1 forwards per ID-train image for the statistics") {
 		t.Errorf("output does not state the cost up front:\n%s", msg)
 	}
 	if _, err := os.Stat(features.ExtraPath(out, "digits", "train")); err == nil {
@@ -161,7 +161,7 @@ func TestFeaturesExtraGMM(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, msg)
 		}
-		for _, want := range []string{"--extra gmm costs 1 forward + 0 backward passes per image", "features: gmm: 64 train maps of", "PCA(50), tied GMM of 50 components"} {
+		for _, want := range []string{"--extra gmm costs, besides the plain extraction (1 forward), 1 forward + 0 backward passes per image, after 1 forward per ID-train image for the statistics", "features: gmm: 64 train maps of", "PCA(50), tied GMM of 50 components"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("output lacks %q:\n%s", want, msg)
 			}
