@@ -31,7 +31,7 @@ func (m *Model) InferHost(x []float32) (Output, error) {
 // Infer runs the network on x (N, C, S, S) in eval mode (BatchNorm with its
 // running statistics), as Forward(x, false) does and with the same results,
 // keeping no activations: InputGradient, StageOutput and StemOutput are not
-// available after it. Memory is bounded by a few activations of the largest
+// available after it, nor VisitTaps. Memory is bounded by a few activations of the largest
 // layer and reused from call to call (see InferPeak).
 func (m *Model) Infer(x *backend.Tensor) (out Output, err error) {
 	defer guard("infer", &err)
@@ -39,7 +39,7 @@ func (m *Model) Infer(x *backend.Tensor) (out Output, err error) {
 	if len(s) != 4 || s[0] < 1 || !s[1:].Equal(m.InputShape(1)[1:]) {
 		return Output{}, fmt.Errorf("nn: infer: input %v, want [N %d %d %d] for %s", s, m.cfg.InChannels, m.cfg.ImageSize, m.cfg.ImageSize, m.cfg.Arch)
 	}
-	m.ready, m.evalGrad = false, false
+	m.ready, m.evalGrad, m.tapped = false, false, false
 	if m.acts == nil {
 		m.acts = newActPool(m.be)
 	}

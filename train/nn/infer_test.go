@@ -182,6 +182,15 @@ func TestInferThenGradient(t *testing.T) {
 	if _, err := m.InputGradient(d); err != nil {
 		t.Errorf("InputGradient after eval Forward: %v", err)
 	}
+	if _, err := m.ForwardTaps(m.hostIn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.InferHost(x); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.VisitTaps(func(int, *backend.Tensor) error { return nil }); err == nil {
+		t.Error("VisitTaps after Infer: no error")
+	}
 	if _, err := m.InferHost(x[:len(x)-1]); err == nil {
 		t.Error("InferHost of a partial image: no error")
 	}
