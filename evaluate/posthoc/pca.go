@@ -4,9 +4,12 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/t2f/t2f/kernels"
 )
 
 // Rows is a row-major float32 matrix read in passes: the data a PCA or a
@@ -68,9 +71,12 @@ type PCA struct {
 // iterations are normalised by QR (scikit-learn: LU with partial pivoting;
 // both keep the same column space), and the exact solver works on the d×d
 // Gram matrix of the centred data (eigendecomposition) when d ≤ n, so that
-// rows are read in passes rather than held in memory. Every product is
-// float64 and rows are centred on the fly: only the exact solver with n < d
-// (then n ≤ 500 or n ≤ 1.25·k) copies the data whole.
+// rows are read in passes rather than held in memory. Rows are centred on
+// the fly: only the exact solver with n < d (then n ≤ 500 or n ≤ 1.25·k)
+// copies the data whole. Products are float64, except those of the power
+// iterations before the last, which only steer the sketch and run as
+// float32 GEMMs (kernels; summed over row blocks in float64): the last
+// iteration, the sketch's basis and the projection are float64.
 func FitPCA(ctx context.Context, rows Rows, k int, seed uint64) (*PCA, error) {
 	rows = ctxRows{ctx, rows}
 	n, d := rows.Dims()
@@ -189,6 +195,72 @@ func (o *centredOp) mulT(y []float64, l int) ([]float64, error) {
 	return out, nil
 }
 
+// mul32 is mul with each block's product in float32 (kernels' GEMM): for
+// the power iterations, which only steer the sketch towards the dominant
+// subspace.
+func (o *centredOp) mul32(g *kernels.Gemm, q []float64, l int) ([]float64, error) {
+	out := make([]float64, o.n*l)
+	mq := make([]float64, l)
+	q32 := make([]float32, len(q))
+	for j := range o.d {
+		for c := range l {
+			mq[c] += o.mean[j] * q[j*l+c]
+			q32[j*l+c] = float32(q[j*l+c])
+		}
+	}
+	var c32 []float32
+	err := o.rows.Scan(func(i0, m int, b []float32) error {
+		c32 = growF32(c32, m*l)
+		g.Sgemm(false, false, m, l, o.d, 1, b, o.d, q32, l, 0, c32, l)
+		for i, v := range c32 {
+			out[i0*l+i] = float64(v) - mq[i%l]
+		}
+		return nil
+	})
+	return out, err
+}
+
+// mulT32 is mulT with each block's product in float32, summed over the
+// blocks in float64.
+func (o *centredOp) mulT32(g *kernels.Gemm, y []float64, l int) ([]float64, error) {
+	out := make([]float64, o.d*l)
+	c32 := make([]float32, o.d*l)
+	var y32 []float32
+	err := o.rows.Scan(func(i0, m int, b []float32) error {
+		y32 = growF32(y32, m*l)
+		for i := range y32 {
+			y32[i] = float32(y[i0*l+i])
+		}
+		g.Sgemm(true, false, o.d, l, m, 1, b, o.d, y32, l, 0, c32, l)
+		for i, v := range c32 {
+			out[i] += float64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sy := make([]float64, l)
+	for i := range o.n {
+		for c := range l {
+			sy[c] += y[i*l+c]
+		}
+	}
+	for j := range o.d {
+		for c := range l {
+			out[j*l+c] -= o.mean[j] * sy[c]
+		}
+	}
+	return out, nil
+}
+
+func growF32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
 func growF64(s []float64, n int) []float64 {
 	if cap(s) < n {
 		return make([]float64, n)
@@ -261,10 +333,16 @@ func (p *PCA) fitRandomized(rows Rows, n, d int, seed uint64) error {
 	// M is Xc (m = n, the range side) or Xcᵀ when n < d (m = d).
 	tr := n < d
 	m, q := n, d // M is m×q
+	g := kernels.NewGemm(runtime.GOMAXPROCS(0))
+	defer g.Close()
+	mul32 := func(q []float64, l int) ([]float64, error) { return op.mul32(g, q, l) }
+	mulT32 := func(y []float64, l int) ([]float64, error) { return op.mulT32(g, y, l) }
 	mulM, mulMT := op.mul, op.mulT
+	fastM, fastMT := mul32, mulT32
 	if tr {
 		m, q = d, n
 		mulM, mulMT = op.mulT, op.mul
+		fastM, fastMT = mulT32, mul32
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x9ca))
 	Q := make([]float64, q*l)
@@ -272,13 +350,20 @@ func (p *PCA) fitRandomized(rows Rows, n, d int, seed uint64) error {
 		Q[i] = rng.NormFloat64()
 	}
 	var err error
-	for range iters {
+	for it := range iters {
+		// All but the last power iteration in float32: the last one, in
+		// float64, damps their rounding along the minor directions like any
+		// other perturbation of the sketch.
+		mm, mt := mulM, mulMT
+		if it < iters-1 {
+			mm, mt = fastM, fastMT
+		}
 		var y []float64
-		if y, err = mulM(Q, l); err != nil {
+		if y, err = mm(Q, l); err != nil {
 			return err
 		}
 		y = orth(y, m, l)
-		if Q, err = mulMT(y, l); err != nil {
+		if Q, err = mt(y, l); err != nil {
 			return err
 		}
 		Q = orth(Q, q, l)
