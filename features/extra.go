@@ -341,26 +341,15 @@ func ComputeExtra(ctx context.Context, net ExtraNetwork, src Source, spec ExtraS
 	}
 	bs, per := opts.BatchSize, nc*nh*nw
 	w := &extraWork{net: net, spec: spec, d: d, k: k, per: per, c: nc, t: t}
-	x := make([]float32, bs*per)
-	ids, labels := make([]int64, bs), make([]int32, bs)
-	if opts.Progress != nil {
-		opts.Progress(0, total)
-	}
-	for start := 0; start < total; start += bs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	err := eachBatch(ctx, src, bs, per, opts.Progress, "features: extra", func(start, n int, x []float32, ids []int64, _ []int32) error {
+		if err := w.batch(x, n); err != nil {
+			return fmt.Errorf("features: extra: rows %d..%d: %w", start, start+n-1, err)
 		}
-		n := min(bs, total-start)
-		if err := src.Load(start, x[:n*per], ids[:n], labels[:n]); err != nil {
-			return nil, fmt.Errorf("features: extra: load rows %d..%d: %w", start, start+n-1, err)
-		}
-		if err := w.batch(x[:n*per], n); err != nil {
-			return nil, fmt.Errorf("features: extra: rows %d..%d: %w", start, start+n-1, err)
-		}
-		t.IDs = append(t.IDs, ids[:n]...)
-		if opts.Progress != nil {
-			opts.Progress(start+n, total)
-		}
+		t.IDs = append(t.IDs, ids...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }

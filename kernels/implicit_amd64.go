@@ -28,13 +28,7 @@ func packSame32(s *SamePacker, dst []float32, pc, jc, kc, nc int) bool {
 	_ = s.rowKK[pc+kc-1]
 	for sl := 0; sl*32 < nc; sl++ {
 		q := jc + sl*32
-		si := q / 32
-		j0 := int(s.first[si])
-		m := s.masks[2*si*kk : 2*(si+1)*kk]
-		two := 0
-		if j0+1 < s.images && (j0+1)*p < q+32 {
-			two = 1
-		}
+		j0, m, two := s.sliver32(q, kk, p)
 		// Lane i of image j0 reads x[j0·img + rowOff + (q − j0·p) + i]; of the
 		// next image, (img − p) floats further.
 		d := dst[sl*32*kc : (sl+1)*32*kc]
@@ -64,13 +58,7 @@ func packSame32Pairs(s *SamePacker, dst []uint32, pc, jc, kc, nc int) bool {
 	var tail [32]float32
 	for sl := 0; sl*32 < nc; sl++ {
 		q := jc + sl*32
-		si := q / 32
-		j0 := int(s.first[si])
-		m := s.masks[2*si*kk : 2*(si+1)*kk]
-		two := 0
-		if j0+1 < s.images && (j0+1)*p < q+32 {
-			two = 1
-		}
+		j0, m, two := s.sliver32(q, kk, p)
 		d := dst[sl*32*kc2 : (sl+1)*32*kc2]
 		q0 := j0*img + q - j0*p
 		if kc >= 2 {
@@ -86,4 +74,17 @@ func packSame32Pairs(s *SamePacker, dst []uint32, pc, jc, kc, nc int) bool {
 		}
 	}
 	return true
+}
+
+// sliver32 is the geometry of the 32 packed columns from q (a multiple of
+// 32): the first image j0 they read, their padding masks m and whether they
+// run into the next image (two = 1), for packSame32AVX512 and its pairs twin.
+func (s *SamePacker) sliver32(q, kk, p int) (j0 int, m []uint32, two int) {
+	si := q / 32
+	j0 = int(s.first[si])
+	m = s.masks[2*si*kk : 2*(si+1)*kk]
+	if j0+1 < s.images && (j0+1)*p < q+32 {
+		two = 1
+	}
+	return j0, m, two
 }

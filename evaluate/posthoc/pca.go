@@ -181,17 +181,7 @@ func (o *centredOp) mulT(y []float64, l int) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	sy := make([]float64, l) // 1ᵀ·y
-	for i := range o.n {
-		for c := range l {
-			sy[c] += y[i*l+c]
-		}
-	}
-	for j := range o.d {
-		for c := range l {
-			out[j*l+c] -= o.mean[j] * sy[c]
-		}
-	}
+	o.centreT(y, l, out)
 	return out, nil
 }
 
@@ -240,17 +230,7 @@ func (o *centredOp) mulT32(g *kernels.Gemm, y []float64, l int) ([]float64, erro
 	if err != nil {
 		return nil, err
 	}
-	sy := make([]float64, l)
-	for i := range o.n {
-		for c := range l {
-			sy[c] += y[i*l+c]
-		}
-	}
-	for j := range o.d {
-		for c := range l {
-			out[j*l+c] -= o.mean[j] * sy[c]
-		}
-	}
+	o.centreT(y, l, out)
 	return out, nil
 }
 
@@ -510,4 +490,20 @@ func (p *PCA) Project(ctx context.Context, rows Rows) ([]float64, error) {
 	ct := transpose(p.Components, p.K, p.D) // D×K
 	op := &centredOp{rows: rows, n: n, d: d, mean: make([]float64, d)}
 	return op.mul(ct, p.K)
+}
+
+// centreT turns out = Xᵀ·y (d×l) of the uncentred rows into the centred
+// (X − 1μᵀ)ᵀ·y = Xᵀ·y − μ·(1ᵀ·y), for mulT and mulT32.
+func (o *centredOp) centreT(y []float64, l int, out []float64) {
+	sy := make([]float64, l) // 1ᵀ·y
+	for i := range o.n {
+		for c := range l {
+			sy[c] += y[i*l+c]
+		}
+	}
+	for j := range o.d {
+		for c := range l {
+			out[j*l+c] -= o.mean[j] * sy[c]
+		}
+	}
 }
