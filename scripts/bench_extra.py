@@ -47,12 +47,7 @@ gram_pp = importlib.import_module("openood.postprocessors.gram_postprocessor")
 gmm_pp = importlib.import_module("openood.postprocessors.gmm_postprocessor")
 
 
-class AttrDict(dict):
-    def __getattr__(self, k):
-        try:
-            return self[k]
-        except KeyError as e:
-            raise AttributeError(k) from e
+AttrDict = openood_shim.AttrDict
 
 
 def config(name, args, sweep=None):

@@ -67,37 +67,15 @@ N_TEST = 16
 SEED = 12
 
 
-class AttrDict(dict):
-    def __getattr__(self, k):
-        try:
-            return self[k]
-        except KeyError as e:
-            raise AttributeError(k) from e
-
-
 def config():
     return AttrDict(dataset=AttrDict(name="cifar10"),
                     postprocessor=AttrDict(name="gram", postprocessor_args=AttrDict(powers=[1, 2, 3, 4, 5]),
                                            postprocessor_sweep=AttrDict(powers_list=[[1, 2, 3, 4, 5]]), APS_mode=True))
 
 
-class SmallResNet18(r32.ResNet18_32x32):
-    """OpenOOD's ResNet18_32x32 (its forward, BasicBlock and shortcut) at
-    stage widths WIDTHS: the same __init__ with 64-512 scaled."""
-
-    def __init__(self, num_classes):
-        nn.Module.__init__(self)
-        block = r32.BasicBlock
-        self.in_planes = WIDTHS[0]
-        self.conv1 = nn.Conv2d(3, WIDTHS[0], kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(WIDTHS[0])
-        self.layer1 = self._make_layer(block, WIDTHS[0], 2, stride=1)
-        self.layer2 = self._make_layer(block, WIDTHS[1], 2, stride=2)
-        self.layer3 = self._make_layer(block, WIDTHS[2], 2, stride=2)
-        self.layer4 = self._make_layer(block, WIDTHS[3], 2, stride=2)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(WIDTHS[3], num_classes)
-        self.feature_size = WIDTHS[3]
+# OpenOOD's ResNet18_32x32 at stage widths WIDTHS.
+SmallResNet18 = openood_shim.narrow_resnet18_32x32(r32, WIDTHS)
+AttrDict = openood_shim.AttrDict
 
 
 def tv_resnet(cls, block, blocks):

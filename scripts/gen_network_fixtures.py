@@ -67,24 +67,9 @@ SPLITS = [("id_val", 24), ("ood_val", 24), ("id_test", 32), ("ood_test", 32)]
 TRAIN_N = 60
 
 
-class SmallResNet18(resnet.ResNet18_32x32):
-    """OpenOOD's ResNet18_32x32 (its forward, intermediate_forward,
-    forward_threshold) at stage widths 8-16-32-64: the same __init__ with
-    64/128/256/512 scaled by 1/8."""
-
-    def __init__(self, num_classes):
-        nn.Module.__init__(self)
-        block = resnet.BasicBlock
-        self.in_planes = WIDTHS[0]
-        self.conv1 = nn.Conv2d(3, WIDTHS[0], kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(WIDTHS[0])
-        self.layer1 = self._make_layer(block, WIDTHS[0], 2, stride=1)
-        self.layer2 = self._make_layer(block, WIDTHS[1], 2, stride=2)
-        self.layer3 = self._make_layer(block, WIDTHS[2], 2, stride=2)
-        self.layer4 = self._make_layer(block, WIDTHS[3], 2, stride=2)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(WIDTHS[3], num_classes)
-        self.feature_size = WIDTHS[3]
+# OpenOOD's ResNet18_32x32 at stage widths 8-16-32-64 (64/128/256/512 scaled by 1/8).
+SmallResNet18 = openood_shim.narrow_resnet18_32x32(resnet, WIDTHS)
+AttrDict = openood_shim.AttrDict
 
 
 class View(nn.Module):
@@ -133,14 +118,6 @@ class FeatureListView(nn.Module):
 
     def forward(self, x, return_feature_list=False):
         return self.b(x, return_feature_list=return_feature_list)
-
-
-class AttrDict(dict):
-    def __getattr__(self, k):
-        try:
-            return self[k]
-        except KeyError as e:
-            raise AttributeError(k) from e
 
 
 def config(name, args, sweep=None):
