@@ -46,7 +46,7 @@ from torchvision.models import resnet as tvresnet
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openood_shim  # noqa: E402
-from gen_network_fixtures import save_safetensors, T2FNormTrain, View, TAU  # noqa: E402
+from gen_network_fixtures import save_safetensors, T2FNormTrain, View, TAU, train  # noqa: E402
 
 OPENOOD = os.environ.get("OPENOOD", "../openood")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "evaluate", "posthoc", "testdata", "gram")
@@ -116,17 +116,6 @@ def make_data(gen, c, size):
         x = 0.5 * (templates[a] + templates[b]) + F.avg_pool2d(torch.randn(n, c, size, size, generator=gen), 3, 1, 1) * 1.5
         return x, torch.full((n,), -1)
     return id_set, ood_set
-
-
-def train(net, x, y, steps, gen):
-    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    for _ in range(steps):
-        idx = torch.randint(0, len(x), (32,), generator=gen)
-        net.train()
-        opt.zero_grad()
-        F.cross_entropy(net(x[idx]), y[idx]).backward()
-        opt.step()
-    net.eval()
 
 
 def auroc(id_conf, ood_conf):
