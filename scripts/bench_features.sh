@@ -19,7 +19,7 @@ ROUNDS=${2:-3}
 THREADS=${3:-2}
 PY=/usr/bin/python3
 mkdir -p "$W"
-go build -o "$W/t2f" ./cmd/t2f
+go build -buildvcs=auto -o "$W/t2f" ./cmd/t2f
 T2F="$W/t2f"
 cases=("resnet18_32x32 32 10000" "resnet50 224 512")
 if [ "${FULL:-0}" = 1 ]; then cases+=("resnet18_32x32 32 174660"); fi
