@@ -25,12 +25,8 @@ type gmmFixture struct {
 		AUROC      float64 `json:"auroc"`
 		LowerBound float64 `json:"lower_bound"`
 	} `json:"spread"`
-	Arrays map[string]struct {
-		Dtype  string `json:"dtype"`
-		Shape  []int  `json:"shape"`
-		Offset int    `json:"offset"`
-	} `json:"arrays"`
-	raw []byte
+	Arrays map[string]fixtureArray `json:"arrays"` // fixture_test.go's array entry
+	raw    []byte
 }
 
 func loadGMMFixture(t *testing.T) *gmmFixture {
