@@ -23,6 +23,10 @@
 //	                     with last.safetensors, everything a resume needs
 //	epochs.csv           one row per finished epoch (see EpochRecord), with
 //	                     the build that ran it in the code column
+//	diverged.json        only when the weights diverged (NaN or Inf; errors
+//	                     wrap nn.ErrDiverged): the failed step, the last good
+//	                     one and the error (Divergence); a resume replays the
+//	                     same steps, so plans of many runs leave it out
 //
 // Config.Precision ("fp32" or "bf16") is the arithmetic of the convolutions
 // and linear layers; the backend handed to Run must compute in it. It is in

@@ -532,8 +532,14 @@ func (r *runner) save() error {
 }
 
 func (r *runner) loop(ctx context.Context) (Summary, error) {
+	if err := r.recordDivergence(nil); err != nil { // a resumed run starts undiverged
+		return r.summary(), err
+	}
 	for r.pos.epoch < r.cfg.Epochs {
 		if err := r.epoch(ctx); err != nil {
+			if derr := r.recordDivergence(err); derr != nil {
+				err = fmt.Errorf("%w (recording it also failed: %v)", err, derr)
+			}
 			return r.summary(), err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/t2f/t2f/augment"
 	"github.com/t2f/t2f/formats/safetensors"
 	"github.com/t2f/t2f/train/backend/cpu"
+	"github.com/t2f/t2f/train/nn"
 )
 
 // toyData is a two-class 28×28 grey dataset: class 0 is bright in the top
@@ -244,6 +245,59 @@ func TestDivergenceStopsWithoutSavingBadWeights(t *testing.T) {
 	}
 	if _, statErr := os.Stat(filepath.Join(dir, LastFile)); !errors.Is(statErr, os.ErrNotExist) {
 		t.Errorf("last.safetensors written by a diverged run (stat error %v)", statErr)
+	}
+	if !errors.Is(err, nn.ErrDiverged) {
+		t.Errorf("error %v does not wrap nn.ErrDiverged", err)
+	}
+	d, ok, rerr := ReadDivergence(dir)
+	if rerr != nil || !ok {
+		t.Fatalf("ReadDivergence = %v, %v; want the run's %s", ok, rerr, DivergedFile)
+	}
+	if d.Epoch != 1 || d.Step < 1 || d.LastGoodStep != 0 || !strings.Contains(d.Error, "diverged") {
+		t.Errorf("divergence %+v; want epoch 1, a step, no good step and the error", d)
+	}
+}
+
+// A run that stops for any other reason leaves no DivergedFile, and one
+// that resumes removes a stale one.
+func TestDivergedFileOnlyForDivergence(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := runToy(t, toyConfig(), dir, false, 2); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("error %v, want an interruption", err)
+	}
+	if _, ok, err := ReadDivergence(dir); ok || err != nil {
+		t.Fatalf("interrupted run: ReadDivergence = %v, %v; want no divergence", ok, err)
+	}
+	stale := []byte(`{"epoch": 1, "step": 3, "last_good_step": 0, "error": "old"}`)
+	if err := os.WriteFile(filepath.Join(dir, DivergedFile), stale, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runToy(t, toyConfig(), dir, true, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := ReadDivergence(dir); ok || err != nil {
+		t.Fatalf("resumed run: ReadDivergence = %v, %v; want the stale file gone", ok, err)
+	}
+}
+
+func TestReadDivergenceRefusesBadFiles(t *testing.T) {
+	for name, content := range map[string]string{
+		"not json":       "{epoch",
+		"no step":        `{"epoch": 1, "step": 0, "last_good_step": 0}`,
+		"good after bad": `{"epoch": 2, "step": 5, "last_good_step": 9}`,
+		"too large":      `{"error": "` + strings.Repeat("x", maxDivergedBytes) + `"}`,
+		"negative epoch": `{"epoch": -1, "step": 5, "last_good_step": 0}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, DivergedFile), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, ok, err := ReadDivergence(dir)
+			if ok || err == nil || !strings.Contains(err.Error(), DivergedFile) {
+				t.Fatalf("ReadDivergence = %v, %v; want an error naming %s", ok, err, DivergedFile)
+			}
+		})
 	}
 }
 

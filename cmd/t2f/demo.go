@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/t2f/t2f/evaluate"
 	"github.com/t2f/t2f/pipeline"
+	"github.com/t2f/t2f/train"
 	"github.com/t2f/t2f/train/nn"
 )
 
@@ -40,7 +43,9 @@ func newDemoCommand() *cli.Command {
 Every step is an ordinary t2f command (--list prints them); the Taskfile's demo:* tasks run
 them one by one with 't2f demo --step NAME'. A finished step leaves a stamp (data steps in
 --data/.steps, the others in --out/.steps) and is skipped on the next run while its command and
-inputs are unchanged; an interrupted training resumes.
+inputs are unchanged; an interrupted training resumes. A training whose weights diverge (NaN or
+Inf) is recorded in its run's diverged.json, left out of the scores and the report, and the demo
+goes on with the other runs (delete that run directory to train it again).
 
 Recipe: LeNet, 5 epochs, lr 0.1 with a 1-epoch linear warm-up, then OpenOOD's cosine; batch 128,
 SGD Nesterov, weight decay 5e-4, flip + crop. Without the warm-up T2FNorm LeNet at lr 0.1 was
@@ -78,7 +83,7 @@ Examples:
 				return err
 			}
 			list, step := c.Bool("list"), c.String("step")
-			if err := planAction(c.Context, c.App.Writer, c.App.ErrWriter, demoPlan(o), list, step, c.Bool("force")); err != nil || list || step != "" {
+			if err := runDemoPlan(c.Context, c.App.Writer, c.App.ErrWriter, o, list, step, c.Bool("force")); err != nil || list || step != "" {
 				return err
 			}
 			if rep := filepath.Join(o.Out, evaluate.ReportFileName); fileExists(rep) {
@@ -87,6 +92,43 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// runDemoPlan lists or runs the demo's plan for o (only its step, when
+// given). A run that diverges is recorded by t2f train
+// (train.DivergedFile); the plan is then made again without it and goes on,
+// so that one unstable seed does not stop a long replication.
+func runDemoPlan(ctx context.Context, w, ew io.Writer, o demoOptions, list bool, step string, force bool) error {
+	for {
+		p, diverged, err := demoPlan(o)
+		if err != nil {
+			return err
+		}
+		err = planAction(ctx, w, ew, p, list, step, force)
+		if errors.Is(err, nn.ErrDiverged) && !list && step == "" && ctx.Err() == nil {
+			if _, again, perr := demoPlan(o); perr == nil && len(again) > len(diverged) {
+				fmt.Fprintf(ew, "t2f demo: warning: %v\nt2f demo: that run is left out of the scores; going on with the others\n", err)
+				continue
+			}
+		}
+		if err != nil || list || step != "" {
+			return err
+		}
+		for _, run := range slices.Sorted(maps.Keys(diverged)) {
+			fmt.Fprintf(ew, "t2f demo: left out %s: %s\n", run, diverged[run])
+		}
+		if len(diverged) > 0 && demoReports(o) && !fileExists(filepath.Join(o.Out, evaluate.ReportFileName)) {
+			return fmt.Errorf("demo: no report: the baseline or every other method diverged on every seed (%d run(s) left out); retrain with a lower --lr or a longer --warmup-epochs", len(diverged))
+		}
+		return nil
+	}
+}
+
+// demoReports reports whether o's plan ends with report.md: it trains the
+// CE baseline and at least one other method.
+func demoReports(o demoOptions) bool {
+	heads := demoHeads(o.TrainMethods, "")
+	return len(heads) > 1 && slices.ContainsFunc(heads, func(h demoHead) bool { return h.method == train.MethodCE })
 }
 
 func demoOptionsFrom(c *cli.Context) (demoOptions, error) {

@@ -91,16 +91,36 @@ func demoStamps(o demoOptions) *plan.Plan {
 	return &plan.Plan{Command: "t2f demo", StampDir: filepath.Join(o.Out, stampDirName), SharedStampDir: filepath.Join(o.Data, stampDirName)}
 }
 
-// demoPlan returns the plan for o.
-func demoPlan(o demoOptions) *plan.Plan {
+// demoPlan returns the plan for o and the runs it leaves out because
+// their training diverged (train.DivergedFile), by run directory.
+func demoPlan(o demoOptions) (*plan.Plan, map[string]train.Divergence, error) {
 	o = o.withSizes()
+	diverged := map[string]train.Divergence{}
+	for _, seed := range o.Seeds {
+		for _, head := range demoHeads(o.TrainMethods, "") {
+			run := demoRunDir(o, head, seed)
+			d, ok, err := train.ReadDivergence(run)
+			if err != nil {
+				return nil, nil, fmt.Errorf("demo: %w; delete %s to train that run again", err, run)
+			}
+			if ok {
+				diverged[run] = d
+			}
+		}
+	}
 	p := demoStamps(o)
-	p.Steps = demoSteps(o)
-	return p
+	p.Steps = demoSteps(o, diverged)
+	return p, diverged, nil
 }
 
-// demoSteps returns the steps for o, in order.
-func demoSteps(o demoOptions) []plan.Step {
+// demoRunDir is the run directory of one training method and seed.
+func demoRunDir(o demoOptions, head demoHead, seed int) string {
+	return filepath.Join(o.Out, fmt.Sprintf("%s-s%d", head.short, seed))
+}
+
+// demoSteps returns the steps for o, in order. The runs in diverged are
+// skipped, and left out of the scores and the report.
+func demoSteps(o demoOptions, diverged map[string]train.Divergence) []plan.Step {
 	var steps []plan.Step
 	d := func(name string) string { return filepath.Join(o.Data, name) }
 	man := func(dir string) string { return filepath.Join(dir, shards.ManifestName) }
@@ -186,7 +206,7 @@ func demoSteps(o demoOptions) []plan.Step {
 	featDirs := map[string][]string{}
 	for _, seed := range o.Seeds {
 		for _, head := range heads {
-			run := filepath.Join(o.Out, fmt.Sprintf("%s-s%d", head.short, seed))
+			run := demoRunDir(o, head, seed)
 			ta := append([]string{"train", "--train", d(idName + "-train"), "--val", d(idName + "-val"), "--model", o.Model},
 				head.args...)
 			ta = append(ta, "--epochs", strconv.Itoa(o.Epochs), "--lr", fmtF(o.LR), "--warmup-epochs", fmtF(o.WarmupEpochs),
@@ -204,16 +224,28 @@ func demoSteps(o demoOptions) []plan.Step {
 			ts.Skip = idSkip
 			fs, feat := featuresStep(fmt.Sprintf("features-%s-s%d", head.short, seed), "dump features of every split", run, dataDirs)
 			fs.Skip = idSkip
+			if d, ok := diverged[run]; ok && idSkip == "" {
+				ts.Skip = fmt.Sprintf("%s; left out of the scores (delete %s to train it again)", d, run)
+				fs.Skip = "its training diverged"
+			} else {
+				featDirs[head.short] = append(featDirs[head.short], feat)
+			}
 			steps = append(steps, ts, fs)
-			featDirs[head.short] = append(featDirs[head.short], feat)
 		}
 	}
+	var scored []demoHead // methods with at least one run that trained
 	for _, head := range heads {
 		sc := scoreStep("score-"+head.short, "score every method ("+head.desc+")", scoreSpec{features: featDirs[head.short],
 			id: idName, near: near, far: far, oodVal: "letters:val", methods: o.Methods, out: filepath.Join(o.Out, "score-"+head.short)})
 		sc.Skip, sc.Partial = idSkip, true
+		if featDirs[head.short] == nil && sc.Skip == "" {
+			sc.Skip = "the training of every seed diverged"
+		} else {
+			scored = append(scored, head)
+		}
 		steps = append(steps, sc)
 	}
+	heads = scored
 	if featDirs["ce"] == nil || len(heads) < 2 {
 		return steps // the report compares the other methods with the baseline
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -82,7 +83,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Skip("trains two small models")
 	}
 	o := tinyDemo(t)
-	steps := demoPlan(o).Steps
+	steps := mustDemoPlan(t, o).Steps
 	var out, errb bytes.Buffer
 	if err := runDemo(context.Background(), &out, &errb, o, steps, false); err != nil {
 		t.Fatalf("demo: %v\n%s", err, errb.String())
@@ -185,7 +186,7 @@ func TestDemoTaskfile(t *testing.T) {
 	_, dataItems, _, _ := cmdsOf("data")
 	_, _, demoTasks, _ := cmdsOf("demo")
 	var wantData []string
-	for _, s := range demoPlan(o).Steps {
+	for _, s := range mustDemoPlan(t, o).Steps {
 		switch {
 		case s.Name == "install":
 		case strings.HasPrefix(s.Name, "data-"):
@@ -245,6 +246,15 @@ func runDemo(ctx context.Context, w, ew io.Writer, o demoOptions, steps []plan.S
 	return runPlan(ctx, w, ew, p, force)
 }
 
+func mustDemoPlan(t *testing.T, o demoOptions) *plan.Plan {
+	t.Helper()
+	p, _, err := demoPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func upToDate(o demoOptions, s plan.Step) bool { return demoStamps(o).UpToDate(s) }
 
 func stamp(o demoOptions, s plan.Step) string { return demoStamps(o).Stamp(s) }
@@ -258,7 +268,7 @@ func TestDemoTrainingMethods(t *testing.T) {
 	}
 	o := tinyDemo(t)
 	o.TrainMethods, o.AuxLetters = []string{"ce", "logitnorm", "oe", "t2fnorm"}, 60
-	steps := demoPlan(o).Steps
+	steps := mustDemoPlan(t, o).Steps
 	var out, errb bytes.Buffer
 	if err := runDemo(context.Background(), &out, &errb, o, steps, false); err != nil {
 		t.Fatalf("demo: %v\n%s", err, errb.String())
@@ -318,5 +328,87 @@ func TestDemoTrainingMethods(t *testing.T) {
 	stderr.Reset()
 	if code := run(context.Background(), []string{"t2f", "demo", "--methods", "ce,msp", "--list"}, &out, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "--posthoc") {
 		t.Errorf("--methods ce,msp: exit %d, %q; want a usage error pointing to --posthoc", code, stderr.String())
+	}
+}
+
+// writeDivergence marks run as diverged, as t2f train does.
+func writeDivergence(t *testing.T, run string) {
+	t.Helper()
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := `{"epoch": 2, "step": 40, "last_good_step": 30, "error": "the weights have diverged"}`
+	if err := os.WriteFile(filepath.Join(run, train.DivergedFile), []byte(d), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDemoPlanLeavesOutDivergedRuns: a diverged run's training and
+// features are skipped with the reason, its features are not scored, and a
+// method whose every seed diverged is neither scored nor in the report.
+func TestDemoPlanLeavesOutDivergedRuns(t *testing.T) {
+	o := tinyDemo(t)
+	o.Seeds, o.TrainMethods = []int{0, 1}, []string{"ce", "oe", "t2fnorm"}
+	writeDivergence(t, filepath.Join(o.Out, "oe-s0"))
+	writeDivergence(t, filepath.Join(o.Out, "t2f-s0"))
+	writeDivergence(t, filepath.Join(o.Out, "t2f-s1"))
+	p, diverged, err := demoPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diverged) != 3 {
+		t.Errorf("diverged runs %v, want oe-s0, t2f-s0 and t2f-s1", slices.Collect(maps.Keys(diverged)))
+	}
+	steps := map[string]plan.Step{}
+	for _, s := range p.Steps {
+		steps[s.Name] = s
+	}
+	for name, want := range map[string]string{
+		"train-oe-s0": "diverged at step 40 (epoch 2)", "features-oe-s0": "diverged",
+		"train-t2f-s1": "left out of the scores", "score-t2f": "every seed diverged",
+		"train-oe-s1": "", "score-oe": "", "score-ce": "",
+	} {
+		if s := steps[name]; (want == "") != (s.Skip == "") || !strings.Contains(s.Skip, want) {
+			t.Errorf("%s skip %q, want %q", name, s.Skip, want)
+		}
+	}
+	args := strings.Join(steps["score-oe"].Args, " ")
+	if !strings.Contains(args, filepath.Join(o.Out, "oe-s1", runFeaturesName)) || strings.Contains(args, filepath.Join(o.Out, "oe-s0")) {
+		t.Errorf("score-oe %s; want the features of oe-s1 only", args)
+	}
+	rep := strings.Join(steps["report"].Args, " ")
+	if !strings.Contains(rep, "--method oe=") || strings.Contains(rep, "--t2fnorm") {
+		t.Errorf("report %s; want OE compared and T2FNorm left out", rep)
+	}
+	// A DivergedFile t2f did not write stops the plan, naming it.
+	if err := os.WriteFile(filepath.Join(o.Out, "oe-s0", train.DivergedFile), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := demoPlan(o); err == nil || !strings.Contains(err.Error(), filepath.Join("oe-s0", train.DivergedFile)) {
+		t.Errorf("demoPlan with a broken %s: %v; want an error naming it", train.DivergedFile, err)
+	}
+}
+
+// TestDemoGoesOnAfterDivergence: at a learning rate that makes every run
+// diverge, the demo records each one, goes on to the next, lists them and
+// fails for want of a report, naming the cure.
+func TestDemoGoesOnAfterDivergence(t *testing.T) {
+	o := tinyDemo(t)
+	o.LR = 1e30
+	var out, errb bytes.Buffer
+	err := runDemoPlan(context.Background(), &out, &errb, o, false, "", false)
+	if err == nil || !strings.Contains(err.Error(), "no report") || !strings.Contains(err.Error(), "--lr") {
+		t.Fatalf("demo: %v; want a no-report error naming --lr\n%s", err, errb.String())
+	}
+	for _, run := range []string{"ce-s0", "t2f-s0"} {
+		if !strings.Contains(errb.String(), "left out "+filepath.Join(o.Out, run)+": diverged at step") {
+			t.Errorf("log does not list %s as left out:\n%s", run, errb.String())
+		}
+		if _, ok, err := train.ReadDivergence(filepath.Join(o.Out, run)); !ok || err != nil {
+			t.Errorf("%s: ReadDivergence = %v, %v; want its record", run, ok, err)
+		}
+	}
+	if n := strings.Count(errb.String(), "going on with the others"); n != 2 {
+		t.Errorf("the demo went on %d times, want 2:\n%s", n, errb.String())
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -178,6 +180,9 @@ func runTrain(c *cli.Context) error {
 		Backend: be, Resume: c.Bool("resume"), Hooks: hooks, Outliers: outliers,
 	})
 	bar.Finish()
+	if errors.Is(err, nn.ErrDiverged) {
+		return fmt.Errorf("%w\n(recorded in %s; retrain with a lower --lr or a longer --warmup-epochs)", err, filepath.Join(c.String("out"), train.DivergedFile))
+	}
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,20 @@ func TestTrainCommandInterruptExitCode(t *testing.T) {
 	}
 }
 
+// A diverged run exits 1, records itself and names the cure.
+func TestTrainCommandDivergence(t *testing.T) {
+	trainDir, valDir := mnistShards(t)
+	runDir := filepath.Join(t.TempDir(), "run")
+	code, _, errs := runT2F(t, "train", "--train", trainDir, "--val", valDir, "--model", "lenet", "--epochs", "1",
+		"--lr", "1e30", "--threads", "1", "-q", "--out", runDir)
+	if code != exitFailure || !strings.Contains(errs, "diverged") || !strings.Contains(errs, train.DivergedFile) || !strings.Contains(errs, "--lr") {
+		t.Fatalf("train at lr 1e30: exit %d, %q; want %d naming %s and --lr", code, errs, exitFailure, train.DivergedFile)
+	}
+	if _, ok, err := train.ReadDivergence(runDir); !ok || err != nil {
+		t.Errorf("ReadDivergence = %v, %v; want the run's record", ok, err)
+	}
+}
+
 func TestTrainCommandUsageErrors(t *testing.T) {
 	cases := map[string][]string{
 		"no data":        {"train", "--out", t.TempDir() + "/r"},

@@ -98,7 +98,7 @@ func (m *Model) hostLogits(op string, labels []int32) (z []float32, n, k int, er
 // uploadGrad moves m.hostGrad into the model's dlogits tensor.
 func (m *Model) uploadGrad(op string, loss float64, n, k int) (float64, *backend.Tensor, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, nil, fmt.Errorf("nn: %s: loss is %v", op, loss)
+		return loss, nil, fmt.Errorf("nn: %s: loss is %v: %w", op, loss, ErrDiverged)
 	}
 	d := ensure(m.be, &m.dlogits, n, k)
 	m.be.Upload(d, m.hostGrad)

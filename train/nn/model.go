@@ -25,6 +25,11 @@ const (
 // Archs lists the architecture names New accepts.
 var Archs = []string{ArchLeNet, ArchResNet18_32, ArchResNet18_224, ArchResNet50, ArchSmallResNet}
 
+// ErrDiverged is wrapped by every error that means the weights have
+// diverged: NaN or Inf in the activations, the loss or its gradient. A
+// trainer tells it from bad input or a broken backend with errors.Is.
+var ErrDiverged = errors.New("the weights have diverged")
+
 // Config describes a network. Zero fields take the defaults noted.
 type Config struct {
 	Arch       string  // one of Archs
@@ -283,7 +288,7 @@ func (m *Model) head(f *backend.Tensor) (out Output, err error) {
 		out = Output{Logits: logits, OODLogits: ood, Feature: f}
 	}
 	if m.be.NonFinite(out.Logits) || m.be.NonFinite(out.OODLogits) || m.be.NonFinite(f) {
-		return Output{}, errors.New("non-finite activations (NaN or Inf) in the feature or logits: the weights have diverged")
+		return Output{}, fmt.Errorf("non-finite activations (NaN or Inf) in the feature or logits: %w", ErrDiverged)
 	}
 	return out, nil
 }
@@ -308,7 +313,7 @@ func (m *Model) CrossEntropy(labels []int32) (loss float64, dlogits *backend.Ten
 	d := ensure(m.be, &m.dlogits, n, k)
 	loss = m.be.SoftmaxCrossEntropy(m.logits, labels, d)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, nil, fmt.Errorf("nn: cross-entropy: loss is %v", loss)
+		return loss, nil, fmt.Errorf("nn: cross-entropy: loss is %v: %w", loss, ErrDiverged)
 	}
 	return loss, d, nil
 }
@@ -326,7 +331,7 @@ func (m *Model) Backward(dlogits *backend.Tensor) (err error) {
 		return fmt.Errorf("nn: backward: dlogits %v, want %v", dlogits.Shape(), want)
 	}
 	if m.be.NonFinite(dlogits) {
-		return errors.New("nn: backward: dlogits contains NaN or Inf")
+		return fmt.Errorf("nn: backward: dlogits contains NaN or Inf: %w", ErrDiverged)
 	}
 	m.ready = false
 	f := m.feat
