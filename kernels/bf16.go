@@ -47,6 +47,22 @@ func BF16Float(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) 
 // RoundBF16 is x rounded to bfloat16 and widened back: BF16Float(BF16Bits(x)).
 func RoundBF16(x float32) float32 { return BF16Float(BF16Bits(x)) }
 
+// RoundBF16To writes dst[i] = RoundBF16(src[i]) for every i < len(src)
+// (dst must be at least as long; dst and src may be the same slice): each
+// value's low 16 bits cleared after rounding, so a product's packing can
+// take the upper halves as they are (SamePacker.SetImagesBF16).
+func RoundBF16To(dst, src []float32) {
+	dst = dst[:len(src)]
+	i := 0
+	if roundBF16Fast != nil {
+		i = len(src) &^ 15
+		roundBF16Fast(dst[:i], src[:i])
+	}
+	for ; i < len(src); i++ {
+		dst[i] = RoundBF16(src[i])
+	}
+}
+
 // bf16Pair packs two bfloat16 roundings into one VDPBF16PS operand: lo
 // (the even k index) in the low half, hi in the high half.
 func bf16Pair(lo, hi float32) uint32 {

@@ -62,3 +62,24 @@ var packPairsFast = func() func(dst []uint32, src []float32, w, kq int) {
 		packPairsAVX512(unsafe.SliceData(dst), unsafe.SliceData(src), w, kq)
 	}
 }()
+
+// roundBF16AVX512 writes dst[i] = RoundBF16(src[i]) for i < n (a multiple
+// of 16).
+//
+//go:noescape
+func roundBF16AVX512(dst, src *float32, n int)
+
+// roundBF16Fast rounds len(src) (a multiple of 16) values with AVX-512; nil
+// (no AVX-512) means the Go loop.
+var roundBF16Fast = func() func(dst, src []float32) {
+	if !cpu.X86.HasAVX512F {
+		return nil
+	}
+	return func(dst, src []float32) {
+		if len(src) == 0 {
+			return
+		}
+		_ = dst[len(src)-1]
+		roundBF16AVX512(unsafe.SliceData(dst), unsafe.SliceData(src), len(src))
+	}
+}()

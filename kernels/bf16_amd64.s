@@ -387,3 +387,38 @@ pploop2:
 ppdone:
 	VZEROUPPER
 	RET
+
+// func roundBF16AVX512(dst, src *float32, n int)
+// dst[i] = RoundBF16(src[i]) for i < n (n a multiple of 16): the rounding of
+// PAIRS16's odd row, kept as a float32.
+TEXT ·roundBF16AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ   rbdone
+	MOVL $0x7fff, AX
+	VPBROADCASTD AX, Z20
+	MOVL $1, AX
+	VPBROADCASTD AX, Z21
+	MOVL $0xffff0000, AX
+	VPBROADCASTD AX, Z22
+	MOVL $0x7fc00000, AX
+	VPBROADCASTD AX, Z24
+rbloop:
+	VMOVUPS (SI), Z1
+	VPSRLD $16, Z1, Z3
+	VPANDD Z21, Z3, Z3
+	VPADDD Z20, Z3, Z3
+	VPADDD Z1, Z3, Z3
+	VPANDD Z22, Z3, Z3
+	VCMPPS $3, Z1, Z1, K4
+	VMOVDQA32 Z24, K4, Z3
+	VMOVUPS Z3, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  rbloop
+rbdone:
+	VZEROUPPER
+	RET

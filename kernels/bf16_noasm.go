@@ -14,3 +14,6 @@ func dotBF16x16(acc, a, b *uint32) { panic("kernels: dotBF16x16 needs the assemb
 
 // packPairsFast is nil: packPairs converts in Go.
 var packPairsFast func(dst []uint32, src []float32, w, kq int)
+
+// roundBF16Fast is nil: RoundBF16To rounds in Go.
+var roundBF16Fast func(dst, src []float32)

@@ -357,3 +357,39 @@ func TestPackPairs(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundBF16To checks the slice rounding (AVX-512 where the CPU has it,
+// and the Go tail) against RoundBF16 bit for bit, in place and not, with a
+// guard past the end.
+func TestRoundBF16To(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	special := []uint32{0x3f808000, 0x3f818000, 0x7fc00000, 0xffc00001, 0x7f800001, 0x7f800000, 0xff800000,
+		0x7f7fffff, 0x00008000, 0x00018000, 0x80000000, 0x00000001, 0x007fffff, 0x807fffff}
+	for _, n := range []int{0, 1, 15, 16, 17, 48, 100} {
+		src := make([]float32, n)
+		for i := range src {
+			if rng.IntN(3) == 0 {
+				src[i] = math.Float32frombits(special[rng.IntN(len(special))])
+			} else {
+				src[i] = math.Float32frombits(rng.Uint32())
+			}
+		}
+		dst := make([]float32, n+1)
+		dst[n] = guard
+		RoundBF16To(dst, src)
+		inPlace := append([]float32(nil), src...)
+		RoundBF16To(inPlace, inPlace)
+		for i, v := range src {
+			want := math.Float32bits(RoundBF16(v))
+			if got := math.Float32bits(dst[i]); got != want {
+				t.Fatalf("n %d: RoundBF16To[%d] of %#08x = %#08x, want %#08x", n, i, math.Float32bits(v), got, want)
+			}
+			if got := math.Float32bits(inPlace[i]); got != want {
+				t.Fatalf("n %d, in place: [%d] of %#08x = %#08x, want %#08x", n, i, math.Float32bits(v), got, want)
+			}
+		}
+		if math.Float32bits(dst[n]) != math.Float32bits(guard) {
+			t.Fatalf("n %d: wrote past the end", n)
+		}
+	}
+}

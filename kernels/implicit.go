@@ -17,6 +17,9 @@ type SamePacker struct {
 	g      ConvGeom
 	images int
 	x      []float32
+	// rounded: x holds bfloat16 values (SetImagesBF16), so PackBPairs
+	// pairs their upper halves without rounding.
+	rounded bool
 	*sameTables
 	cache map[sameKey]*sameTables // every geometry seen (a network has a handful)
 }
@@ -129,7 +132,17 @@ func (s *SamePacker) SetImages(x []float32) {
 	if s.sameTables == nil || len(x) < s.images*s.g.C*s.g.H*s.g.W {
 		panic("kernels: SamePacker: images too short for the geometry (or no Reset)")
 	}
-	s.x = x
+	s.x, s.rounded = x, false
+}
+
+// SetImagesBF16 is SetImages for images already rounded to bfloat16 as
+// RoundBF16To writes them (every value's low 16 bits zero): PackBPairs then
+// only pairs the upper halves, a cheaper pass with the same result as
+// SetImages on the unrounded images (rounding is idempotent). PackB packs
+// the values as they are. Values that are not bfloat16 give undefined pairs.
+func (s *SamePacker) SetImagesBF16(x []float32) {
+	s.SetImages(x)
+	s.rounded = true
 }
 
 // Fast reports whether PackB has a vectorised path for slivers nr wide on

@@ -44,6 +44,13 @@ func packSame32(s *SamePacker, dst []float32, pc, jc, kc, nc int) bool {
 //go:noescape
 func packSame32PairsAVX512(dst *uint32, x *float32, q0 int, rowOff, rowKK *int32, masks *uint32, kq, two, delta int)
 
+// packSame32PairsRoundedAVX512 is packSame32PairsAVX512 for images whose
+// values are already rounded to bfloat16 (RoundBF16To): the same pairs,
+// without rounding again. implicit_amd64.s.
+//
+//go:noescape
+func packSame32PairsRoundedAVX512(dst *uint32, x *float32, q0 int, rowOff, rowKK *int32, masks *uint32, kq, two, delta int)
+
 // packSame32Pairs is PackBPairs's AVX-512 path (packSame32, then packPairs,
 // in one pass); it reports whether it ran.
 func packSame32Pairs(s *SamePacker, dst []uint32, pc, jc, kc, nc int) bool {
@@ -55,6 +62,10 @@ func packSame32Pairs(s *SamePacker, dst []uint32, pc, jc, kc, nc int) bool {
 	kc2 := (kc + 1) / 2
 	_ = s.rowOff[pc+kc-1]
 	_ = s.rowKK[pc+kc-1]
+	pairs := packSame32PairsAVX512
+	if s.rounded {
+		pairs = packSame32PairsRoundedAVX512
+	}
 	var tail [32]float32
 	for sl := 0; sl*32 < nc; sl++ {
 		q := jc + sl*32
@@ -62,7 +73,7 @@ func packSame32Pairs(s *SamePacker, dst []uint32, pc, jc, kc, nc int) bool {
 		d := dst[sl*32*kc2 : (sl+1)*32*kc2]
 		q0 := j0*img + q - j0*p
 		if kc >= 2 {
-			packSame32PairsAVX512(unsafe.SliceData(d), unsafe.SliceData(s.x), q0, &s.rowOff[pc], &s.rowKK[pc], unsafe.SliceData(m), kc/2, two, 4*(img-p))
+			pairs(unsafe.SliceData(d), unsafe.SliceData(s.x), q0, &s.rowOff[pc], &s.rowKK[pc], unsafe.SliceData(m), kc/2, two, 4*(img-p))
 		}
 		if kc%2 == 1 {
 			// The last row pairs with a zero.

@@ -148,3 +148,38 @@ pqloop:
 pqdone:
 	VZEROUPPER
 	RET
+
+// func packSame32PairsRoundedAVX512(dst *uint32, x *float32, q0 int, rowOff, rowKK *int32, masks *uint32, kq, two, delta int)
+// packSame32PairsAVX512 for images already rounded (RoundBF16To: low halves
+// zero): each pair is the even row's upper half shifted down, or'ed with the
+// odd row as it is.
+TEXT ·packSame32PairsRoundedAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ q0+16(FP), R8
+	LEAQ (SI)(R8*4), SI
+	MOVQ rowOff+24(FP), R9
+	MOVQ rowKK+32(FP), R10
+	MOVQ masks+40(FP), R11
+	MOVQ kq+48(FP), CX
+	MOVQ two+56(FP), R13
+	MOVQ delta+64(FP), R12
+	TESTQ CX, CX
+	JZ   prdone
+prloop:
+	LOADROW(0, Z0, Z1, preven)
+	LOADROW(1, Z4, Z5, prodd)
+	VPSRLD $16, Z0, Z2
+	VPORD Z4, Z2, Z2
+	VMOVDQU32 Z2, (DI)
+	VPSRLD $16, Z1, Z3
+	VPORD Z5, Z3, Z3
+	VMOVDQU32 Z3, 64(DI)
+	ADDQ $8, R9
+	ADDQ $8, R10
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  prloop
+prdone:
+	VZEROUPPER
+	RET

@@ -97,6 +97,8 @@ func TestSamePacker(t *testing.T) {
 
 // TestSamePackerPairs: PackBPairs (the bfloat16 rounding fused into the
 // implicit packing) writes exactly what packPairs makes of PackB's block,
+// from the images as they are and from the images rounded beforehand
+// (SetImagesBF16),
 // with odd and even depths, blocks starting inside the matrix, NaN,
 // infinities, ties and subnormals among the pixels.
 func TestSamePackerPairs(t *testing.T) {
@@ -112,9 +114,13 @@ func TestSamePackerPairs(t *testing.T) {
 					x[i] = specials[rng.IntN(len(specials))]
 				}
 			}
-			var s SamePacker
+			xr := make([]float32, len(x))
+			RoundBF16To(xr, x)
+			var s, sr SamePacker
 			s.Reset(g, images)
 			s.SetImages(x)
+			sr.Reset(g, images)
+			sr.SetImagesBF16(xr)
 			const nr = 32
 			for _, blk := range [][4]int{{0, 0, k, p}, {k / 2, nr * (p / (2 * nr)), k - k/2, p - nr*(p/(2*nr))}, {1, 0, max(1, k-2), p}, {0, 0, 1, p}} {
 				pc, jc, kc, nc := blk[0], blk[1], blk[2], blk[3]
@@ -137,6 +143,18 @@ func TestSamePackerPairs(t *testing.T) {
 				for i := range want {
 					if got[i] != want[i] {
 						t.Fatalf("%+v images %d block %v: pair %d = %#x, want %#x", g, images, blk, i, got[i], want[i])
+					}
+				}
+				// The same pairs from the images rounded beforehand.
+				for i := range got {
+					got[i] = 0xdeadbeef
+				}
+				if !sr.PackBPairs(got, pc, jc, kc, nc, nr) {
+					t.Fatal("PackBPairs ran on unrounded images but not on rounded ones")
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%+v images %d block %v, rounded images: pair %d = %#x, want %#x", g, images, blk, i, got[i], want[i])
 					}
 				}
 			}

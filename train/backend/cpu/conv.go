@@ -199,13 +199,18 @@ func (b *Backend) convForward(cs convShape, xd, wd, yd []float32, ep *epi) {
 	pa := &b.packW
 	b.workers[0].gemm.PackA(pa, false, cs.oc, cs.k, wd, cs.k)
 	if cs.implicit {
+		bf16 := b.workers[0].gemm.Precision() == kernels.BF16
 		b.parallel(cs.n, 1, func(wk, lo, hi int) {
 			st := &b.workers[wk]
 			for n0 := lo; n0 < hi; n0 += cs.chunk {
 				g := min(cs.chunk, hi-n0)
-				prefetchNext(xd, inSz, n0+g, min(n0+g+cs.chunk, hi))
+				if !bf16 {
+					// (A BF16 product's first pass over the images is
+					// setImages's rounding, a sequential read.)
+					prefetchNext(xd, inSz, n0+g, min(n0+g+cs.chunk, hi))
+				}
 				st.same.Reset(cs.g, g)
-				st.same.SetImages(xd[n0*inSz : (n0+g)*inSz])
+				st.setImages(&st.same, xd[n0*inSz:(n0+g)*inSz])
 				if g == 1 {
 					out := yd[n0*outSz : (n0+1)*outSz]
 					st.gemm.SgemmPackedA(pa, cs.p, 1, nil, 0, &st.same, 0, out, cs.p)
@@ -248,6 +253,20 @@ func (b *Backend) convForward(cs convShape, xd, wd, yd []float32, ep *epi) {
 			}
 		}
 	})
+}
+
+// setImages hands a chunk's images to an implicit packer. A BF16 product
+// rounds them to bfloat16 once, into the worker's scratch, instead of once
+// per lowered row that reads them (KH·KW times): the packed pairs are the
+// same.
+func (st *worker) setImages(sp *kernels.SamePacker, x []float32) {
+	if st.gemm.Precision() != kernels.BF16 {
+		sp.SetImages(x)
+		return
+	}
+	st.xr = grow(st.xr, len(x))
+	kernels.RoundBF16To(st.xr, x)
+	sp.SetImagesBF16(st.xr)
 }
 
 // prefetchMax is the most floats of a next chunk's images the convolution
@@ -378,7 +397,7 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 			}
 			if cs.implicit {
 				st.sameT.Reset(gT, g)
-				st.sameT.SetImages(dyd[n0*outSz : (n0+g)*outSz])
+				st.setImages(&st.sameT, dyd[n0*outSz:(n0+g)*outSz])
 				if g == 1 {
 					st.gemm.SgemmPackedA(paT, cs.p, 1, nil, 0, &st.sameT, 0, dxd[n0*inSz:(n0+1)*inSz], cs.p)
 					continue

@@ -29,6 +29,7 @@ type worker struct {
 	out  []float32 // GEMM output of a chunk of images before scattering
 	dw   []float32 // weight-gradient partial (workers > 0)
 	db   []float32 // bias-gradient partial
+	xr   []float32 // a chunk's images rounded to bfloat16 (BF16 implicit products)
 	// same packs an image's lowered matrix straight into the GEMM (implicit
 	// convolution, forward); sameT the output gradient's (input gradient);
 	// sameW the image's, transposed (weight gradient).
