@@ -145,3 +145,13 @@ type Backend interface {
 type ConvBatchNormEvaler interface {
 	Conv2dBatchNormEval(x, w, y *Tensor, p ConvParams, gamma, beta, runMean, runVar *Tensor, eps float32, res *Tensor, relu bool)
 }
+
+// RowViewer is an optional Backend operation: RowView(t, lo, hi) is a
+// tensor of shape (hi−lo, t's other extents) over rows [lo, hi) of t's
+// leading dimension, sharing t's storage (no copy: writes through either
+// handle show in both). 0 ≤ lo ≤ hi ≤ t.Shape()[0]. The inference forward
+// uses it to run a large batch through the network a few images at a time
+// (nn.Model.Infer); backends without it run the batch whole.
+type RowViewer interface {
+	RowView(t *Tensor, lo, hi int) *Tensor
+}

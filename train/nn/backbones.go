@@ -12,9 +12,10 @@ type backbone interface {
 	// backward back-propagates df through the last forward (training or
 	// eval) and returns the input gradient when inputGrad, else nil.
 	backward(df *backend.Tensor, inputGrad bool) *backend.Tensor
-	// infer is forward(x, false) keeping nothing for a backward pass:
-	// activations come from and go back to a (infer.go).
-	infer(x *backend.Tensor, a *actPool) *backend.Tensor
+	// infer is forward(x, false) keeping nothing for a backward pass,
+	// writing the feature into f (N, F): activations come from and go back
+	// to a (infer.go).
+	infer(x *backend.Tensor, a *actPool, f *backend.Tensor)
 	featureSize() int
 	// outSize is the spatial size of the last feature map for an s×s input
 	// (BatchNorm in training needs more than one value per channel).

@@ -90,6 +90,64 @@ func TestInferMatchesEvalForward(t *testing.T) {
 	}
 }
 
+// TestInferChunks: a batch that Infer runs through the backbone a few
+// images at a time (a small chunk budget) gives, bit for bit, the feature,
+// logits and OOD logits of eval Forward on the whole batch, including a
+// last, partial chunk; later batches of other sizes reuse the buffers
+// (views of their first rows) and allocate nothing.
+func TestInferChunks(t *testing.T) {
+	for _, cfg := range inferConfigs {
+		for _, threads := range []int{1, 2} {
+			be := &countingBackend{Backend: cpu.New(threads)}
+			m, err := New(be, cfg, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			settle(t, m, testInput(m, 3))
+			m.inferBudget = 2 * m.inferImageFloats() // chunks of 2 images
+			if got := m.inferChunk(); got != 2 {
+				t.Fatalf("%s %d threads: chunk %d, want 2", cfg.Arch, threads, got)
+			}
+			var allocs int
+			for i, n := range []int{5, 5, 2, 1, 7} {
+				x := testInput(m, n)
+				want, err := m.ForwardHost(x, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wf, wl, wo := host(be, want.Feature), host(be, want.Logits), host(be, want.OODLogits)
+				if i == 1 {
+					allocs = be.allocs
+				}
+				got, err := m.InferHost(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 && be.allocs != allocs {
+					t.Errorf("%s: %d tensor allocations in a repeated chunked inference, want 0", cfg.Arch, be.allocs-allocs)
+				}
+				for _, c := range []struct {
+					name      string
+					got, want []float32
+				}{{"feature", host(be, got.Feature), wf}, {"logits", host(be, got.Logits), wl}, {"ood logits", host(be, got.OODLogits), wo}} {
+					if len(c.got) != len(c.want) {
+						t.Fatalf("%s batch %d: %s has %d values, want %d", cfg.Arch, n, c.name, len(c.got), len(c.want))
+					}
+					for j := range c.want {
+						if math.Float32bits(c.got[j]) != math.Float32bits(c.want[j]) {
+							t.Fatalf("%s %d threads batch %d in chunks of 2: %s[%d] = %v, eval Forward %v", cfg.Arch, threads, n, c.name, j, c.got[j], c.want[j])
+						}
+					}
+				}
+			}
+			peak, held := m.InferPeak()
+			if per := m.inferImageFloats(); peak > 2*per || held > 2*per*3/2 {
+				t.Errorf("%s: chunks of 2 images hold %d activation values at once, %d in all; want at most %d and %d", cfg.Arch, peak, held, 2*per, 3*per)
+			}
+		}
+	}
+}
+
 // unfused hides the backend's fused Conv2dBatchNormEval.
 type unfused struct{ backend.Backend }
 

@@ -137,14 +137,15 @@ type Model struct {
 	df                       *backend.Tensor
 	dx                       *backend.Tensor // the last InputGradient (a pool buffer)
 	hostIn                   *backend.Tensor
-	hostZ, hostGrad          []float32 // host logits and dlogits of the host-side losses (loss.go)
-	grads                    *gradPool // gradient buffers shared by all layers
-	acts                     *actPool  // activation buffers of Infer
-	actsN                    int       // the batch size acts holds buffers for
-	train                    bool      // the last forward ran in training mode
-	ready                    bool      // a training forward awaits its backward
-	evalGrad                 bool      // an eval forward awaits InputGradient
-	tapped                   bool      // the last forward was ForwardTaps (VisitTaps may read the taps)
+	hostZ, hostGrad          []float32       // host logits and dlogits of the host-side losses (loss.go)
+	grads                    *gradPool       // gradient buffers shared by all layers
+	acts                     *actPool        // activation buffers of Infer
+	inferFeat                *backend.Tensor // the feature of the last Infer
+	inferBudget              int             // inferChunk's budget when > 0 (tests), else inferChunkBudget
+	train                    bool            // the last forward ran in training mode
+	ready                    bool            // a training forward awaits its backward
+	evalGrad                 bool            // an eval forward awaits InputGradient
+	tapped                   bool            // the last forward was ForwardTaps (VisitTaps may read the taps)
 }
 
 // Output is what Forward returns. The tensors belong to the model and are

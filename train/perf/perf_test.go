@@ -30,6 +30,11 @@ const benchBatch = 128
 // images per CPU-second: on a shared machine the latter is the stable
 // per-core figure at one thread (at two, the helpers' polling counts too).
 func benchSteps(b *testing.B, step func() error) {
+	benchStepsN(b, benchBatch, step)
+}
+
+// benchStepsN is benchSteps for batches of n images.
+func benchStepsN(b *testing.B, n int, step func() error) {
 	if err := step(); err != nil { // buffers sized once
 		b.Fatal(err)
 	}
@@ -41,9 +46,9 @@ func benchSteps(b *testing.B, step func() error) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "images/s")
 	if c := cpuTime() - c0; c > 0 {
-		b.ReportMetric(float64(b.N*benchBatch)/c.Seconds(), "images/cpu-s")
+		b.ReportMetric(float64(b.N*n)/c.Seconds(), "images/cpu-s")
 	}
 }
 
@@ -72,6 +77,25 @@ func BenchmarkInfer(b *testing.B) {
 				benchSteps(b, bench.InferStep)
 			})
 		}
+	}
+}
+
+// BenchmarkInferResNet50 is the eval forward of torchvision's ResNet-50 at
+// 224×224 (random weights) on batches of 8, what `t2f features` runs on
+// ImageNet-sized checkpoints (docs/benchmarks.md "Feature extraction"
+// compares it with PyTorch). A step is about 33 GFLOP: run it with
+// -benchtime 2x or so, A/B by cycles (perf stat) on a shared machine.
+func BenchmarkInferResNet50(b *testing.B) {
+	const batch = 8
+	cfg := nn.Config{Arch: nn.ArchResNet50, ImageSize: 224, Classes: 1000}
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			bench, err := NewBench(cpu.New(threads), cfg, batch, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchStepsN(b, batch, bench.InferStep)
+		})
 	}
 }
 

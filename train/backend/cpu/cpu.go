@@ -30,6 +30,7 @@ type worker struct {
 	dw   []float32 // weight-gradient partial (workers > 0)
 	db   []float32 // bias-gradient partial
 	xr   []float32 // a chunk's images rounded to bfloat16 (BF16 implicit products)
+	pool []float32 // max-pool row maxima of one plane
 	// same packs an image's lowered matrix straight into the GEMM (implicit
 	// convolution, forward); sameT the output gradient's (input gradient);
 	// sameW the image's, transposed (weight gradient).
@@ -37,7 +38,10 @@ type worker struct {
 	sameW       kernels.SameTPacker
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend   = (*Backend)(nil)
+	_ backend.RowViewer = (*Backend)(nil)
+)
 
 // New returns an fp32 CPU backend that uses up to threads goroutines per op
 // (threads < 1 means 1).
@@ -145,6 +149,22 @@ func (b *Backend) Alloc(shape ...int) *backend.Tensor {
 		}
 	}
 	return backend.NewTensor(s, make([]float32, s.Numel()))
+}
+
+// RowView is rows [lo, hi) of t's leading dimension over t's storage
+// (backend.RowViewer).
+func (b *Backend) RowView(t *backend.Tensor, lo, hi int) *backend.Tensor {
+	s := t.Shape()
+	if len(s) == 0 || lo < 0 || lo > hi || hi > s[0] {
+		panic(fmt.Sprintf("cpu: row view [%d, %d) of tensor %v", lo, hi, s))
+	}
+	per := 1
+	for _, d := range s[1:] {
+		per *= d
+	}
+	v := s.Clone()
+	v[0] = hi - lo
+	return backend.NewTensor(v, Data(t)[lo*per:hi*per:hi*per])
 }
 
 // Free is a no-op: host storage is garbage collected.

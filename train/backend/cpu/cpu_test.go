@@ -39,3 +39,31 @@ func TestNewPrecision(t *testing.T) {
 		t.Errorf("New: precision %v, want fp32", New(1).Precision())
 	}
 }
+
+// TestRowView: a row view shares the tensor's storage, has the rows'
+// shape, and refuses ranges outside the leading dimension.
+func TestRowView(t *testing.T) {
+	be := New(1)
+	x := be.Alloc(4, 2, 3)
+	v := be.RowView(x, 1, 3)
+	if !v.Shape().Equal(backend.Shape{2, 2, 3}) {
+		t.Fatalf("view shape %v, want [2 2 3]", v.Shape())
+	}
+	Data(v)[0] = 7
+	if Data(x)[6] != 7 || len(Data(v)) != 12 || cap(Data(v)) != 12 {
+		t.Fatalf("view is not rows 1..3 of x: x %v, view len %d cap %d", Data(x), len(Data(v)), cap(Data(v)))
+	}
+	if e := be.RowView(x, 4, 4); e.Shape()[0] != 0 {
+		t.Fatalf("empty view shape %v", e.Shape())
+	}
+	for _, r := range [][2]int{{-1, 2}, {3, 2}, {0, 5}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("RowView(%d, %d) of %v: no panic", r[0], r[1], x.Shape())
+				}
+			}()
+			be.RowView(x, r[0], r[1])
+		}()
+	}
+}
