@@ -18,20 +18,67 @@ func poolShape(op string, x, y *backend.Tensor, p backend.PoolParams) (n, c, h, 
 func (b *Backend) MaxPool2dForward(x, y *backend.Tensor, p backend.PoolParams) {
 	n, c, h, w, oh, ow := poolShape("maxpool2d", x, y, p)
 	xd, yd := Data(x), Data(y)
-	b.parallel(n*c, 8, func(_, lo, hi int) {
+	b.parallel(n*c, 8, func(wk, lo, hi int) {
+		st := &b.workers[wk]
 		for r := lo; r < hi; r++ {
 			xp, yp := xd[r*h*w:(r+1)*h*w], yd[r*oh*ow:(r+1)*oh*ow]
 			if p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadH == 0 && p.PadW == 0 {
 				pool2x2(xp, yp, w, oh, ow)
 				continue
 			}
-			for oy := 0; oy < oh; oy++ {
-				for ox := 0; ox < ow; ox++ {
-					yp[oy*ow+ox] = xp[argmaxWindow(xp, h, w, oy, ox, p)]
-				}
-			}
+			st.pool = grow(st.pool, h*ow)
+			maxPoolPlane(xp, yp, st.pool, h, w, oh, ow, p)
 		}
 	})
+}
+
+// maxPoolPlane writes the window maxima of one plane, separably: the
+// maximum of each input row over each window's columns into rows (h × ow),
+// then of those over each window's rows. Both passes keep the first
+// maximal value in scan order (a NaN, the first one, wins), so the value is
+// the one argmaxWindow's row-major scan picks, down to the sign of a zero.
+func maxPoolPlane(xp, yp, rows []float32, h, w, oh, ow int, p backend.PoolParams) {
+	for y := range h {
+		src := xp[y*w : (y+1)*w]
+		dst := rows[y*ow : (y+1)*ow]
+		for ox := range dst {
+			x0 := ox*p.StrideW - p.PadW
+			lo, hi := max(x0, 0), min(x0+p.KW, w)
+			if lo >= hi {
+				panic(fmt.Sprintf("cpu: maxpool2d: empty window at column %d", ox))
+			}
+			acc := src[lo]
+			for _, v := range src[lo+1 : hi] {
+				acc = firstMax(acc, v)
+			}
+			dst[ox] = acc
+		}
+	}
+	for oy := range oh {
+		y0 := oy*p.StrideH - p.PadH
+		lo, hi := max(y0, 0), min(y0+p.KH, h)
+		if lo >= hi {
+			panic(fmt.Sprintf("cpu: maxpool2d: empty window at row %d", oy))
+		}
+		out := yp[oy*ow : (oy+1)*ow]
+		copy(out, rows[lo*ow:(lo+1)*ow])
+		for y := lo + 1; y < hi; y++ {
+			src := rows[y*ow : (y+1)*ow]
+			src = src[:len(out)]
+			for ox, v := range src {
+				out[ox] = firstMax(out[ox], v)
+			}
+		}
+	}
+}
+
+// firstMax is v when it is larger than acc or a NaN after a number, else
+// acc: a left fold of it keeps the first maximal value (the first NaN).
+func firstMax(acc, v float32) float32 {
+	if v > acc || v != v && acc == acc {
+		return v
+	}
+	return acc
 }
 
 // pool2x2 is the 2×2 stride-2 unpadded case (LeNet); Go's max propagates
