@@ -83,3 +83,23 @@ var roundBF16Fast = func() func(dst, src []float32) {
 		roundBF16AVX512(unsafe.SliceData(dst), unsafe.SliceData(src), len(src))
 	}
 }()
+
+// packPairsRowsAVX512 pairs kq row pairs of a row-major matrix (rows lds
+// floats apart) into a 32-wide sliver: dst[32q+j] = bf16Pair(src[2q·lds+j],
+// src[(2q+1)·lds+j]).
+//
+//go:noescape
+func packPairsRowsAVX512(dst *uint32, src *float32, kq, lds int)
+
+// packPairsRowsFast is packPairsRows's AVX-512 path for kq full row pairs;
+// nil (no AVX-512) means the Go loop.
+var packPairsRowsFast = func() func(dst []uint32, src []float32, kq, lds int) {
+	if !cpu.X86.HasAVX512F {
+		return nil
+	}
+	return func(dst []uint32, src []float32, kq, lds int) {
+		_ = dst[32*kq-1]
+		_ = src[(2*kq-1)*lds+31]
+		packPairsRowsAVX512(unsafe.SliceData(dst), unsafe.SliceData(src), kq, lds)
+	}
+}()

@@ -422,3 +422,37 @@ rbloop:
 rbdone:
 	VZEROUPPER
 	RET
+
+// func packPairsRowsAVX512(dst *uint32, src *float32, kq, lds int)
+// For q < kq and j < 32: dst[32q+j] = bf16Pair(src[2q·lds+j], src[(2q+1)·lds+j]):
+// PAIRS16 on two rows lds floats apart, written as one 32-wide sliver row.
+TEXT ·packPairsRowsAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ kq+16(FP), CX
+	MOVQ lds+24(FP), R8
+	SHLQ $2, R8 // bytes per source row
+	MOVL $0x7fff, AX
+	VPBROADCASTD AX, Z20
+	MOVL $1, AX
+	VPBROADCASTD AX, Z21
+	MOVL $0xffff0000, AX
+	VPBROADCASTD AX, Z22
+	MOVL $0x7fc0, AX
+	VPBROADCASTD AX, Z23
+	MOVL $0x7fc00000, AX
+	VPBROADCASTD AX, Z24
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+	TESTQ CX, CX
+	JZ   prrdone
+prrloop:
+	PAIRS16(0, K1)
+	PAIRS16(64, K1)
+	LEAQ (SI)(R8*2), SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  prrloop
+prrdone:
+	VZEROUPPER
+	RET

@@ -17,3 +17,6 @@ var packPairsFast func(dst []uint32, src []float32, w, kq int)
 
 // roundBF16Fast is nil: RoundBF16To rounds in Go.
 var roundBF16Fast func(dst, src []float32)
+
+// packPairsRowsFast is nil: packPairsRows pairs in Go.
+var packPairsRowsFast func(dst []uint32, src []float32, kq, lds int)

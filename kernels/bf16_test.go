@@ -393,3 +393,48 @@ func TestRoundBF16To(t *testing.T) {
 		}
 	}
 }
+
+// TestPackPairsRows checks the one-pass pairing of a plain B's full sliver
+// against packB then packPairs (the two-pass packing it replaces), bit for
+// bit, with special values, odd depths and the Go path alone.
+func TestPackPairsRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	special := []uint32{0x3f808000, 0x3f818000, 0x7fc00000, 0xffc00001, 0x7f800001, 0x7f800000, 0xff800000,
+		0x7f7fffff, 0x00008000, 0x00018000, 0x80000000, 0x00000001}
+	fast := packPairsRowsFast
+	defer func() { packPairsRowsFast = fast }()
+	kern := &microKernel{name: "ref32", mr: 8, nr: 32} // packB's Go loops, 32-wide slivers
+	for _, withFast := range []bool{true, false} {
+		if !withFast {
+			packPairsRowsFast = nil
+		}
+		for _, kc := range []int{1, 2, 3, 16, 33} {
+			ldb := 32 + 7
+			b := make([]float32, (kc+1)*ldb)
+			for i := range b {
+				if rng.IntN(4) == 0 {
+					b[i] = math.Float32frombits(special[rng.IntN(len(special))])
+				} else {
+					b[i] = math.Float32frombits(rng.Uint32())
+				}
+			}
+			pc, jc := 1, 5
+			f := make([]float32, 32*kc)
+			packB(kern, f, nil, false, b, ldb, pc, jc, kc, 32)
+			kc2 := (kc + 1) / 2
+			want := make([]uint32, 32*kc2)
+			packPairs(want, f, 32, kc, 1)
+			got := make([]uint32, 32*kc2+1)
+			got[len(got)-1] = 0xdeadbeef
+			packPairsRows(got, b[pc*ldb+jc:], ldb, kc)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("fast %v kc %d: pair %d = %#08x, want %#08x", withFast, kc, i, got[i], want[i])
+				}
+			}
+			if got[len(got)-1] != 0xdeadbeef {
+				t.Fatalf("fast %v kc %d: wrote past the sliver", withFast, kc)
+			}
+		}
+	}
+}

@@ -80,6 +80,31 @@ func packPairs(dst []uint32, src []float32, w, kc, slivers int) {
 	}
 }
 
+// packPairsRows writes the 32-wide sliver of a row-major B (rows ldb floats
+// apart, its first column at b[0]) kc rows deep as bfloat16 pairs: what
+// packB then packPairs write for a full sliver of an untransposed B, in one
+// pass: dst[32q+j] = bf16Pair(b[2q·ldb+j], b[(2q+1)·ldb+j]), a zero high
+// half when 2q+1 = kc.
+func packPairsRows(dst []uint32, b []float32, ldb, kc int) {
+	q := 0
+	if packPairsRowsFast != nil && kc >= 2 {
+		packPairsRowsFast(dst, b, kc/2, ldb)
+		q = kc / 2
+	}
+	for ; 2*q+1 < kc; q++ {
+		lo, hi, d := b[2*q*ldb:2*q*ldb+32], b[(2*q+1)*ldb:(2*q+1)*ldb+32], dst[32*q:32*q+32]
+		for j := range d {
+			d[j] = bf16Pair(lo[j], hi[j])
+		}
+	}
+	if kc%2 == 1 {
+		lo, d := b[(kc-1)*ldb:(kc-1)*ldb+32], dst[32*(kc/2):32*(kc/2)+32]
+		for j := range d {
+			d[j] = uint32(BF16Bits(lo[j]))
+		}
+	}
+}
+
 // pairBPacker is a BPacker that can also write its block straight as
 // bfloat16 pairs (what packPairs makes of PackB's output), saving the
 // float32 block's write and read; it reports false where it cannot.
@@ -113,6 +138,12 @@ func (w *gemmWorker) gemmBF16(kern *microKernel, transA, transB bool, m, n, k in
 				// back); the result is the block's packPairs.
 				for s := range sb {
 					j, ncs := jc+s*nr, min(nr, nc-s*nr)
+					if pb == nil && !transB && nr == 32 && ncs == nr {
+						// A full sliver of a plain B: rows paired as they
+						// are read.
+						packPairsRows(w.pairsB[s*nr*kc2:(s+1)*nr*kc2], b[pc*ldb+j:], ldb, kc)
+						continue
+					}
 					if pb != nil {
 						pb.PackB(w.sliver[:nr*kc], pc, j, kc, ncs, nr)
 					} else {
