@@ -17,8 +17,13 @@ type PackedA struct {
 	kern  *microKernel
 	m, k  int
 	mp    int
-	data  []float32 // float32 panels (FP32), or the scratch they are packed in (BF16)
+	data  []float32 // float32 panels (FP32)
 	pairs []uint32  // bfloat16-pair panels (BF16)
+	// The operand between PackAInit and PackABlocks.
+	transA     bool
+	a          []float32
+	lda        int
+	bk, blocks int // K block size and count
 }
 
 // M and K are the packed operand's size (op(A) is m×k).
@@ -28,8 +33,19 @@ func (p *PackedA) M() int { return p.m }
 func (p *PackedA) K() int { return p.k }
 
 // PackA packs op(A) (m×k; A stored as for Sgemm) into p for this Gemm's
-// micro-kernel and precision. It runs on the calling goroutine.
+// micro-kernel and precision. It runs on the calling goroutine; it is
+// PackAInit followed by PackABlocks(p, 0, p.Blocks()).
 func (g *Gemm) PackA(p *PackedA, transA bool, m, k int, a []float32, lda int) {
+	g.PackAInit(p, transA, m, k, a, lda)
+	g.PackABlocks(p, 0, p.Blocks())
+}
+
+// PackAInit checks op(A) (m×k; A stored as for Sgemm) and sizes p for it
+// without packing: PackABlocks then packs its K blocks, so Gemms with the
+// same micro-kernel and precision on several goroutines may pack disjoint
+// ranges of blocks at once. p keeps a reference to a until the blocks are
+// packed.
+func (g *Gemm) PackAInit(p *PackedA, transA bool, m, k int, a []float32, lda int) {
 	if m < 0 || k < 0 {
 		panic("kernels: PackA: negative size")
 	}
@@ -47,25 +63,55 @@ func (g *Gemm) PackA(p *PackedA, transA bool, m, k int, a []float32, lda int) {
 	mr := kern.mr
 	p.kern, p.m, p.k = kern, m, k
 	p.mp = (m + mr - 1) / mr * mr
+	p.transA, p.a, p.lda = transA, a, lda
+	p.bk, p.blocks = 0, 0
 	if m == 0 || k == 0 {
 		return
 	}
-	bk := evenBlock(k, blockKC, 4)
+	p.bk = evenBlock(k, blockKC, 4)
+	p.blocks = (k + p.bk - 1) / p.bk
 	if kern.dot == nil {
 		p.data = growF(p.data, p.mp*k)
-		for pc := 0; pc < k; pc += bk {
-			kc := min(bk, k-pc)
-			packA(kern, p.data[pc*p.mp:pc*p.mp+p.mp*kc], nil, transA, a, lda, 0, pc, m, kc)
-		}
 		return
 	}
-	p.data = growF(p.data, p.mp*bk)
 	p.pairs = growU(p.pairs, p.mp*((k+1)/2+1))
-	for pc := 0; pc < k; pc += bk {
-		kc := min(bk, k-pc)
+}
+
+// Blocks is the number of K blocks PackABlocks packs (0 when empty).
+func (p *PackedA) Blocks() int { return p.blocks }
+
+// PackABlocks packs K blocks [lo, hi) of the operand PackAInit set up, on
+// this Gemm's scratch (its micro-kernel and precision must be p's). The
+// packed values do not depend on how the blocks are shared out.
+func (g *Gemm) PackABlocks(p *PackedA, lo, hi int) {
+	if p.kern != g.kern && (p.kern == nil || p.kern.name != g.kern.name || p.kern.mr != g.kern.mr) {
+		panic("kernels: PackABlocks: operand set up for another micro-kernel")
+	}
+	if lo < 0 || hi > p.blocks || lo > hi {
+		panic("kernels: PackABlocks: block range out of bounds")
+	}
+	kern, mr := p.kern, p.kern.mr
+	w := &g.work
+	if kern.dot != nil && w.packA == nil {
+		w.packA = make([]float32, (blockMC+mr)*blockKC)
+	}
+	for b := lo; b < hi; b++ {
+		pc := b * p.bk
+		kc := min(p.bk, p.k-pc)
+		if kern.dot == nil {
+			packA(kern, p.data[pc*p.mp:pc*p.mp+p.mp*kc], nil, p.transA, p.a, p.lda, 0, pc, p.m, kc)
+			continue
+		}
+		// BF16: blockMC rows at a time through the float32 scratch, then
+		// rounded into the pair panel (row ic of the panel starts at ic·kc2).
 		kc2 := (kc + 1) / 2
-		packA(kern, p.data[:p.mp*kc], nil, transA, a, lda, 0, pc, m, kc)
-		packPairs(p.pairs[pc/2*p.mp:pc/2*p.mp+p.mp*kc2], p.data, mr, kc, p.mp/mr)
+		panel := p.pairs[pc/2*p.mp : pc/2*p.mp+p.mp*kc2]
+		for ic := 0; ic < p.m; ic += blockMC {
+			mc := min(blockMC, p.m-ic)
+			sl := (mc + mr - 1) / mr
+			packA(kern, w.packA[:sl*mr*kc], nil, p.transA, p.a, p.lda, ic, pc, mc, kc)
+			packPairs(panel[ic*kc2:ic*kc2+sl*mr*kc2], w.packA, mr, kc, sl)
+		}
 	}
 }
 

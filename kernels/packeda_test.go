@@ -104,3 +104,50 @@ func TestSgemmPackedAPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestPackABlocks: an operand packed by PackAInit and PackABlocks on two
+// Gemms at once, its K blocks shared out, holds exactly what PackA packs,
+// for every micro-kernel, float32 and BF16, both layouts of A, several K
+// and M blocks.
+func TestPackABlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(93, 94))
+	for _, kern := range append(availableKernels(), bf16Kernels()...) {
+		for _, s := range [][2]int{{1, 1}, {7, 5}, {150, 520}, {300, 1030}, {37, 301}} {
+			m, k := s[0], s[1]
+			for _, transA := range []bool{false, true} {
+				lda := k + 3
+				rows, cols := m, k
+				if transA {
+					lda, rows, cols = m+2, k, m
+				}
+				a := randMatrix(rng, rows, cols, lda)
+				var want, got PackedA
+				newGemmKernel(1, kern).PackA(&want, transA, m, k, a, lda)
+				g1, g2 := newGemmKernel(1, kern), newGemmKernel(1, kern)
+				g1.PackAInit(&got, transA, m, k, a, lda)
+				nb := got.Blocks()
+				if want := (k + evenBlock(k, blockKC, 4) - 1) / evenBlock(k, blockKC, 4); nb != want {
+					t.Fatalf("%s m%d k%d: %d blocks, want %d", kern.name, m, k, nb, want)
+				}
+				done := make(chan struct{})
+				go func() {
+					g2.PackABlocks(&got, 0, nb/2)
+					close(done)
+				}()
+				g1.PackABlocks(&got, nb/2, nb)
+				<-done
+				name := fmt.Sprintf("%s m%d k%d transA=%v", kern.name, m, k, transA)
+				if kern.dot == nil {
+					equalBits(t, name, got.data[:got.mp*k], want.data[:want.mp*k])
+					continue
+				}
+				n := want.mp * ((k + 1) / 2)
+				for i := range n {
+					if got.pairs[i] != want.pairs[i] {
+						t.Fatalf("%s: pair %d = %#08x, want %#08x", name, i, got.pairs[i], want.pairs[i])
+					}
+				}
+			}
+		}
+	}
+}

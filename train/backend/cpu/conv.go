@@ -197,7 +197,7 @@ func (b *Backend) convForward(cs convShape, xd, wd, yd []float32, ep *epi) {
 	// The weights are packed (and, for BF16, rounded) once for every chunk
 	// of images and every worker.
 	pa := &b.packW
-	b.workers[0].gemm.PackA(pa, false, cs.oc, cs.k, wd, cs.k)
+	b.packA(pa, false, cs.oc, cs.k, wd, cs.k)
 	if cs.implicit {
 		bf16 := b.workers[0].gemm.Precision() == kernels.BF16
 		b.parallel(cs.n, 1, func(wk, lo, hi int) {
@@ -269,6 +269,25 @@ func (st *worker) setImages(sp *kernels.SamePacker, x []float32) {
 	sp.SetImagesBF16(st.xr)
 }
 
+// packAMinParallel is the smallest m·k whose packing packA shares among
+// the workers (below it the hand-off costs more than it saves).
+const packAMinParallel = 1 << 16
+
+// packA packs a convolution's A operand for every worker's Gemm, its K
+// blocks shared among the workers when it is large (kernels.PackABlocks; the
+// packed values are the same either way).
+func (b *Backend) packA(pa *kernels.PackedA, transA bool, m, k int, a []float32, lda int) {
+	g := b.workers[0].gemm
+	g.PackAInit(pa, transA, m, k, a, lda)
+	if nb := pa.Blocks(); nb < 2 || m*k < packAMinParallel {
+		g.PackABlocks(pa, 0, nb)
+		return
+	}
+	b.parallel(pa.Blocks(), 1, func(w, lo, hi int) {
+		b.workers[w].gemm.PackABlocks(pa, lo, hi)
+	})
+}
+
 // prefetchMax is the most floats of a next chunk's images the convolution
 // loops prefetch (larger inputs would only push the current chunk's working
 // set out of L2).
@@ -331,9 +350,9 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 				}
 			}
 		}
-		b.workers[0].gemm.PackA(paT, false, cs.g.C, kT, b.wT, kT)
+		b.packA(paT, false, cs.g.C, kT, b.wT, kT)
 	} else if dxd != nil {
-		b.workers[0].gemm.PackA(paT, true, cs.k, cs.oc, wd, cs.k)
+		b.packA(paT, true, cs.k, cs.oc, wd, cs.k)
 	}
 	b.parallel(cs.n, 1, func(wk, lo, hi int) {
 		st := &b.workers[wk]

@@ -101,3 +101,48 @@ func closeTo(t *testing.T, what string, got []float32, want []float64) {
 		}
 	}
 }
+
+// TestConvThreadsSameBits: a convolution whose weights are large enough to
+// be packed by all workers (packA) gives the same bits at 1 and 3 threads,
+// forward (implicit and stride 2) and backward, in both precisions.
+func TestConvThreadsSameBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(73, 74))
+	n, c, h, w, oc := 4, 128, 8, 8, 64 // weights 64 × 1152: several K blocks
+	for _, prec := range backend.Precisions {
+		for _, stride := range []int{1, 2} {
+			p := backend.ConvParams{StrideH: stride, StrideW: stride, PadH: 1, PadW: 1}
+			oh := (h+2-3)/stride + 1
+			xv, wv := randVec(r, n*c*h*w), randVec(r, oc*c*9)
+			dyv := randVec(r, n*oc*oh*oh)
+			var ref [2][]float32
+			for i, threads := range []int{1, 3} {
+				be, err := NewPrecision(threads, prec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if 64*1152 < packAMinParallel {
+					t.Fatal("weights below the parallel packing threshold")
+				}
+				x, wt := upload(be, xv, n, c, h, w), upload(be, wv, oc, c, 3, 3)
+				y, dy := be.Alloc(n, oc, oh, oh), upload(be, dyv, n, oc, oh, oh)
+				dx, dw := be.Alloc(n, c, h, w), be.Alloc(oc, c, 3, 3)
+				be.Conv2dForward(x, wt, nil, y, p, false)
+				be.Conv2dBackward(x, wt, dy, dx, dw, nil, p)
+				got := [2][]float32{Data(y), Data(dx)}
+				if i == 0 {
+					ref = got
+					continue
+				}
+				// (dw sums per-worker partials: only y and dx are
+				// independent of the thread count.)
+				for j, name := range []string{"y", "dx"} {
+					for e := range got[j] {
+						if math.Float32bits(got[j][e]) != math.Float32bits(ref[j][e]) {
+							t.Fatalf("%s stride %d: %s[%d] = %v at 3 threads, %v at 1", prec, stride, name, e, got[j][e], ref[j][e])
+						}
+					}
+				}
+			}
+		}
+	}
+}
