@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/t2f/t2f/kernels"
 	"github.com/t2f/t2f/train/backend"
 )
 
@@ -24,6 +25,11 @@ func (b *Backend) MaxPool2dForward(x, y *backend.Tensor, p backend.PoolParams) {
 			xp, yp := xd[r*h*w:(r+1)*h*w], yd[r*oh*ow:(r+1)*oh*ow]
 			if p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadH == 0 && p.PadW == 0 {
 				pool2x2(xp, yp, w, oh, ow)
+				continue
+			}
+			if pool3x3(p) {
+				st.pool = grow(st.pool, (h+1)*w)
+				maxPool3x3(xp, yp, st.pool, h, w, oh, ow, p.StrideH)
 				continue
 			}
 			st.pool = grow(st.pool, h*ow)
@@ -67,6 +73,57 @@ func maxPoolPlane(xp, yp, rows []float32, h, w, oh, ow int, p backend.PoolParams
 			src = src[:len(out)]
 			for ox, v := range src {
 				out[ox] = firstMax(out[ox], v)
+			}
+		}
+	}
+}
+
+// pool3x3 reports whether p is a 3×3 window with padding 1 and stride 1 or
+// 2 in both directions (torchvision's ResNet stem pool), maxPool3x3's case.
+func pool3x3(p backend.PoolParams) bool {
+	return p.KH == 3 && p.KW == 3 && p.PadH == 1 && p.PadW == 1 && p.StrideH == p.StrideW && (p.StrideH == 1 || p.StrideH == 2)
+}
+
+// maxPool3x3 is maxPoolPlane for pool3x3's windows (stride s) on vectors:
+// the row maxima of every column (kernels.FirstMax3 over the row shifted
+// by −1, 0, +1) into rows (h × w), then for each output row the maxima of
+// its window's rows (FirstMax3 again, into the last w of rows), taking
+// every s-th column. The same values as maxPoolPlane, bit for bit.
+func maxPool3x3(xp, yp, rows []float32, h, w, oh, ow, s int) {
+	for y := range h {
+		src := xp[y*w : (y+1)*w]
+		dst := rows[y*w : (y+1)*w]
+		if w == 1 {
+			dst[0] = src[0]
+			continue
+		}
+		dst[0] = firstMax(src[0], src[1])
+		if w > 2 {
+			kernels.FirstMax3(dst[1:w-1], src[:w-2], src[1:w-1], src[2:])
+		}
+		dst[w-1] = firstMax(src[w-2], src[w-1])
+	}
+	col := rows[h*w : (h+1)*w]
+	for oy := range oh {
+		lo, hi := max(s*oy-1, 0), min(s*oy+2, h)
+		out := col
+		if s == 1 {
+			out = yp[oy*ow : (oy+1)*ow]
+		}
+		r0 := rows[lo*w : (lo+1)*w]
+		switch hi - lo {
+		case 1:
+			copy(out, r0)
+		case 2:
+			r1 := rows[(lo+1)*w : (lo+2)*w]
+			kernels.FirstMax3(out, r0, r1, r1)
+		default:
+			kernels.FirstMax3(out, r0, rows[(lo+1)*w:(lo+2)*w], rows[(lo+2)*w:(lo+3)*w])
+		}
+		if s == 2 {
+			dst := yp[oy*ow : (oy+1)*ow]
+			for ox := range dst {
+				dst[ox] = col[2*ox]
 			}
 		}
 	}

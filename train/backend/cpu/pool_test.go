@@ -23,7 +23,7 @@ func TestMaxPoolPlane(t *testing.T) {
 		{KH: 3, KW: 2, StrideH: 3, StrideW: 1, PadH: 1, PadW: 0},
 		{KH: 1, KW: 1, StrideH: 2, StrideW: 2},
 	} {
-		for _, hw := range [][2]int{{1, 1}, {5, 7}, {8, 8}, {13, 4}} {
+		for _, hw := range [][2]int{{1, 1}, {1, 5}, {5, 1}, {2, 2}, {5, 7}, {8, 8}, {13, 4}, {3, 40}, {17, 33}} {
 			h, w := hw[0], hw[1]
 			if h+2*p.PadH < p.KH || w+2*p.PadW < p.KW {
 				continue
@@ -42,11 +42,19 @@ func TestMaxPoolPlane(t *testing.T) {
 				}
 				y := make([]float32, oh*ow)
 				maxPoolPlane(x, y, make([]float32, h*ow), h, w, oh, ow, p)
-				for oy := range oh {
-					for ox := range ow {
-						want := x[argmaxWindow(x, h, w, oy, ox, p)]
-						if got := y[oy*ow+ox]; math.Float32bits(got) != math.Float32bits(want) {
-							t.Fatalf("%s %d×%d: window (%d,%d) = %v (%#x), argmaxWindow's %v (%#x)", poolName(p), h, w, oy, ox, got, math.Float32bits(got), want, math.Float32bits(want))
+				ys := map[string][]float32{"maxPoolPlane": y}
+				if pool3x3(p) {
+					y3 := make([]float32, oh*ow)
+					maxPool3x3(x, y3, make([]float32, (h+1)*w), h, w, oh, ow, p.StrideH)
+					ys["maxPool3x3"] = y3
+				}
+				for name, y := range ys {
+					for oy := range oh {
+						for ox := range ow {
+							want := x[argmaxWindow(x, h, w, oy, ox, p)]
+							if got := y[oy*ow+ox]; math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("%s %s %d×%d: window (%d,%d) = %v (%#x), argmaxWindow's %v (%#x)", name, poolName(p), h, w, oy, ox, got, math.Float32bits(got), want, math.Float32bits(want))
+							}
 						}
 					}
 				}
