@@ -66,8 +66,9 @@ type Backend interface {
 	// Conv2dForward: y (N,OC,OH,OW) = conv(x (N,C,H,W), w (OC,C,KH,KW))
 	// + b (OC) when b != nil, then max(·,0) when relu.
 	Conv2dForward(x, w, b, y *Tensor, p ConvParams, relu bool)
-	// Conv2dBackward: from dy (N,OC,OH,OW) writes dx (skipped when nil),
-	// dw and db (skipped when nil).
+	// Conv2dBackward: from dy (N,OC,OH,OW) writes dx, dw and db, each
+	// skipped when nil (an input gradient alone: dw and db nil, x read for
+	// its shape only).
 	Conv2dBackward(x, w, dy, dx, dw, db *Tensor, p ConvParams)
 
 	// LinearForward: y (N,O) = x (N,I) · wᵀ (w: O,I) + b (O), then max(·,0)

@@ -140,6 +140,7 @@ type Model struct {
 	hostZ, hostGrad          []float32       // host logits and dlogits of the host-side losses (loss.go)
 	grads                    *gradPool       // gradient buffers shared by all layers
 	acts                     *actPool        // activation buffers of Infer
+	gt                       *gradTape       // GradForward's kept activations (evalgrad.go)
 	inferFeat                *backend.Tensor // the feature of the last Infer
 	inferBudget              int             // inferChunk's budget when > 0 (tests), else inferChunkBudget
 	train                    bool            // the last forward ran in training mode

@@ -99,7 +99,9 @@ func (Reference) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend.
 	if dx != nil {
 		copy(d64(dx), gx)
 	}
-	copy(d64(dw), gw)
+	if dw != nil {
+		copy(d64(dw), gw)
+	}
 	if db != nil {
 		copy(d64(db), gb)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/t2f/t2f/kernels"
@@ -237,6 +238,14 @@ func testConv(t *testing.T, be backend.Backend) {
 			}
 			be.Conv2dBackward(x, w, dy, nil, dw, nil, tc.p)
 			nearProduct(t, be, "dw without dx", down(be, dw), wdw, mdw, kdw, 1e-4, 2e-4)
+			// The input gradient alone (eval-mode input gradients): the
+			// same dx, bit for bit, as with dw.
+			full := down(be, dx)
+			be.Fill(dx, float32(math.NaN()))
+			be.Conv2dBackward(x, w, dy, dx, nil, nil, tc.p)
+			if got := down(be, dx); !slices.Equal(got, full) {
+				t.Errorf("dx without dw differs from dx with dw")
+			}
 		})
 	}
 }

@@ -301,11 +301,15 @@ func prefetchNext(d []float32, sz, i0, i1 int) {
 	}
 }
 
-// Conv2dBackward writes dx (unless nil), dw and db (unless nil).
+// Conv2dBackward writes dx, dw and db, each unless nil. With dw and db nil
+// (an input gradient only) x is read for its shape alone.
 func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend.ConvParams) {
 	cs := b.convShape("conv2d backward", x, w, dy, p)
-	mustShape("conv2d backward", dw, w.Shape()...)
-	var dxd, dbd []float32
+	var dxd, dbd, dwd []float32
+	if dw != nil {
+		mustShape("conv2d backward", dw, w.Shape()...)
+		dwd = Data(dw)
+	}
 	if dx != nil {
 		mustShape("conv2d backward", dx, x.Shape()...)
 		dxd = Data(dx)
@@ -314,12 +318,14 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 		mustShape("conv2d backward", db, cs.oc)
 		dbd = Data(db)
 	}
-	xd, wd, dyd, dwd := Data(x), Data(w), Data(dy), Data(dw)
+	xd, wd, dyd := Data(x), Data(w), Data(dy)
 	inSz := cs.g.C * cs.g.H * cs.g.W
 	outSz := cs.oc * cs.p
 	if fullConv(cs.g) {
 		// dw (OC, K) = dyᵀ (OC, N) · x (N, K); dx (N, K) = dy (N, OC) · w.
-		b.sgemmRows(true, false, cs.oc, cs.k, cs.n, dyd, cs.oc, xd, cs.k, dwd, cs.k)
+		if dwd != nil {
+			b.sgemmRows(true, false, cs.oc, cs.k, cs.n, dyd, cs.oc, xd, cs.k, dwd, cs.k)
+		}
 		if dxd != nil {
 			b.sgemmRows(false, false, cs.n, cs.k, cs.oc, dyd, cs.oc, wd, cs.k, dxd, cs.k)
 		}
@@ -358,8 +364,10 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 		st := &b.workers[wk]
 		dwp, dbp := dwd, dbd
 		if wk > 0 {
-			st.dw = grow(st.dw, len(dwd))
-			dwp = st.dw
+			if dwd != nil {
+				st.dw = grow(st.dw, len(dwd))
+				dwp = st.dw
+			}
 			if dbd != nil {
 				st.db = grow(st.db, cs.oc)
 				dbp = st.db
@@ -374,11 +382,14 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 			prefetchNext(xd, inSz, n0+g, min(n0+g+cs.chunk, hi))
 			prefetchNext(dyd, outSz, n0+g, min(n0+g+cs.chunk, hi))
 			ld := g * cs.pw
-			// dyc: the chunk's output gradient as an (oc, g·pw) matrix.
+			// dyc: the chunk's output gradient as an (oc, g·pw) matrix,
+			// which the implicit input gradient alone does not read.
 			var dyc []float32
-			if g == 1 && !cs.wide {
+			switch {
+			case dwp == nil && dbp == nil && cs.implicit:
+			case g == 1 && !cs.wide:
 				dyc = dyd[n0*outSz : (n0+1)*outSz]
-			} else {
+			default:
 				st.out = grow(st.out, cs.oc*ld)
 				dyc = st.out
 				for j := 0; j < g; j++ {
@@ -402,11 +413,13 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 				}
 			}
 			// dW (oc,k) += dyc (oc,ld) · colᵀ (ld,k)
-			if cs.implicit {
+			switch {
+			case dwp == nil:
+			case cs.implicit:
 				st.sameW.Reset(cs.g, g)
 				st.sameW.SetImages(xd[n0*inSz : (n0+g)*inSz])
 				st.gemm.SgemmPacked(false, cs.oc, cs.k, ld, 1, dyc, ld, &st.sameW, beta, dwp, cs.k)
-			} else {
+			default:
 				col := cs.columns(st, xd, inSz, n0, g, ld)
 				st.gemm.Sgemm(false, true, cs.oc, cs.k, ld, 1, dyc, ld, col, ld, beta, dwp, cs.k)
 			}
@@ -450,8 +463,10 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 	parts := max(1, min(b.threads, cs.n))
 	for wk := 1; wk < parts; wk++ {
 		st := &b.workers[wk]
-		for i, v := range st.dw[:len(dwd)] {
-			dwd[i] += v
+		if dwd != nil {
+			for i, v := range st.dw[:len(dwd)] {
+				dwd[i] += v
+			}
 		}
 		if dbd != nil {
 			for i, v := range st.db[:cs.oc] {

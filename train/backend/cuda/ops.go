@@ -74,7 +74,9 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 	if dx != nil {
 		mustShape("conv2d backward dx", dx, x.Shape()...)
 	}
-	mustShape("conv2d backward dw", dw, w.Shape()...)
+	if dw != nil {
+		mustShape("conv2d backward dw", dw, w.Shape()...)
+	}
 	ckk, ohw := d.c*d.kh*d.kw, d.oh*d.ow
 	if db != nil {
 		mustShape("conv2d backward db", db, d.oc)
@@ -86,13 +88,15 @@ func (b *Backend) Conv2dBackward(x, w, dy, dx, dw, db *backend.Tensor, p backend
 	for i0 := 0; i0 < d.n; i0 += nb {
 		cur := min(nb, d.n-i0)
 		np := cur * ohw
-		b.im2col(ptr(x)+devPtr(4*i0*d.c*d.h*d.w), col, cur, d, p)
 		b.each("nchw_to_cn", cur*d.oc*ohw, ap(ptr(dy)+devPtr(4*i0*d.oc*ohw)), ap(dycol), ai(cur), ai(d.oc), ai(ohw))
-		beta := float32(1)
-		if i0 == 0 {
-			beta = 0
+		if dw != nil {
+			b.im2col(ptr(x)+devPtr(4*i0*d.c*d.h*d.w), col, cur, d, p)
+			beta := float32(1)
+			if i0 == 0 {
+				beta = 0
+			}
+			b.gemmImpl.gemm(false, true, d.oc, ckk, np, 1, dycol, np, col, np, beta, ptr(dw), ckk)
 		}
-		b.gemmImpl.gemm(false, true, d.oc, ckk, np, 1, dycol, np, col, np, beta, ptr(dw), ckk)
 		if dx != nil {
 			b.gemmImpl.gemm(true, false, ckk, np, d.oc, 1, ptr(w), ckk, dycol, np, 0, col, np)
 			b.each("col2im", cur*d.c*d.h*d.w, ap(col), ap(ptr(dx)+devPtr(4*i0*d.c*d.h*d.w)), ai(cur), ai(d.c), ai(d.h), ai(d.w),
