@@ -254,21 +254,26 @@ func (c Cost) String() string {
 // OOD-inference logits (Network.Forward's logitsOOD).
 type ExtraNetwork interface {
 	Network
-	// InputGradient runs x, writes its OOD logits into logitsOOD, calls
-	// grad(logitsOOD, g) for g = ∂L/∂logitsOOD (n×NumClasses, g zeroed
-	// before) of a scalar L, and writes ∂L/∂x into dx (n×C×H×W).
-	InputGradient(x []float32, n int, logitsOOD []float32, grad func(logitsOOD, g []float32), dx []float32) error
+	// InputGradients runs x once, writes its OOD logits into logitsOOD,
+	// then for each j < k in turn calls grad(j, logitsOOD, g) for g =
+	// ∂L_j/∂logitsOOD (n×NumClasses, zeroed before) of a scalar L_j and
+	// use(j, dx) with dx = ∂L_j/∂x (n×C×H×W, valid during the call only;
+	// use may run Forward and the other methods). A use error stops the
+	// walk and is returned. The gradients share the forward: ODIN's
+	// temperatures cost one forward and k backward passes.
+	InputGradients(x []float32, n int, logitsOOD []float32, k int, grad func(j int, logitsOOD, g []float32), use func(j int, dx []float32) error) error
 	// StageShape is the shape (channels, height, width) of stage s's output
 	// (1-based, OpenOOD's intermediate_forward layer_index); an error when
 	// the architecture has no stage s (LeNet has none).
 	StageShape(s int) (c, h, w int, err error)
-	// StageMaps runs x and copies the outputs of the given stages into dst
-	// (one n×c×h×w slice per stage).
+	// StageMaps runs x up to the last of the given stages (nothing after
+	// it) and copies their outputs into dst (one n×c×h×w slice per stage).
 	StageMaps(x []float32, n int, stages []int, dst [][]float32) error
-	// StageGradient runs x, copies the output of stage s (0: the stem,
-	// relu(bn1(conv1(x))) before any max-pool) into maps, calls grad(maps, g)
-	// for g = ∂L/∂maps of a scalar L (g zeroed before), and writes ∂L/∂x
-	// into dx. StageShape and StageMaps accept s = 0 too.
+	// StageGradient runs x up to stage s (0: the stem, relu(bn1(conv1(x)))
+	// before any max-pool; nothing after it runs), copies the stage's output
+	// into maps, calls grad(maps, g) for g = ∂L/∂maps of a scalar L (g
+	// zeroed before), and writes ∂L/∂x into dx. StageShape and StageMaps
+	// accept s = 0 too.
 	StageGradient(x []float32, n, s int, maps []float32, grad func(maps, g []float32), dx []float32) error
 	// ForwardFromStage runs h (n maps of stage s's shape) through the later
 	// stages, global pooling and the head, and writes the OOD logits.
@@ -362,7 +367,7 @@ type extraWork struct {
 	c         int
 	t         *ExtraTable
 	feat, lo  []float32
-	lg        []float32
+	lg, lp    []float32
 	dx, xp    []float32
 	maps      [2][]float32
 	gw        *gramWork
@@ -431,25 +436,25 @@ func (w *extraWork) buffers(n int) (lo, dx, xp, feat, lg []float32) {
 func (w *extraWork) odin(x []float32, n int) error {
 	ts, ns := w.spec.grid()
 	k, per := w.k, w.per
-	lo, dx, xp, feat, lg := w.buffers(n)
+	lo, _, xp, feat, lg := w.buffers(n)
+	lp := grow(&w.lp, n*k) // the perturbed input's OOD logits
 	hw := per / w.c
 	confs := map[string][]float32{}
-	for _, t := range ts {
-		tf := float32(t)
-		grad := func(z, g []float32) {
-			for i := range n {
-				zi, gi := z[i*k:(i+1)*k], g[i*k:(i+1)*k]
-				label := argmax(zi)
-				softmaxScaled(zi, tf, gi)
-				gi[label] -= 1
-				for c := range gi {
-					gi[c] /= tf * float32(n) // ∂/∂z of CE(z/T): (p − onehot)/(T·N)
-				}
+	grad := func(j int, z, g []float32) {
+		tf := float32(ts[j])
+		for i := range n {
+			zi, gi := z[i*k:(i+1)*k], g[i*k:(i+1)*k]
+			label := argmax(zi)
+			softmaxScaled(zi, tf, gi)
+			gi[label] -= 1
+			for c := range gi {
+				gi[c] /= tf * float32(n) // ∂/∂z of CE(z/T): (p − onehot)/(T·N)
 			}
 		}
-		if err := w.net.InputGradient(x, n, lo, grad, dx); err != nil {
-			return err
-		}
+	}
+	use := func(j int, dx []float32) error {
+		t := ts[j]
+		tf := float32(t)
 		for _, method := range []string{ExtraODIN, ExtraIODIN} {
 			if !w.spec.has(method) {
 				continue
@@ -476,20 +481,24 @@ func (w *extraWork) odin(x []float32, n int) error {
 					}
 					pi[j] = xi[j] + -e*(s/float32(w.spec.InputStd[j/hw]))
 				}
-				if err := w.net.Forward(xp, n, feat, lg, lo); err != nil {
+				if err := w.net.Forward(xp, n, feat, lg, lp); err != nil {
 					return err
 				}
 				name := ODINColumn(method, t, eps)
 				conf := make([]float32, n)
 				p := make([]float32, k)
 				for i := range n {
-					zi := lo[i*k : (i+1)*k]
+					zi := lp[i*k : (i+1)*k]
 					softmaxScaled(zi, tf, p)
 					conf[i] = p[argmax(p)]
 				}
 				confs[name] = conf
 			}
 		}
+		return nil
+	}
+	if err := w.net.InputGradients(x, n, lo, len(ts), grad, use); err != nil {
+		return err
 	}
 	for _, c := range w.t.Columns {
 		if v, ok := confs[c.Name]; ok {
@@ -588,17 +597,33 @@ func (w *extraWork) rankFeat(x []float32, n int) error {
 // order) move by 0.5·sign(g); the column is the perturbed input's feature.
 func (w *extraWork) adaScale(x []float32, n int) error {
 	k, per := w.k, w.per
-	lo, dx, xp, feat, lg := w.buffers(n)
-	grad := func(z, g []float32) {
+	lo, _, xp, feat, lg := w.buffers(n)
+	grad := func(_ int, z, g []float32) {
 		for i := range n {
 			g[i*k+argmax(z[i*k:(i+1)*k])] = 1
 		}
 	}
-	if err := w.net.InputGradient(x, n, lo, grad, dx); err != nil {
-		return fmt.Errorf("adascale: %w", err)
-	}
 	m := int(float64(per) * AdaScaleFraction)
 	idx := make([]int, per)
+	perturb := func(_ int, dx []float32) error {
+		w.adaScalePerturb(x, dx, n, m, idx, xp)
+		return nil
+	}
+	if err := w.net.InputGradients(x, n, lo, 1, grad, perturb); err != nil {
+		return fmt.Errorf("adascale: %w", err)
+	}
+	if err := w.net.Forward(xp, n, feat, lg, lo); err != nil {
+		return fmt.Errorf("adascale: %w", err)
+	}
+	w.appendCol(ColAdaScalePerturbed, feat)
+	return nil
+}
+
+// adaScalePerturb writes AdaScale's perturbed input xp of x given the
+// gradient dx: the m elements of smallest |dx| of each image move by
+// 0.5·sign(dx) (idx: per-image scratch).
+func (w *extraWork) adaScalePerturb(x, dx []float32, n, m int, idx []int, xp []float32) {
+	per := w.per
 	for i := range n {
 		xi, gi, pi := x[i*per:(i+1)*per], dx[i*per:(i+1)*per], xp[i*per:(i+1)*per]
 		copy(pi, xi)
@@ -619,11 +644,6 @@ func (w *extraWork) adaScale(x []float32, n int) error {
 			pi[j] = xi[j] + s*0.5
 		}
 	}
-	if err := w.net.Forward(xp, n, feat, lg, lo); err != nil {
-		return fmt.Errorf("adascale: %w", err)
-	}
-	w.appendCol(ColAdaScalePerturbed, feat)
-	return nil
 }
 
 func cmpF32(a, b float32) int {

@@ -68,7 +68,7 @@ Examples:
 			&cli.IntFlag{Name: "threads", Value: 2, Usage: "compute threads in all"},
 			deviceFlag(),
 			precisionFlag(precisionUsage + " (default fp32, whatever the training precision)"),
-			&cli.IntFlag{Name: "workers", Usage: "model instances, each running its own batch with threads/workers threads (default: --threads, one thread each: fastest for small models, e.g. 1.2–1.9× for LeNet; equal for ResNets; each instance holds its own activations)"},
+			&cli.IntFlag{Name: "workers", Usage: "model instances, each running its own batch with threads/workers threads (default: --threads, one thread each: fastest for small models, e.g. 1.2–1.9× for LeNet; equal for ResNets; each instance holds its own activations; the --extra methods run on one more instance with all --threads threads)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar and no per-file lines"},
 			extraFlag(),
 		}, extraGridFlags()...),
@@ -159,6 +159,17 @@ func runFeatures(c *cli.Context) error {
 			return fmt.Errorf("features: %w", err)
 		}
 		instances[i], model = checkpoint.Network{Model: m}, m
+	}
+	if c.IsSet("extra") && workers > 1 {
+		// The --extra methods run one batch at a time on one instance:
+		// give it every thread (its activations are its own).
+		be, err := newBackend(c, c.Int("threads"), prec)
+		if err != nil {
+			return err
+		}
+		if model, err = fm.New(be); err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
 	}
 	net, err := features.NewPool(instances...)
 	if err != nil {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/train/backend/cpu"
@@ -30,7 +32,10 @@ func (s benchSource) Load(start int, x []float32, ids []int64, labels []int32) e
 // whole grid (8 settings, what APS needs) and for one setting (T 1000,
 // ε 0.0014); mds_ensemble and gmm with synthetic ID-train statistics (their
 // one-off fit on the train split is not included). scripts/bench_extra.sh runs it beside OpenOOD's PyTorch
-// post-processors (scripts/bench_extra.py).
+// post-processors (scripts/bench_extra.py). Like that script, each case runs
+// once untimed (the first call allocates and first-touches the activation
+// buffers, about one more pass) and images/s is that of the fastest timed
+// batch.
 func BenchmarkExtra(b *testing.B) {
 	m, err := nn.New(cpu.New(2), nn.Config{Arch: nn.ArchResNet18_32, Classes: 10, Head: nn.HeadT2FNorm}, 1)
 	if err != nil {
@@ -60,19 +65,26 @@ func BenchmarkExtra(b *testing.B) {
 		{"gram", &features.ExtraSpec{Methods: []string{features.ExtraGram}, Gram: benchGramStats(net, 10)}},
 		{"gmm", &features.ExtraSpec{Methods: []string{features.ExtraGMM}, GMM: benchGMMStats(r, 128*16*16)}},
 	} {
-		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
-				var err error
-				if c.spec == nil {
-					_, err = features.Extract(context.Background(), net, src, features.Options{BatchSize: n})
-				} else {
-					_, err = features.ComputeExtra(context.Background(), net, src, *c.spec, features.Options{BatchSize: n})
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
+		run := func(b *testing.B) {
+			var err error
+			if c.spec == nil {
+				_, err = features.Extract(context.Background(), net, src, features.Options{BatchSize: n})
+			} else {
+				_, err = features.ComputeExtra(context.Background(), net, src, *c.spec, features.Options{BatchSize: n})
 			}
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(c.name, func(b *testing.B) {
+			run(b) // warm-up: first-touch of the buffers, as bench_extra.py's
+			best := time.Duration(math.MaxInt64)
+			for b.Loop() {
+				t0 := time.Now()
+				run(b)
+				best = min(best, time.Since(t0))
+			}
+			b.ReportMetric(float64(n)/best.Seconds(), "images/s")
 		})
 	}
 }

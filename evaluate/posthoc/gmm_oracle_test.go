@@ -152,7 +152,7 @@ func (fx *gmmOracle) gmmScores(t *testing.T, net engine, st *features.GMMStats) 
 // and the same AUROC.
 func TestGMMScoresMatchOpenOOD(t *testing.T) {
 	fx := loadGMMOracle(t)
-	net := engine{fx.model(t)}
+	net := engine{Model: fx.model(t)}
 	st := &features.GMMStats{Stage: features.GMMStage, In: fx.Arrays["transform"].Shape[0], Dim: features.GMMDim, Components: features.GMMComponents,
 		Transform: fx.f32(t, "transform"), Means: fx.f32(t, "means"), Precision: fx.f32(t, "precision"), Weights: fx.f32(t, "weights")}
 	id, ood := fx.gmmScores(t, net, st)
@@ -195,7 +195,7 @@ func TestGMMScoresMatchOpenOOD(t *testing.T) {
 // relative), and the spill file is gone after Close.
 func TestGMMFitMatchesOpenOOD(t *testing.T) {
 	fx := loadGMMOracle(t)
-	net := engine{fx.model(t)}
+	net := engine{Model: fx.model(t)}
 	dir := t.TempDir()
 	rows, err := features.TrainStageRows(context.Background(), net, fx.split(0, fx.TrainN, fx.TrainLabels), features.GMMStage,
 		features.Spill{Dir: dir, Memory: -1}, features.Options{BatchSize: 64})

@@ -109,7 +109,7 @@ func TestGramMatchesOpenOOD(t *testing.T) {
 			if err := m.LoadStateDict(ckpt); err != nil {
 				t.Fatal(err)
 			}
-			net := engine{m}
+			net := engine{Model: m}
 			taps := net.Taps()
 			if len(taps) != len(want.Taps) {
 				t.Fatalf("%d taps, OpenOOD hooks %d", len(taps), len(want.Taps))

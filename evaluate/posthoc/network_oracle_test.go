@@ -17,8 +17,8 @@ import (
 	"github.com/t2f/t2f/evaluate/posthoc"
 	"github.com/t2f/t2f/features"
 	"github.com/t2f/t2f/formats/safetensors"
-	"github.com/t2f/t2f/train/backend"
 	"github.com/t2f/t2f/train/backend/cpu"
+	"github.com/t2f/t2f/train/checkpoint"
 	"github.com/t2f/t2f/train/nn"
 )
 
@@ -70,124 +70,9 @@ func (s *memSource) Load(start int, x []float32, ids []int64, labels []int32) er
 	return nil
 }
 
-// engine is the nn.Model as a features.ExtraNetwork (cmd/t2f's
-// checkpoint.Network does the same for the CLI).
-type engine struct{ m *nn.Model }
-
-func (e engine) InputShape() (c, h, w int) {
-	s := e.m.InputShape(1)
-	return s[1], s[2], s[3]
-}
-func (e engine) Dim() int        { return e.m.FeatureSize() }
-func (e engine) NumClasses() int { return e.m.Config().Classes }
-func (e engine) Forward(x []float32, n int, feature, logits, logitsOOD []float32) error {
-	out, err := e.m.ForwardHost(x, false)
-	if err != nil {
-		return err
-	}
-	be := e.m.Backend()
-	be.Download(feature, out.Feature)
-	be.Download(logits, out.Logits)
-	be.Download(logitsOOD, out.OODLogits)
-	return nil
-}
-func (e engine) InputGradient(x []float32, n int, lo []float32, grad func(lo, g []float32), dx []float32) error {
-	out, err := e.m.ForwardHost(x, false)
-	if err != nil {
-		return err
-	}
-	be := e.m.Backend()
-	be.Download(lo, out.OODLogits)
-	g := make([]float32, len(lo))
-	grad(lo, g)
-	d := be.Alloc(out.OODLogits.Shape()...)
-	be.Upload(d, g)
-	t, err := e.m.InputGradient(d)
-	if err != nil {
-		return err
-	}
-	be.Download(dx, t)
-	return nil
-}
-func (e engine) StageGradient(x []float32, n, s int, maps []float32, grad func(maps, g []float32), dx []float32) error {
-	if _, err := e.m.ForwardHost(x, false); err != nil {
-		return err
-	}
-	t, err := e.m.StageOutput(s)
-	if err != nil {
-		return err
-	}
-	be := e.m.Backend()
-	be.Download(maps, t)
-	g := make([]float32, len(maps))
-	grad(maps, g)
-	d := be.Alloc(t.Shape()...)
-	be.Upload(d, g)
-	dt, err := e.m.StageInputGradient(s, d)
-	if err != nil {
-		return err
-	}
-	be.Download(dx, dt)
-	return nil
-}
-func (e engine) StageShape(s int) (c, h, w int, err error) {
-	sh, err := e.m.StageShape(s)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	return sh[0], sh[1], sh[2], nil
-}
-func (e engine) StageMaps(x []float32, n int, stages []int, dst [][]float32) error {
-	if _, err := e.m.ForwardHost(x, false); err != nil {
-		return err
-	}
-	for i, s := range stages {
-		t, err := e.m.StageOutput(s)
-		if err != nil {
-			return err
-		}
-		e.m.Backend().Download(dst[i], t)
-	}
-	return nil
-}
-func (e engine) ForwardFromStage(s int, h []float32, n int, lo []float32) error {
-	sh, err := e.m.StageShape(s)
-	if err != nil {
-		return err
-	}
-	be := e.m.Backend()
-	t := be.Alloc(n, sh[0], sh[1], sh[2])
-	be.Upload(t, h)
-	out, err := e.m.ForwardFrom(s, t)
-	if err != nil {
-		return err
-	}
-	be.Download(lo, out.OODLogits)
-	return nil
-}
-
-func (e engine) Taps() []features.Tap {
-	var out []features.Tap
-	for _, t := range e.m.Taps() {
-		out = append(out, features.Tap{Name: t.Name, C: t.Shape[0], H: t.Shape[1], W: t.Shape[2]})
-	}
-	return out
-}
-func (e engine) TapMaps(x []float32, n int, lo []float32, visit func(l int, maps []float32) error) error {
-	be := e.m.Backend()
-	in := be.Alloc(e.m.InputShape(n)...)
-	be.Upload(in, x)
-	out, err := e.m.ForwardTaps(in)
-	if err != nil {
-		return err
-	}
-	be.Download(lo, out.OODLogits)
-	return e.m.VisitTaps(func(l int, t *backend.Tensor) error {
-		buf := make([]float32, t.Numel())
-		be.Download(buf, t)
-		return visit(l, buf)
-	})
-}
+// engine is the nn.Model as a features.ExtraNetwork: the CLI's own
+// adapter, so that the fixtures check the path `t2f features --extra` runs.
+type engine = checkpoint.Network
 
 // netSplits runs the fixture's model over its splits: the scoring view of
 // each (features f/τ, OOD logits, extra columns) by split name.
@@ -220,7 +105,7 @@ func netSplits(t *testing.T, fx *netFixture, head string) (map[string]*posthoc.D
 		total += int(sp[1].(float64))
 	}
 	train := &memSource{x: imgs[total*per : (total+fx.TrainN)*per], n: fx.TrainN, c: 3, h: fx.Size, labels: fx.TrainLabels}
-	tx, tl, dim, err := features.TrainStemFeatures(context.Background(), engine{m}, train, features.Options{BatchSize: 16})
+	tx, tl, dim, err := features.TrainStemFeatures(context.Background(), engine{Model: m}, train, features.Options{BatchSize: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +127,7 @@ func netSplits(t *testing.T, fx *netFixture, head string) (map[string]*posthoc.D
 		}
 		src := &memSource{x: imgs[off*per : (off+n)*per], n: n, c: 3, h: fx.Size, labels: labels}
 		off += n
-		net := engine{m}
+		net := engine{Model: m}
 		tab, err := features.Extract(context.Background(), net, src, features.Options{BatchSize: 16})
 		if err != nil {
 			t.Fatal(err)

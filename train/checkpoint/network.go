@@ -39,33 +39,43 @@ func (n Network) Forward(x []float32, k int, feature, logits, logitsOOD []float3
 	return nil
 }
 
-// InputGradient implements features.ExtraNetwork.
-func (n Network) InputGradient(x []float32, k int, logitsOOD []float32, grad func(logitsOOD, g []float32), dx []float32) error {
-	out, err := n.Model.ForwardHost(x, false)
+// InputGradients implements features.ExtraNetwork with nn.Model.GradForward
+// (fused, keeping only the ReLU outputs) and GradInput (input gradients
+// only), one forward for the k gradients.
+func (n Network) InputGradients(x []float32, k int, logitsOOD []float32, grads int, grad func(j int, logitsOOD, g []float32), use func(j int, dx []float32) error) error {
+	out, err := n.Model.GradForwardHost(x, -1)
 	if err != nil {
 		return err
 	}
 	be := n.Model.Backend()
 	be.Download(logitsOOD, out.OODLogits)
 	g := make([]float32, len(logitsOOD))
-	grad(logitsOOD, g)
 	d := be.Alloc(out.OODLogits.Shape()...)
 	defer be.Free(d)
-	be.Upload(d, g)
-	t, err := n.Model.InputGradient(d)
-	if err != nil {
-		return err
+	dx := make([]float32, len(x))
+	for j := range grads {
+		clear(g)
+		grad(j, logitsOOD, g)
+		be.Upload(d, g)
+		t, err := n.Model.GradInput(d)
+		if err != nil {
+			return err
+		}
+		be.Download(dx, t)
+		if err := use(j, dx); err != nil {
+			return err
+		}
 	}
-	be.Download(dx, t)
 	return nil
 }
 
-// StageGradient implements features.ExtraNetwork.
+// StageGradient implements features.ExtraNetwork with nn.Model.GradForward
+// up to stage s and GradStageInput.
 func (n Network) StageGradient(x []float32, k, s int, maps []float32, grad func(maps, g []float32), dx []float32) error {
-	if _, err := n.Model.ForwardHost(x, false); err != nil {
+	if _, err := n.Model.GradForwardHost(x, s); err != nil {
 		return err
 	}
-	t, err := n.Model.StageOutput(s)
+	t, err := n.Model.GradStage()
 	if err != nil {
 		return err
 	}
@@ -79,7 +89,7 @@ func (n Network) StageGradient(x []float32, k, s int, maps []float32, grad func(
 	d := be.Alloc(t.Shape()...)
 	defer be.Free(d)
 	be.Upload(d, g)
-	dt, err := n.Model.StageInputGradient(s, d)
+	dt, err := n.Model.GradStageInput(d)
 	if err != nil {
 		return err
 	}
@@ -99,35 +109,44 @@ func (n Network) StageShape(s int) (c, h, w int, err error) {
 	return sh[0], sh[1], sh[2], nil
 }
 
-// StageMaps implements features.ExtraNetwork.
+// StageMaps implements features.ExtraNetwork with nn.Model.InferStages
+// (fused, nothing kept, no stage after the last asked for).
 func (n Network) StageMaps(x []float32, k int, stages []int, dst [][]float32) error {
-	if _, err := n.Model.ForwardHost(x, false); err != nil {
-		return err
+	if len(stages) != len(dst) {
+		return fmt.Errorf("%d stages, %d destinations", len(stages), len(dst))
 	}
-	for i, s := range stages {
-		t, err := n.Model.StageOutput(s)
-		if err != nil {
-			return err
-		}
-		if t.Numel() != len(dst[i]) {
-			return fmt.Errorf("stage %d output %v, destination holds %d values", s, t.Shape(), len(dst[i]))
-		}
-		n.Model.Backend().Download(dst[i], t)
+	if per := n.Model.InputShape(1).Numel(); len(x) != k*per {
+		return fmt.Errorf("%d input values for %d images of %d", len(x), k, per)
 	}
-	return nil
+	be := n.Model.Backend()
+	return n.Model.InferStagesHost(x, stages, func(s int, t *backend.Tensor) error {
+		for i, st := range stages {
+			if st != s {
+				continue
+			}
+			if t.Numel() != len(dst[i]) {
+				return fmt.Errorf("stage %d output %v, destination holds %d values", s, t.Shape(), len(dst[i]))
+			}
+			be.Download(dst[i], t)
+		}
+		return nil
+	})
 }
 
-// ForwardFromStage implements features.ExtraNetwork.
+// ForwardFromStage implements features.ExtraNetwork with nn.Model.InferFrom.
 func (n Network) ForwardFromStage(s int, h []float32, k int, logitsOOD []float32) error {
 	c, hh, w, err := n.StageShape(s)
 	if err != nil {
 		return err
 	}
+	if len(h) != k*c*hh*w {
+		return fmt.Errorf("%d values for %d maps of stage %d [%d %d %d]", len(h), k, s, c, hh, w)
+	}
 	be := n.Model.Backend()
 	t := be.Alloc(k, c, hh, w)
 	defer be.Free(t)
 	be.Upload(t, h)
-	out, err := n.Model.ForwardFrom(s, t)
+	out, err := n.Model.InferFrom(s, t)
 	if err != nil {
 		return err
 	}

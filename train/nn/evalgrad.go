@@ -352,6 +352,18 @@ func bnGradEval(l *batchNorm, dy, mask *backend.Tensor, pool *gradPool) *backend
 	return dx
 }
 
+// InferStagesHost uploads a host batch (NCHW) into a reused input tensor
+// and runs InferStages on it.
+func (m *Model) InferStagesHost(x []float32, stages []int, visit func(s int, y *backend.Tensor) error) error {
+	per := m.InputShape(1).Numel()
+	if len(x) == 0 || len(x)%per != 0 {
+		return fmt.Errorf("nn: infer stages: %d input values is not a whole number of %v images", len(x), m.InputShape(1)[1:])
+	}
+	in := ensure(m.be, &m.hostIn, m.InputShape(len(x)/per)...)
+	m.be.Upload(in, x)
+	return m.InferStages(in, stages, visit)
+}
+
 // InferStages runs x (N, C, S, S) in eval mode through the stem and the
 // stages up to the largest of stages, as Infer does (fused, nothing kept),
 // and calls visit(s, y) with the output of every stage s of stages, in

@@ -139,6 +139,32 @@ func checkTrainSteps(t *testing.T, be backend.Backend, cfg nn.Config, n, steps i
 			t.Fatalf("after %d steps: input gradient[%d] = %v, cpu %v (largest %v)", steps, i, gotDx[i], wantDx[i], scale)
 		}
 	}
+	// The same gradient by the path of --extra: the fused forward kept for
+	// input gradients (GradForward) and input gradients only (GradInput,
+	// convolutions without their weight gradient), twice from one forward.
+	gradInput := func(m *nn.Model) []float32 {
+		t.Helper()
+		if _, err := m.GradForwardHost(x, -1); err != nil {
+			t.Fatal(err)
+		}
+		d := m.Backend().Alloc(n, cfg.Classes)
+		m.Backend().Upload(d, dood)
+		var out []float32
+		for range 2 {
+			dx, err := m.GradInput(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = host(m, dx)
+		}
+		return out
+	}
+	gotDx = gradInput(got)
+	for i := range wantDx {
+		if d := math.Abs(float64(gotDx[i] - wantDx[i])); d > 2e-3*scale {
+			t.Fatalf("after %d steps: grad input[%d] = %v, cpu InputGradient %v (largest %v)", steps, i, gotDx[i], wantDx[i], scale)
+		}
+	}
 	// Every conv and ReLU module's output (gram's taps), in eval mode.
 	taps := func(m *nn.Model) [][]float32 {
 		t.Helper()
@@ -207,6 +233,63 @@ func checkTrainSteps(t *testing.T, be backend.Backend, cfg nn.Config, n, steps i
 		if d := math.Abs(float64(gotDx[i] - wantDx[i])); d > 2e-3*scale {
 			t.Fatalf("after %d steps: stem input gradient[%d] = %v, cpu %v (largest %v)", steps, i, gotDx[i], wantDx[i], scale)
 		}
+	}
+	// The same by the path of --extra mds_ensemble: a forward of the stem
+	// alone (GradForward to stage 0) and GradStageInput.
+	stemGrad2 := func(m *nn.Model) []float32 {
+		t.Helper()
+		if _, err := m.GradForwardHost(x, 0); err != nil {
+			t.Fatal(err)
+		}
+		y, err := m.GradStage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dh := make([]float32, y.Numel())
+		rr := rand.New(rand.NewPCG(3, 4))
+		for i := range dh {
+			dh[i] = float32(rr.NormFloat64())
+		}
+		d := m.Backend().Alloc(y.Shape()...)
+		m.Backend().Upload(d, dh)
+		dx, err := m.GradStageInput(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return host(m, dx)
+	}
+	gotDx = stemGrad2(got)
+	for i := range wantDx {
+		if d := math.Abs(float64(gotDx[i] - wantDx[i])); d > 2e-3*scale {
+			t.Fatalf("after %d steps: grad stage input[%d] = %v, cpu StageInputGradient %v (largest %v)", steps, i, gotDx[i], wantDx[i], scale)
+		}
+	}
+	// Stage maps without a kept forward (rankfeat, gmm, mds_ensemble's
+	// statistics): InferStages against the CPU's StageOutput.
+	in := got.Backend().Alloc(got.InputShape(n)...)
+	defer got.Backend().Free(in)
+	got.Backend().Upload(in, x)
+	if _, err := ref.ForwardHost(x, false); err != nil {
+		t.Fatal(err)
+	}
+	var stages []int
+	for st := 0; st <= ref.Stages(); st++ {
+		stages = append(stages, st)
+	}
+	if err := got.InferStages(in, stages, func(st int, gy *backend.Tensor) error {
+		ry, err := ref.StageOutput(st)
+		if err != nil {
+			return err
+		}
+		want, gotY := host(ref, ry), host(got, gy)
+		for i := range want {
+			if d := math.Abs(float64(gotY[i] - want[i])); d > 2e-3+2e-3*math.Abs(float64(want[i])) {
+				return fmt.Errorf("after %d steps: infer stages %d output[%d] = %v, cpu %v", steps, st, i, gotY[i], want[i])
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
