@@ -181,12 +181,16 @@ func (s ExtraSpec) Columns(dim, numClasses int) []ExtraColumn {
 	return out
 }
 
-// Cost is the work per image in network passes: forward passes, backward
-// passes (to the input) and partial forwards (RankFeat's layer4, pooling
-// and head from a stage map). Plain extraction is one forward. TrainForward
-// is the one-off work on the ID-train split that mds_ensemble, gram and gmm
+// Cost is the work per image in network passes: whole forward passes,
+// backward passes (to the input, input gradients only: about the
+// arithmetic of a forward) and partial passes (RankFeat's layer4, pooling
+// and head from a stage map; mds_ensemble's stem forward, its backward and
+// the perturbed stem forward). Plain extraction is one forward. Gradients
+// of one input share its forward (ODIN's temperatures). TrainForward is
+// the one-off work on the ID-train split that mds_ensemble, gram and gmm
 // fit their statistics on, in forwards per train image (each method makes
-// its own pass, so they add up when several run).
+// its own pass, so they add up when several run; mds_ensemble's stops at
+// the stem, gmm's at layer2).
 type Cost struct {
 	Forward, Backward, Partial int
 	TrainForward               float64
@@ -198,7 +202,7 @@ func (s ExtraSpec) Cost() Cost {
 	ts, ns := s.grid()
 	odin, iodin := s.has(ExtraODIN), s.has(ExtraIODIN)
 	if odin || iodin {
-		c.Forward += len(ts) // the forward each gradient differentiates
+		c.Forward++ // the forward the gradients of every temperature differentiate
 		c.Backward += len(ts)
 		if odin {
 			c.Forward += len(ts) * len(ns)
@@ -216,9 +220,8 @@ func (s ExtraSpec) Cost() Cost {
 		c.Backward++
 	}
 	if s.has(ExtraMDSEns) {
-		c.Forward += 1 + len(MDSEnsembleNoises)
-		c.Backward++
-		c.TrainForward++ // MDSStats
+		c.Partial += 2 + len(MDSEnsembleNoises) // the stem, its backward, the perturbed stem per noise
+		c.TrainForward++                        // MDSStats (the stem)
 	}
 	if s.has(ExtraGram) {
 		c.Forward++
@@ -235,7 +238,7 @@ func (s ExtraSpec) Cost() Cost {
 func (c Cost) String() string {
 	s := fmt.Sprintf("%d forward + %d backward passes", c.Forward, c.Backward)
 	if c.Partial > 0 {
-		s += fmt.Sprintf(" + %d partial forwards", c.Partial)
+		s += fmt.Sprintf(" + %d partial passes", c.Partial)
 	}
 	s += " per image"
 	if c.TrainForward > 0 {

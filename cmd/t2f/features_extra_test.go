@@ -26,7 +26,7 @@ func TestFeaturesExtra(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, msg)
 	}
-	if !strings.Contains(msg, "--extra odin,iodin,adascale_a,dropout costs, besides the plain extraction (1 forward), 22 forward + 5 backward passes per image") {
+	if !strings.Contains(msg, "--extra odin,iodin,adascale_a,dropout costs, besides the plain extraction (1 forward), 19 forward + 5 backward passes per image") {
 		t.Errorf("output does not state the cost up front:\n%s", msg)
 	}
 	for _, s := range []featShard{f.id, f.ood} {
