@@ -386,7 +386,7 @@ func grow(s *[]float32, n int) []float32 {
 
 func (w *extraWork) batch(x []float32, n int) error {
 	if w.spec.has(ExtraODIN) || w.spec.has(ExtraIODIN) {
-		if err := w.odin(x, n); err != nil {
+		if err := w.gradChunks(x, n, w.odin); err != nil {
 			return err
 		}
 	}
@@ -396,12 +396,12 @@ func (w *extraWork) batch(x []float32, n int) error {
 		}
 	}
 	if w.spec.has(ExtraAdaScaleA) || w.spec.has(ExtraAdaScaleL) {
-		if err := w.adaScale(x, n); err != nil {
+		if err := w.gradChunks(x, n, func(x []float32, n, _ int) error { return w.adaScale(x, n) }); err != nil {
 			return err
 		}
 	}
 	if w.spec.has(ExtraMDSEns) {
-		if err := w.mdsEnsemble(x, n); err != nil {
+		if err := w.gradChunks(x, n, w.mdsEnsemble); err != nil {
 			return err
 		}
 	}
@@ -412,6 +412,34 @@ func (w *extraWork) batch(x []float32, n int) error {
 	}
 	if w.spec.has(ExtraGMM) {
 		if err := w.gmm(x, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GradBatcher is an optional method of an ExtraNetwork: the most images
+// one gradient pass (InputGradients, StageGradient) should run for its
+// memory to stay bounded. ComputeExtra runs the gradient methods of a
+// larger batch in chunks of that many images; the columns are the same
+// (every image's arithmetic is its own, and the losses keep the batch's
+// mean).
+type GradBatcher interface {
+	GradBatch() int
+}
+
+// gradChunks runs method (a gradient method appending its columns) over
+// the n images of x in chunks of at most the network's GradBatch, passing
+// each chunk's images and count and the batch size n (the mean of the
+// loss).
+func (w *extraWork) gradChunks(x []float32, n int, method func(x []float32, n, batch int) error) error {
+	gb := n
+	if g, ok := w.net.(GradBatcher); ok && g.GradBatch() > 0 {
+		gb = g.GradBatch()
+	}
+	for lo := 0; lo < n; lo += gb {
+		hi := min(n, lo+gb)
+		if err := method(x[lo*w.per:hi*w.per], hi-lo, n); err != nil {
 			return err
 		}
 	}
@@ -435,8 +463,9 @@ func (w *extraWork) buffers(n int) (lo, dx, xp, feat, lg []float32) {
 // ∂L/∂x ≥ 0, else −1 (IODIN: only at the first element of largest |∂L/∂x|
 // of each image); the confidence is max softmax((z' )/T) of the perturbed
 // input's logits z'. Softmax and the loss gradient follow PyTorch's float32
-// arithmetic.
-func (w *extraWork) odin(x []float32, n int) error {
+// arithmetic. x holds n images of a batch of batch images (a chunk, see
+// gradChunks); the loss is the batch's mean.
+func (w *extraWork) odin(x []float32, n, batch int) error {
 	ts, ns := w.spec.grid()
 	k, per := w.k, w.per
 	lo, _, xp, feat, lg := w.buffers(n)
@@ -451,7 +480,7 @@ func (w *extraWork) odin(x []float32, n int) error {
 			softmaxScaled(zi, tf, gi)
 			gi[label] -= 1
 			for c := range gi {
-				gi[c] /= tf * float32(n) // ∂/∂z of CE(z/T): (p − onehot)/(T·N)
+				gi[c] /= tf * float32(batch) // ∂/∂z of CE(z/T): (p − onehot)/(T·N), N the batch's size
 			}
 		}
 	}

@@ -123,7 +123,7 @@ func (st *MDSStats) gauss(f, z []float64) (best float64, arg int) {
 // channels 0..2 by its hard-coded 0.5, not by the input std; a further
 // channel keeps s); the column is max_c −½(f'−μ_c)ᵀP(f'−μ_c) of the
 // perturbed input's pooled stem map f'.
-func (w *extraWork) mdsEnsemble(x []float32, n int) error {
+func (w *extraWork) mdsEnsemble(x []float32, n, batch int) error {
 	st := w.spec.MDS
 	c, h, ww, err := w.net.StageShape(MDSEnsembleStage)
 	if err != nil {
@@ -137,7 +137,7 @@ func (w *extraWork) mdsEnsemble(x []float32, n int) error {
 	dx, xp := grow(&w.dx, n*per), grow(&w.xp, n*per)
 	f, z := make([]float64, D), make([]float64, D)
 	grad := func(m, g []float32) {
-		scale := 1 / float64(n*hw)
+		scale := 1 / float64(batch*hw) // the loss is the batch's mean
 		for i := range n {
 			poolMaps(m[i*c*hw:(i+1)*c*hw], c, hw, f)
 			_, k := st.gauss(f, z)

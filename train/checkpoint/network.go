@@ -69,6 +69,10 @@ func (n Network) InputGradients(x []float32, k int, logitsOOD []float32, grads i
 	return nil
 }
 
+// GradBatch implements features.GradBatcher: nn.Model.GradBatch, the
+// images of a gradient pass of about 1 GiB.
+func (n Network) GradBatch() int { return n.Model.GradBatch() }
+
 // StageGradient implements features.ExtraNetwork with nn.Model.GradForward
 // up to stage s and GradStageInput.
 func (n Network) StageGradient(x []float32, k, s int, maps []float32, grad func(maps, g []float32), dx []float32) error {

@@ -471,6 +471,38 @@ func (m *Model) inferPool(n int) *actPool {
 	return m.acts
 }
 
+// gradBudget is the memory (float32 elements) GradBatch aims a gradient
+// pass at: 1 GiB.
+const gradBudget = 1 << 28
+
+// GradBatch is the most images a GradForward and its gradients should run
+// at once for their activations to stay within about 1 GiB: the kept fused
+// outputs of an image and a few gradient buffers of its largest activation.
+// 0 (no limit) for LeNet, whose eval Forward is small.
+func (m *Model) GradBatch() int {
+	r, ok := m.bb.(*resnet)
+	if !ok {
+		return 0
+	}
+	s := r.stem.outShape(m.InputShape(1))
+	kept, largest := s.Numel(), s.Numel()
+	if r.pool != nil {
+		oh, ow := r.pool.p.OutSize(s[2], s[3])
+		s = backend.Shape{1, s[1], oh, ow}
+		kept += s.Numel()
+	}
+	for _, b := range r.blocks {
+		h := s
+		for _, c := range b.convs {
+			h = c.outShape(h)
+			kept += h.Numel()
+			largest = max(largest, h.Numel())
+		}
+		s = h
+	}
+	return max(1, gradBudget/(kept+6*largest))
+}
+
 // GradPeak is the most float32 elements of activations GradForward has
 // kept at once, and the elements its pool holds now; 0, 0 before the first
 // GradForward of a ResNet.
