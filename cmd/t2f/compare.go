@@ -49,12 +49,14 @@ Example:
        --methods all --ood-val letters:val --out runs/score-t2f
    t2f compare --baseline runs/score-ce --t2fnorm runs/score-t2f --out runs/report.md
    t2f compare --baseline runs/score-ce --t2fnorm runs/score-t2f \
-       --method logitnorm=runs/score-logitnorm --method oe=runs/score-oe --out runs/report.md`,
+       --method logitnorm=runs/score-logitnorm --method oe=runs/score-oe --out runs/report.md \
+       --note "oe-s4 left out: its training diverged at step 869 (epoch 2)"`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "baseline", Required: true, Usage: "score output directory (or its results.json) of the cross-entropy model(s)"},
 			&cli.StringFlag{Name: "t2fnorm", Usage: "score output directory (or its results.json) of the T2FNorm model(s); the same as --method t2fnorm=DIR"},
 			&cli.StringSliceFlag{Name: "method", Usage: "a training method (" + strings.Join(compareTrainMethods, ", ") + ") and the score output directory of its model(s); repeat for each method"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "Markdown report to write; norm_ratio.png goes beside it"},
+			&cli.StringSliceFlag{Name: "note", Usage: "a line for the report's closing Notes section, e.g. which runs were left out and why; repeat for several"},
 		},
 		Action: func(c *cli.Context) error {
 			methods, err := compareMethodFlags(c.String("t2fnorm"), c.StringSlice("method"))
@@ -135,6 +137,12 @@ Example:
 				}
 				if n.CodeNote != "" && !slices.Contains(notes, n.CodeNote) {
 					notes = append(notes, n.CodeNote)
+				}
+			}
+			if extra := c.StringSlice("note"); len(extra) > 0 {
+				b.WriteString("\n## Notes\n\n")
+				for _, n := range extra {
+					fmt.Fprintf(&b, "- %s\n", strings.Join(strings.Fields(n), " "))
 				}
 			}
 			if err := atomicfile.WriteFile(out, b.Bytes()); err != nil {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/t2f/t2f/evaluate"
@@ -263,6 +265,9 @@ func demoSteps(o demoOptions, diverged map[string]train.Divergence) []plan.Step 
 			args = append(args, "--method", head.method+"="+sd)
 		}
 		inputs = append(inputs, filepath.Join(sd, evaluate.ResultsFileName))
+	}
+	for _, run := range slices.Sorted(maps.Keys(diverged)) {
+		args = append(args, "--note", fmt.Sprintf("%s left out of the scores: %s", filepath.Base(run), diverged[run]))
 	}
 	steps = append(steps, plan.Step{Name: "report", Desc: "compare the training methods with the baseline: report.md",
 		Args: append(args, "--out", rep), Inputs: inputs, Outputs: []string{rep}, Skip: idSkip})

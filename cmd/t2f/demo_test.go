@@ -302,9 +302,13 @@ func TestDemoTrainingMethods(t *testing.T) {
 	sd := func(m string) string { return filepath.Join(o.Out, "score-"+m) }
 	out.Reset()
 	var stderr bytes.Buffer
+	r := filepath.Join(t.TempDir(), "r.md")
 	if code := run(context.Background(), []string{"t2f", "compare", "--baseline", sd("ce"), "--method", "logitnorm=" + sd("logitnorm"), "--method", "oe=" + sd("oe"),
-		"--out", filepath.Join(t.TempDir(), "r.md")}, &out, &stderr); code != 0 {
+		"--note", "oe-s4 left out:\n  diverged", "--note", "second", "--out", r}, &out, &stderr); code != 0 {
 		t.Fatalf("compare --method: exit %d: %s", code, stderr.String())
+	}
+	if b, err := os.ReadFile(r); err != nil || !bytes.HasSuffix(b, []byte("\n## Notes\n\n- oe-s4 left out: diverged\n- second\n")) {
+		t.Errorf("compare --note: report ends %q, %v; want a Notes section with both notes, one line each", b[max(0, len(b)-80):], err)
 	}
 	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[0], "LogitNorm") || !strings.Contains(lines[1], "OE") {
 		t.Errorf("compare --method stdout %q, want the LogitNorm and the OE verdict", out.String())
@@ -379,6 +383,11 @@ func TestDemoPlanLeavesOutDivergedRuns(t *testing.T) {
 	rep := strings.Join(steps["report"].Args, " ")
 	if !strings.Contains(rep, "--method oe=") || strings.Contains(rep, "--t2fnorm") {
 		t.Errorf("report %s; want OE compared and T2FNorm left out", rep)
+	}
+	for _, run := range []string{"oe-s0", "t2f-s0", "t2f-s1"} {
+		if !strings.Contains(rep, "--note "+run+" left out of the scores: diverged at step 40 (epoch 2)") {
+			t.Errorf("report %s; want a --note saying %s was left out", rep, run)
+		}
 	}
 	// A DivergedFile t2f did not write stops the plan, naming it.
 	if err := os.WriteFile(filepath.Join(o.Out, "oe-s0", train.DivergedFile), []byte("{"), 0o644); err != nil {
