@@ -211,14 +211,7 @@ func checkTrainSteps(t *testing.T, be backend.Backend, cfg nn.Config, n, steps i
 		if err != nil {
 			t.Fatal(err)
 		}
-		dh := make([]float32, y.Numel())
-		rr := rand.New(rand.NewPCG(3, 4))
-		for i := range dh {
-			dh[i] = float32(rr.NormFloat64())
-		}
-		d := m.Backend().Alloc(y.Shape()...)
-		m.Backend().Upload(d, dh)
-		dx, err := m.StageInputGradient(0, d)
+		dx, err := m.StageInputGradient(0, stemSeed(m, y))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,14 +238,7 @@ func checkTrainSteps(t *testing.T, be backend.Backend, cfg nn.Config, n, steps i
 		if err != nil {
 			t.Fatal(err)
 		}
-		dh := make([]float32, y.Numel())
-		rr := rand.New(rand.NewPCG(3, 4))
-		for i := range dh {
-			dh[i] = float32(rr.NormFloat64())
-		}
-		d := m.Backend().Alloc(y.Shape()...)
-		m.Backend().Upload(d, dh)
-		dx, err := m.GradStageInput(d)
+		dx, err := m.GradStageInput(stemSeed(m, y))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,4 +324,17 @@ func checkUploads(t *testing.T, b *Backend) {
 		}
 		b.Free(ts[i])
 	}
+}
+
+// stemSeed is the seeded gradient both stem input-gradient paths start
+// from: N(0, 1) values in a tensor shaped like y on m's backend.
+func stemSeed(m *nn.Model, y *backend.Tensor) *backend.Tensor {
+	dh := make([]float32, y.Numel())
+	rr := rand.New(rand.NewPCG(3, 4))
+	for i := range dh {
+		dh[i] = float32(rr.NormFloat64())
+	}
+	d := m.Backend().Alloc(y.Shape()...)
+	m.Backend().Upload(d, dh)
+	return d
 }
